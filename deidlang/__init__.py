@@ -1,0 +1,53 @@
+"""deidlang: DICOM de-identification rules that people can review, prove and run.
+
+    >>> import deidlang
+    >>> plan = deidlang.compile("basic-profile")
+    >>> plan.name
+    'basic-profile'
+
+The library raises (`RuleError`, `EngineError`, ...) and never prints or exits; the command line
+(`deidlang.cli`) does both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from ._version import __version__
+from .compile import compile_file, compile_text, resolve_ruleset
+from .engine import Outcome, engine_for
+from .errors import CompileError, DeidError, DeidSyntaxError, EngineError, ObligationError, Rejected, RuleError
+from .plan import Plan
+from .runner import FileResult, deidentify_file, load_key
+from .syntax import parse
+from .validate import Finding, validate
+
+__all__ = [
+    "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "FileResult", "Finding", "ObligationError",
+    "Outcome", "Plan", "Rejected", "RuleError", "__version__", "apply", "compile", "deidentify_file",
+    "load_key", "parse", "validate",
+]
+
+
+def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
+    """Compile rules and discharge their proof obligations.
+
+    ``rules`` is a shipped ruleset name (``basic-profile``), a path to a ``.deid`` file, or rule text.
+    Raises `RuleError` (with file:line:col) for bad rules and `ObligationError` listing every failed
+    obligation, such as an element of the aryanto50 minimum that could survive.
+    """
+    if isinstance(rules, Path) or resolve_ruleset(rules) is not None or str(rules).endswith(".deid"):
+        plan = compile_file(rules)
+    else:
+        plan = compile_text(str(rules))
+    errors = [f for f in validate(plan, profile) if f.is_error]
+    if errors:
+        raise ObligationError(errors)
+    return plan
+
+
+def apply(plan: Plan, dataset: Dataset, *, key: bytes) -> Outcome:
+    """De-identify one dataset in memory (the input is not modified); see `Outcome`."""
+    return engine_for(plan).apply(dataset, key)

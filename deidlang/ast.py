@@ -1,0 +1,197 @@
+"""Typed syntax tree of a rule file, as written (names not yet resolved).
+
+Every node is frozen, carries its `Span` first (ignored by equality) and holds children as tuples,
+so trees compare by meaning and never change after parsing. This module imports no parser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .errors import Span
+
+# ---------------------------------------------------------------- selectors
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A DICOM keyword such as ``PatientName``; resolved to a tag by the compiler."""
+
+    span: Span = field(compare=False)
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TagPattern:
+    """``(gggg,eeee)`` or ``gggg,eeee``; ``x`` digits make it a mask. ``value``/``mask`` are bit
+    patterns: an element matches when ``tag & mask == value``."""
+
+    span: Span = field(compare=False)
+    value: int
+    mask: int
+
+    @property
+    def is_exact(self) -> bool:
+        return self.mask == 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    span: Span = field(compare=False)
+    group: int
+
+
+@dataclass(frozen=True, slots=True)
+class VRClass:
+    span: Span = field(compare=False)
+    vr: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnyPrivate:
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatorElement:
+    """``"CREATOR" gggg,xxee``: private element ``ee`` of whichever block that creator reserved."""
+
+    span: Span = field(compare=False)
+    creator: str
+    group: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """``Seq/*/Seq2/0/Leaf``: steps are Keyword or TagPattern (exact), items ``*`` or an index."""
+
+    span: Span = field(compare=False)
+    steps: tuple["Keyword | TagPattern", ...]
+    items: tuple[str, ...]
+
+
+Selector = Union[Keyword, TagPattern, Group, VRClass, AnyPrivate, CreatorElement, Path]
+
+# ---------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``Operand OP value`` with OP one of == != < <= > >= contains startswith."""
+
+    span: Span = field(compare=False)
+    operand: "Keyword | TagPattern"
+    op: str
+    value: "str | float"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    span: Span = field(compare=False)
+    operand: "Keyword | TagPattern"
+    values: tuple["str | float", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    span: Span = field(compare=False)
+    operand: "Keyword | TagPattern"
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    span: Span = field(compare=False)
+    operand: "Condition"
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    span: Span = field(compare=False)
+    left: "Condition"
+    right: "Condition"
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    span: Span = field(compare=False)
+    left: "Condition"
+    right: "Condition"
+
+
+Condition = Union[Compare, Member, Exists, Not, And, Or]
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    span: Span = field(compare=False)
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    span: Span = field(compare=False)
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Require:
+    """``require minimum NAME [because "..."]``; ``none`` turns the minimum off and needs a reason."""
+
+    span: Span = field(compare=False)
+    minimum: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Waive:
+    span: Span = field(compare=False)
+    selectors: tuple[Selector, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    span: Span = field(compare=False)
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """``code 113100``: a CID 7050 method code the output records."""
+
+    span: Span = field(compare=False)
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One action over selectors. ``argument`` is the replacement text for ``replace``, the day
+    count for ``shift-date ... by N days``, or ``("patient", N)`` for ``by patient within N days``."""
+
+    span: Span = field(compare=False)
+    action: str
+    selectors: tuple[Selector, ...]
+    excepts: tuple[Selector, ...]
+    condition: Condition | None
+    argument: "str | int | tuple[str, int] | None" = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    span: Span = field(compare=False)
+    condition: Condition
+    reason: str | None
+
+
+Statement = Union[Header, Include, Require, Waive, Default, Code, Rule, Reject]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    span: Span = field(compare=False)
+    statements: tuple[Statement, ...]

@@ -1,0 +1,312 @@
+"""Layer 3: AST to `Plan`. Names resolved, includes expanded, actions type-checked against VRs.
+
+Rules keep the order in which they appear once includes are expanded in place; precedence is then
+settled by the resolver from the selector kind and that order (later wins among equals), so a site
+file that includes a base overrides it line by line. A file included a second time (a diamond) is
+skipped; a file that includes itself, directly or not, is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom import config as pydicom_config
+from pydicom.valuerep import validate_value
+
+from . import ast
+from ._resources import shipped_dir
+from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
+from .errors import CompileError, RuleError, Span
+from .plan import Origin, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
+from .syntax import parse
+
+#: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
+#: engine at run time for masks, groups and private elements, where a misfit means removal.
+APPLIES_TO: dict[str, frozenset[str] | None] = {
+    "remove": None,
+    "keep": None,
+    "empty": None,
+    "dummy": None,
+    "dummy-date": DATE_VRS,
+    "shift-date": frozenset({"DA", "DT"}),
+    "uid": frozenset({"UI"}),
+    "hash": TEXT_VRS,
+    "replace": TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
+    "clean": TEXT_VRS | {"SQ"},
+}
+MINIMUMS = ("aryanto50", "none")
+
+
+def shipped_rulesets() -> list[str]:
+    return sorted(p.stem for p in shipped_dir("rulesets").glob("*.deid"))
+
+
+def resolve_ruleset(name_or_path: str | Path, relative_to: Path | None = None) -> Path | None:
+    """A shipped ruleset by name (``basic-profile``), else a path (relative to the including file)."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, str) and "/" not in text and not text.endswith(".deid"):
+        shipped = shipped_dir("rulesets") / f"{text}.deid"
+        return shipped if shipped.is_file() else None
+    path = Path(text)
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to / path
+    return path if path.is_file() else None
+
+
+def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> Plan:
+    """Compile rule text (without the proof obligations; `deidlang.compile` adds those)."""
+    return _Compiler().run(text, source, base_dir or Path.cwd())
+
+
+def compile_file(path: str | Path) -> Plan:
+    """Compile a rule file given by path or shipped name (without the proof obligations)."""
+    found = resolve_ruleset(path)
+    if found is None:
+        raise CompileError(f"no rule file `{path}`", None,
+                           f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
+    text = found.read_text(encoding="utf-8")
+    return _Compiler(found.resolve()).run(text, _display(found), found.resolve().parent)
+
+
+def _display(path: Path) -> str:
+    """How a rule file is named in messages: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class _Settings:
+    name: str = "unnamed"
+    version: str = "0.0.0"
+    default: str = "keep"
+    minimum: str = "aryanto50"
+    minimum_reason: str | None = None
+    codes: list[int] = field(default_factory=list)
+
+
+class _Compiler:
+    def __init__(self, top: Path | None = None) -> None:
+        self.settings = _Settings()
+        self.rules: list[PlanRule] = []
+        self.rejects: list[RejectRule] = []
+        self.waivers: list[Waiver] = []
+        self.origins: list[Origin] = []
+        self.warnings: list[tuple[str, int]] = []
+        self.conditions: dict[tuple, int] = {}
+        self.includes: list[str] = []
+        self.stack: list[Path] = [top] if top else []
+        self.seen: set[Path] = set(self.stack)
+        self.texts: dict[str, str] = {}
+        self.depth = 0
+
+    def run(self, text: str, source: str, base_dir: Path) -> Plan:
+        try:
+            self._program(text, source, base_dir)
+        except RuleError as err:
+            raise err.with_text(self.texts.get(err.span.source) if err.span else None) from None
+        s = self.settings
+        self._warn_shadowed()
+        return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
+                    minimum_reason=s.minimum_reason, codes=tuple(sorted(set(s.codes))), rules=tuple(self.rules),
+                    rejects=tuple(self.rejects), conditions=tuple(sorted(self.conditions, key=self.conditions.get)),
+                    waivers=tuple(self.waivers), includes=tuple(self.includes), origins=tuple(self.origins),
+                    warnings=tuple(self.warnings))
+
+    # ------------------------------------------------------------ statements
+
+    def _program(self, text: str, source: str, base_dir: Path) -> None:
+        self.texts[source] = text
+        program = parse(text, source)
+        lines = text.splitlines()
+        top = self.depth == 0
+        for stmt in program.statements:
+            order = len(self.origins)
+            line = lines[stmt.span.line - 1].strip() if stmt.span.line <= len(lines) else ""
+            self.origins.append(Origin(source, stmt.span.line, stmt.span.col, line))
+            match stmt:
+                case ast.Header(name=name, version=version):
+                    if top:
+                        self.settings.name, self.settings.version = name, version
+                case ast.Include():
+                    self._include(stmt, base_dir)
+                case ast.Require(minimum=minimum, reason=reason):
+                    self._require(stmt, minimum, reason)
+                case ast.Default(action=action):
+                    self.settings.default = action
+                case ast.Code(value=value):
+                    if value not in cid7050():
+                        raise CompileError(f"`{value}` is not a CID 7050 de-identification method code", stmt.span,
+                                           "codes run from 113100 to 113112")
+                    self.settings.codes.append(value)
+                case ast.Waive():
+                    for sel in stmt.selectors:
+                        selector = self._selector(sel, stmt.selectors)
+                        if selector.kind != "tag":
+                            raise CompileError("only single elements can be waived", sel.span,
+                                               "name the element by keyword or (gggg,eeee)")
+                        self.waivers.append(Waiver(selector.tag, stmt.reason, order))
+                case ast.Reject():
+                    self.rejects.append(RejectRule(self._condition(stmt.condition), stmt.reason or "", order))
+                case ast.Rule():
+                    self._rule(stmt, order)
+
+    def _include(self, stmt: ast.Include, base_dir: Path) -> None:
+        path = resolve_ruleset(stmt.target, base_dir)
+        if path is None:
+            raise CompileError(f"cannot find the included ruleset `{stmt.target}`", stmt.span,
+                               f"shipped rulesets: {', '.join(shipped_rulesets())}; a path is relative to this file")
+        path = path.resolve()
+        if path in self.stack:
+            chain = " -> ".join(p.name for p in [*self.stack[self.stack.index(path):], path])
+            raise CompileError(f"include cycle: {chain}", stmt.span, "remove one of these includes")
+        self.includes.append(stmt.target)
+        if path in self.seen:
+            return  # already expanded once: including it again must not re-apply its rules
+        self.seen.add(path)
+        self.stack.append(path)
+        self.depth += 1
+        self._program(path.read_text(encoding="utf-8"), _display(path), path.parent)
+        self.depth -= 1
+        self.stack.pop()
+
+    def _require(self, stmt: ast.Require, minimum: str, reason: str | None) -> None:
+        if minimum not in MINIMUMS:
+            raise CompileError(f"unknown minimum `{minimum}`", stmt.span, "write `require minimum aryanto50`")
+        if minimum == "none" and not reason:
+            raise CompileError("turning the minimum off needs a written reason", stmt.span,
+                               'write `require minimum none because "..."`')
+        self.settings.minimum, self.settings.minimum_reason = minimum, reason
+
+    def _rule(self, stmt: ast.Rule, order: int) -> None:
+        condition = self._condition(stmt.condition) if stmt.condition else None
+        excepts = tuple(self._selector(e, stmt.excepts) for e in stmt.excepts)
+        for e, sel in zip(excepts, stmt.excepts):
+            if e.kind == "path":
+                raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
+        if stmt.action == "shift-date" and stmt.argument == 0:
+            raise CompileError("a shift of 0 days changes nothing", stmt.span, "shift by a non-zero number of days")
+        if isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
+            raise CompileError("a per-patient shift needs a range of 1 to 36500 days", stmt.span)
+        for sel in stmt.selectors:
+            selector = self._selector(sel, stmt.selectors)
+            self._type_check(stmt, sel, selector)
+            self.rules.append(PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order))
+
+    # ------------------------------------------------------------ names
+
+    def _tag(self, node: ast.Keyword | ast.TagPattern) -> int:
+        if isinstance(node, ast.TagPattern):
+            return node.value
+        tag = tag_for_keyword(node.name)
+        if tag is None:
+            close = suggest_keywords(node.name)
+            hint = f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else \
+                "keywords are the DICOM dictionary's, e.g. PatientName; or write the tag as (gggg,eeee)"
+            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint)
+        return tag
+
+    def _selector(self, node: ast.Selector, siblings: tuple[ast.Selector, ...]) -> Selector:
+        match node:
+            case ast.Keyword(name=name) if name in ALL_VRS and _follows_vr(node, siblings):
+                return Selector("vr", vr=name)  # `vr DA, DT`: the list goes on naming VRs
+            case ast.Keyword():
+                return Selector("tag", tag=self._tag(node))
+            case ast.TagPattern(value=value, mask=mask):
+                if mask == 0xFFFFFFFF:
+                    return Selector("tag", tag=value)
+                if mask == 0:
+                    raise CompileError("this mask matches every element", node.span, "use `default keep|remove`")
+                return Selector("mask", tag=value, mask=mask)
+            case ast.Group(group=group):
+                return Selector("group", group=group)
+            case ast.VRClass(vr=vr):
+                if vr not in ALL_VRS:
+                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}")
+                return Selector("vr", vr=vr)
+            case ast.AnyPrivate():
+                return Selector("private")
+            case ast.CreatorElement(creator=creator, group=group, offset=offset):
+                if not creator or len(creator) > 64:
+                    raise CompileError("a private creator is 1 to 64 characters", node.span)
+                return Selector("creator", tag=offset, creator=creator, group=group)
+            case ast.Path(steps=steps, items=items):
+                tags = [self._tag(s) for s in steps]
+                for step, tag in zip(steps[:-1], tags):
+                    if "SQ" not in vrs_of(tag) and not is_private(tag):
+                        raise CompileError(f"`{_text(step)}` is not a sequence", step.span,
+                                           "every step of a path but the last must be a sequence (VR SQ)")
+                return Selector("path", tag=tags[-1], path=tuple(zip(tags[:-1], items)))
+        raise AssertionError(node)
+
+    def _type_check(self, stmt: ast.Rule, node: ast.Selector, selector: Selector) -> None:
+        allowed = APPLIES_TO[stmt.action]
+        if selector.kind == "vr":
+            vrs = frozenset({selector.vr})
+        elif selector.kind in ("tag", "path"):
+            vrs = vrs_of(selector.tag)
+        else:
+            return  # masks, groups and private elements: checked per element by the engine
+        if allowed is not None and vrs and not vrs & allowed:
+            raise CompileError(f"`{stmt.action}` cannot apply to `{_text(node)}` (VR {'/'.join(sorted(vrs))})",
+                               node.span, f"`{stmt.action}` applies to VR {', '.join(sorted(allowed))}")
+        if stmt.action == "replace":
+            for vr in vrs or {"UT"}:
+                try:
+                    validate_value(vr, stmt.argument, pydicom_config.RAISE)
+                except ValueError as err:
+                    raise CompileError(f"`{stmt.argument}` is not a valid {vr} value", stmt.span,
+                                       str(err).split(":")[0]) from None
+
+    # ------------------------------------------------------------ conditions
+
+    def _condition(self, node: ast.Condition) -> int:
+        key = self._cond_tree(node)
+        return self.conditions.setdefault(key, len(self.conditions))
+
+    def _cond_tree(self, node: ast.Condition) -> tuple:
+        match node:
+            case ast.Or(left=left, right=right):
+                return ("or", self._cond_tree(left), self._cond_tree(right))
+            case ast.And(left=left, right=right):
+                return ("and", self._cond_tree(left), self._cond_tree(right))
+            case ast.Not(operand=operand):
+                return ("not", self._cond_tree(operand))
+            case ast.Compare(operand=operand, op=op, value=value):
+                return ("cmp", self._tag(operand), op, value)
+            case ast.Member(operand=operand, values=values):
+                return ("in", self._tag(operand), tuple(values))
+            case ast.Exists(operand=operand):
+                return ("exists", self._tag(operand))
+        raise AssertionError(node)
+
+    # ------------------------------------------------------------ diagnostics
+
+    def _warn_shadowed(self) -> None:
+        """A rule is shadowed when a later, unconditional rule of the same file has the same selector
+        and spares nothing: it can never decide an element."""
+        last: dict[tuple[Selector, str], PlanRule] = {}
+        for rule in reversed(self.rules):
+            source = self.origins[rule.order].source
+            key = (rule.selector, source)
+            later = last.get(key)
+            if later is not None and later.order != rule.order:
+                where = self.origins[later.order]
+                self.warnings.append((f"this rule never decides anything: line {where.line} overrides it", rule.order))
+            if rule.condition is None and not rule.excepts:
+                last.setdefault(key, rule)
+
+
+def _follows_vr(node: ast.Keyword, siblings: tuple[ast.Selector, ...]) -> bool:
+    before = siblings[: siblings.index(node)]
+    return any(isinstance(s, ast.VRClass) for s in before) and tag_for_keyword(node.name) is None
+
+
+def _text(node: ast.Selector) -> str:
+    if isinstance(node, ast.Keyword):
+        return node.name
+    if isinstance(node, ast.TagPattern):
+        return format_tag(node.value)
+    return type(node).__name__

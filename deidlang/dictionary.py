@@ -1,0 +1,118 @@
+"""DICOM facts the compiler and validators need: keywords, VRs, and the shipped reference tables.
+
+Names come from pydicom's data dictionary; the reference tables (the Aryanto 50, PS3.15 E.1-1,
+E.3.10-1 and CID 7050) are the project's own copies under ``deidlang/data``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+from dataclasses import dataclass
+
+from pydicom.datadict import dictionary_VR, get_entry, keyword_dict
+
+from ._resources import data_file
+
+#: Every VR of PS3.5 6.2.
+ALL_VRS = frozenset(
+    "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
+)
+#: VRs whose values are character strings a person could have typed.
+TEXT_VRS = frozenset("AE CS LO LT PN SH ST UC UT".split())
+DATE_VRS = frozenset({"DA", "DT", "TM"})
+
+
+def tag_for_keyword(name: str) -> int | None:
+    return keyword_dict.get(name)
+
+
+def suggest_keywords(name: str, n: int = 3) -> list[str]:
+    """The closest real keywords, for "did you mean" help (case-insensitive)."""
+    lowered = {k.lower(): k for k in keyword_dict}
+    return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.75)]
+
+
+def keyword_of(tag: int) -> str:
+    """The keyword of a public tag (repeating groups included), or '' if pydicom has none."""
+    try:
+        return get_entry(tag)[4]
+    except KeyError:
+        return ""
+
+
+def vrs_of(tag: int) -> frozenset[str]:
+    """The VRs the dictionary allows for a tag ("US or SS" gives both); empty when unknown."""
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return frozenset()
+    return frozenset(v.strip() for v in vr.split(" or ") if v.strip() in ALL_VRS)
+
+
+def format_tag(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def parse_tag(text: str) -> int:
+    digits = text.strip("()").replace(",", "")
+    return int(digits, 16)
+
+
+# ---------------------------------------------------------------- reference tables
+
+
+@dataclass(frozen=True)
+class MinimumElement:
+    tag: int
+    keyword: str
+    vr: str
+    kind: str  # direct | indirect
+
+
+@functools.cache
+def aryanto50() -> tuple[MinimumElement, ...]:
+    """The 50 elements of Aryanto et al. 2015, Table 1."""
+    return tuple(
+        MinimumElement(parse_tag(row["tag"]), row["keyword"], row["vr"], row["kind"])
+        for row in _read_tsv("aryanto50.tsv")
+    )
+
+
+@functools.cache
+def e1_1() -> tuple[dict[str, str], ...]:
+    """PS3.15 Annex E Table E.1-1, one dict per row with the column names of the TSV."""
+    return tuple(_read_tsv("ps315_e1_1.tsv"))
+
+
+@functools.cache
+def safe_private() -> tuple[dict[str, str], ...]:
+    """PS3.15 Annex E Table E.3.10-1, the safe private attributes."""
+    return tuple(_read_tsv("ps315_e3_10_1_safe_private.tsv"))
+
+
+@functools.cache
+def cid7050() -> dict[int, str]:
+    """CID 7050 "De-identification Method": code value to code meaning."""
+    return {int(row["code"]): row["meaning"] for row in _read_tsv("cid7050.tsv")}
+
+
+def _read_tsv(name: str) -> list[dict[str, str]]:
+    with open(data_file(name), encoding="utf-8", newline="") as f:
+        lines = [line for line in f if not line.startswith("#")]
+    return list(csv.DictReader(lines, delimiter="\t"))
+
+#: The option columns of Table E.1-1: CID 7050 code and the ruleset name the generator gives it.
+OPTION_COLUMNS: dict[str, tuple[int, str]] = {
+    "rtn_safe_priv": (113111, "retain-safe-private"),
+    "rtn_uids": (113110, "retain-uids"),
+    "rtn_dev_id": (113109, "retain-device-identity"),
+    "rtn_inst_id": (113112, "retain-institution-identity"),
+    "rtn_pat_chars": (113108, "retain-patient-characteristics"),
+    "rtn_long_full_dates": (113106, "retain-long-full-dates"),
+    "rtn_long_modif_dates": (113107, "retain-long-modified-dates"),
+    "clean_desc": (113105, "clean-descriptors"),
+    "clean_struct_cont": (113104, "clean-structured-content"),
+    "clean_graph": (113103, "clean-graphics"),
+}

@@ -1,0 +1,251 @@
+"""The reference engine: one pass over a `pydicom.Dataset`, producing a new one.
+
+The input is never modified: kept elements are shared (their values are immutable to us), changed
+ones are new. Each element is decided by `Resolver.decide` from its tag, VR, private creator and
+position; conditions are evaluated once per dataset. Sequences that are kept are walked item by
+item, so every rule applies at every depth.
+
+Structure that no rule decides (DESIGN.md, Output contract):
+- group length elements (gggg,0000) are dropped: they would be wrong after any change;
+- a private creator (gggg,00xx) is kept exactly when an element of its block is kept;
+- SpecificCharacterSet is carried over, since the kept text is encoded with it;
+- file meta information is rebuilt, never copied;
+- PatientIdentityRemoved, DeidentificationMethod(+CodeSequence) and
+  LongitudinalTemporalInformationModified are set after the walk to say what was done.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from pydicom.dataelem import DataElement, empty_value_for_VR
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from .._version import __version__
+from ..compile import APPLIES_TO
+from ..dictionary import DATE_VRS, cid7050, format_tag
+from ..errors import EngineError, Rejected
+from ..plan import Plan, PlanRule, is_private, is_private_creator
+from ..resolve import Position, Resolver
+from . import values
+from .conditions import evaluate
+
+IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
+IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
+
+_CHARSET = 0x00080005
+_CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
+# Elements whose values the `clean` action treats as identifying terms to scrub from free text.
+_IDENTIFYING = (0x00100020, 0x00101000, 0x00100021, 0x00080050, 0x00200010, 0x00101040, 0x00102154, 0x00100030)
+
+
+@dataclass
+class Outcome:
+    """What `Engine.apply` produced: the new dataset (with file meta) and what happened, in words
+    that never contain a value."""
+
+    dataset: Dataset
+    notes: list[str] = field(default_factory=list)
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    original: Dataset
+    key: bytes
+    truths: list[bool]
+    outcome: Outcome
+    dates: set[str] = field(default_factory=set)  # "shifted", "removed", "kept"
+
+    @functools.cached_property
+    def scrub_pattern(self):
+        terms: set[str] = set()
+        for elem in self.original:
+            if elem.VR == "PN" or elem.tag in _IDENTIFYING:
+                for v in values.per_value(elem.value, str) if elem.value not in (None, "") else ():
+                    terms.update(t for t in v.replace("^", " ").replace("=", " ").split() if t)
+        return values.scrub_pattern(terms)
+
+    @functools.cached_property
+    def patient_id(self) -> str:
+        return str(self.original.get("PatientID") or "")
+
+
+class Engine:
+    """Built once per plan; `apply` is then safe to call for any number of datasets."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.resolver = Resolver(plan)
+
+    def apply(self, ds: Dataset, key: bytes) -> Outcome:
+        """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta.
+
+        Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
+        """
+        truths = evaluate(self.plan.conditions, ds)
+        for reject in self.plan.rejects:
+            if truths[reject.condition]:
+                origin = self.plan.origin(reject.order)
+                raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
+        outcome = Outcome(Dataset())
+        ctx = _Context(ds, key, truths, outcome)
+        outcome.dataset = out = self._walk(ds, (), ctx)
+        if _CHARSET in ds:
+            out[_CHARSET] = ds[_CHARSET]
+        self._stamp(out, ctx)
+        out.file_meta = _file_meta(out, ds)
+        return outcome
+
+    # ------------------------------------------------------------ the walk
+
+    def _walk(self, ds: Dataset, position: Position, ctx: _Context) -> Dataset:
+        out = Dataset()
+        creators: dict[tuple[int, int], DataElement] = {}
+        kept_blocks: set[tuple[int, int]] = set()
+        for tag in ds.keys():
+            tag = int(tag)
+            if is_private_creator(tag):
+                try:
+                    creators[(tag >> 16, tag & 0xFF)] = ds[tag]
+                except Exception:
+                    ctx.outcome.notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
+        for tag in ds.keys():
+            tag = int(tag)
+            if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in _CONTRACT):
+                continue
+            try:
+                elem = ds[tag]
+            except Exception:
+                ctx.outcome.notes.append(f"{format_tag(tag)}: value could not be decoded: removed")
+                continue
+            block = (tag >> 16, (tag >> 8) & 0xFF)
+            creator = None
+            if is_private(tag):
+                creator_elem = creators.get(block)
+                creator = str(creator_elem.value).strip() if creator_elem is not None else None
+            rule = self.resolver.decide(tag, elem.VR, creator, position, ctx.truths)
+            new = self._act(elem, rule, position, ctx)
+            if new is not None:
+                out.add(new)
+                if is_private(tag):
+                    kept_blocks.add(block)
+        for block in kept_blocks:
+            if block in creators:
+                out.add(creators[block])
+        return out
+
+    def _act(self, elem: DataElement, rule: PlanRule | None, position: Position,
+             ctx: _Context) -> DataElement | None:
+        action = rule.action if rule else self.resolver.default_action(elem.tag)
+        vr = elem.VR
+        ctx.outcome.actions[action] = ctx.outcome.actions.get(action, 0) + 1
+        if vr in DATE_VRS:
+            ctx.dates.add({"keep": "kept", "shift-date": "shifted"}.get(action, "removed"))
+        if action == "remove":
+            return None
+        allowed = APPLIES_TO[action]
+        if allowed is not None and vr not in allowed:
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` does not apply to VR {vr}: removed")
+            return None
+        if vr == "SQ":
+            if action in ("keep", "clean"):
+                items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
+                return DataElement(elem.tag, "SQ", Sequence(items))
+            return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
+        if action == "keep":
+            return elem
+        try:
+            value = self._new_value(elem, action, rule, ctx)
+        except (ValueError, TypeError):
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {vr} value: removed")
+            return None
+        return DataElement(elem.tag, vr, value)
+
+    def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):
+        vr, value = elem.VR, elem.value
+        if action == "empty":
+            return empty_value_for_VR(vr)
+        if action in ("dummy", "dummy-date"):
+            return values.dummy(vr)
+        if action == "replace":
+            return rule.argument
+        if value is None or value == "":
+            return value
+        if action == "hash":
+            return values.per_value(value, lambda v: values.hash_text(ctx.key, v))
+        if action == "uid":
+            return values.per_value(value, lambda v: values.new_uid(ctx.key, v))
+        if action == "shift-date":
+            days = rule.argument
+            if isinstance(days, tuple):
+                days = values.patient_shift(ctx.key, ctx.patient_id, days[1])
+            return values.per_value(value, lambda v: values.shift_date(v, vr, days))
+        if action == "clean":
+            return values.per_value(value, lambda v: values.scrub(v, ctx.scrub_pattern))
+        raise AssertionError(action)
+
+    # ------------------------------------------------------------ the output contract
+
+    def _stamp(self, out: Dataset, ctx: _Context) -> None:
+        plan = self.plan
+        out.PatientIdentityRemoved = "YES"
+        method = [f"deidlang {plan.name} {plan.version}"[:64], plan.plan_hash]
+        method += [f"waived {format_tag(w.tag)}" for w in plan.waivers]
+        out.DeidentificationMethod = method
+        if plan.codes:
+            items = []
+            for code in plan.codes:
+                item = Dataset()
+                item.CodeValue = str(code)
+                item.CodingSchemeDesignator = "DCM"
+                item.CodeMeaning = cid7050()[code]
+                items.append(item)
+            out.DeidentificationMethodCodeSequence = items
+        if "shifted" in ctx.dates:
+            out.LongitudinalTemporalInformationModified = "MODIFIED"
+        elif "removed" in ctx.dates:
+            out.LongitudinalTemporalInformationModified = "REMOVED"
+        else:
+            out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+
+
+def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
+    """Part 10 file meta built from the de-identified dataset; only the transfer syntax is taken over."""
+    for keyword in ("SOPClassUID", "SOPInstanceUID"):
+        if not out.get(keyword):
+            raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = out.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
+    meta.TransferSyntaxUID = _transfer_syntax(original)
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+    return meta
+
+
+def _transfer_syntax(ds: Dataset) -> str:
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("TransferSyntaxUID"):
+        return meta.TransferSyntaxUID
+    implicit, little = ds.original_encoding
+    if implicit:
+        return ImplicitVRLittleEndian
+    return ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def engine_for(plan: Plan) -> Engine:
+    """The engine for a plan, built once per process and reused (keyed by the plan hash)."""
+    engine = _ENGINES.get(plan.plan_hash)
+    if engine is None:
+        if len(_ENGINES) >= 8:
+            _ENGINES.clear()
+        engine = _ENGINES[plan.plan_hash] = Engine(plan)
+    return engine

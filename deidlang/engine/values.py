@@ -1,0 +1,95 @@
+"""Value transforms of the actions that compute a new value: dummy, hash, uid, shift-date, clean.
+
+Keyed transforms use HMAC-SHA256 with a purpose label, so the same key never gives related outputs
+for different purposes, and equal inputs give equal outputs in every file, run and process. A value
+a transform cannot handle raises `ValueError`; the engine then removes the element (fail-closed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+
+from pydicom.multival import MultiValue
+
+#: Dummy values that are valid for their VR (PS3.5 6.2) and hold nothing about anybody.
+_DUMMY_TEXT = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D", "UI": "2.25.0",
+               "DS": "0", "IS": "0", "UR": ""}
+_NUMERIC = frozenset("US SS UL SL FL FD SV UV AT".split())
+_BINARY = frozenset("OB OW OF OD OL OV UN".split())
+HASH_LENGTH = 16
+
+
+def keyed(key: bytes, purpose: str, text: str) -> bytes:
+    return hmac.new(key, purpose.encode() + b"\0" + text.encode("utf-8", "surrogateescape"), hashlib.sha256).digest()
+
+
+def dummy(vr: str):
+    """A constant value valid for the VR: a fixed date, zero, empty bytes, or ``ANONYMOUS``."""
+    if vr in _DUMMY_TEXT:
+        return _DUMMY_TEXT[vr]
+    if vr in _NUMERIC:
+        return 0
+    if vr in _BINARY:
+        return b""
+    return "ANONYMOUS"
+
+
+def per_value(value, transform: Callable[[str], str]):
+    """Apply a text transform to each value of a possibly multi-valued element."""
+    if isinstance(value, (MultiValue, list, tuple)):
+        return [transform(str(v)) for v in value]
+    return transform(str(value))
+
+
+def hash_text(key: bytes, text: str) -> str:
+    """Keyed, deterministic, 16 upper-case hex digits: valid for every text VR's length and charset."""
+    text = text.strip()
+    return keyed(key, "hash", text).hex().upper()[:HASH_LENGTH] if text else ""
+
+
+def new_uid(key: bytes, uid: str) -> str:
+    """Keyed UID re-mapping under the 2.25 root (PS3.5 B.2): at most 44 characters, no leading zero."""
+    uid = uid.strip().rstrip("\0")
+    if not uid:
+        return ""
+    number = int.from_bytes(keyed(key, "uid", uid)[:16], "big")
+    return f"2.25.{number or 1}"
+
+
+def patient_shift(key: bytes, patient_id: str, within: int) -> int:
+    """A per-patient offset in [-within, -1] or [1, within] days, the same in every file and run."""
+    n = int.from_bytes(keyed(key, "date-shift", patient_id.strip())[:8], "big") % (2 * within)
+    return n - within if n < within else n - within + 1
+
+
+def shift_date(text: str, vr: str, days: int) -> str:
+    """Shift a DA or the date part of a DT by whole days; time, fraction and offset are unchanged."""
+    text = text.strip()
+    if not text:
+        return text
+    if vr == "DA" and not re.fullmatch(r"\d{8}", text) or vr == "DT" and not re.match(r"\d{8}", text):
+        raise ValueError("not a full date")
+    shifted = dt.datetime.strptime(text[:8], "%Y%m%d").date() + dt.timedelta(days=days)
+    if not 1 <= shifted.year <= 9999:
+        raise ValueError("shifted date out of range")
+    return shifted.strftime("%Y%m%d").zfill(8) + text[8:]
+
+
+def scrub(text: str, pattern: re.Pattern[str] | None) -> str:
+    """The `clean` action on text: every identifying term of the dataset and every run of five or
+    more digits becomes ``*``. A heuristic, documented as such: review what `clean` keeps."""
+    text = _DIGITS.sub(lambda m: "*" * len(m.group()), text)
+    return pattern.sub(lambda m: "*" * len(m.group()), text) if pattern else text
+
+
+_DIGITS = re.compile(r"\d{5,}")
+
+
+def scrub_pattern(terms: set[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for the identifying terms of a dataset (two letters or more)."""
+    usable = sorted({t for t in terms if len(t) >= 2}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in usable), re.IGNORECASE) if usable else None

@@ -1,0 +1,202 @@
+"""Layer 3 output: the `Plan`, the one contract between the rule language and the engine.
+
+A plan is plain, immutable data. Each rule names one action, one selector, what it spares
+(``excepts``), an optional condition (an index into ``conditions``) and its position ``order`` in the
+expanded source, which is also its index into ``origins``, the side table of file:line that made it.
+The canonical JSON (sorted keys, no origins, no warnings) is hashed; that hash is what outputs carry,
+so reformatting a rule file or moving it changes nothing, while any change of meaning changes the hash.
+
+A selector can be decided from an element's tag, VR, private creator and position alone, which is
+what lets a streaming engine use the plan without building a Dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMAT = 1
+
+#: Every action a rule can take. ``keep`` and ``clean`` may leave a value as it was.
+ACTIONS = ("remove", "empty", "dummy", "dummy-date", "keep", "uid", "hash", "replace", "shift-date", "clean")
+#: Actions that always change or remove a value (the minimum's proof obligation relies on this).
+CHANGING = frozenset(ACTIONS) - {"keep", "clean"}
+
+# Selector kinds, most specific first (DESIGN.md, Precedence).
+SELECTOR_RANK = {"path": 7, "tag": 6, "creator": 5, "mask": 4, "group": 3, "vr": 2, "private": 1}
+
+
+def is_private(tag: int) -> bool:
+    return bool((tag >> 16) & 1)
+
+
+def is_private_creator(tag: int) -> bool:
+    return is_private(tag) and 0x0010 <= (tag & 0xFFFF) <= 0x00FF
+
+
+@dataclass(frozen=True)
+class Selector:
+    """What a rule applies to. Fields unused by a kind keep their defaults.
+
+    ``tag``: the exact tag (tag, path leaf), the mask's value (mask), the group number (group) or the
+    element offset within a private block (creator). ``path``: (sequence tag, item) steps from the top
+    level down to the leaf, item ``"*"`` or an index.
+    """
+
+    kind: str
+    tag: int = 0
+    mask: int = 0xFFFFFFFF
+    vr: str = ""
+    creator: str = ""
+    group: int = 0
+    path: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Specificity: the selector kind, then within masks the number of fixed bits, within paths
+        their depth."""
+        sub = bin(self.mask).count("1") if self.kind == "mask" else len(self.path)
+        return SELECTOR_RANK[self.kind], sub
+
+    def matches(self, tag: int, vr: str, creator: str | None) -> bool:
+        """Whether an element at any position matches (paths are checked by `matches_position`)."""
+        kind = self.kind
+        if kind in ("tag", "path"):
+            return tag == self.tag
+        if kind == "mask":
+            return tag & self.mask == self.tag
+        if kind == "group":
+            return tag >> 16 == self.group
+        if kind == "vr":
+            return vr == self.vr
+        if kind == "private":
+            return is_private(tag)
+        # creator: element `offset` of the block that `creator` reserved in `group`
+        return (creator == self.creator and tag >> 16 == self.group and (tag & 0xFF) == self.tag
+                and (tag & 0xFFFF) >= 0x1000)
+
+    def matches_position(self, position: tuple[tuple[int, int], ...]) -> bool:
+        if len(position) != len(self.path):
+            return False
+        return all(seq == want and (item == "*" or int(item) == index)
+                   for (seq, index), (want, item) in zip(position, self.path))
+
+
+@dataclass(frozen=True)
+class PlanRule:
+    action: str
+    selector: Selector
+    excepts: tuple[Selector, ...] = ()
+    condition: int | None = None
+    argument: Any = None
+    order: int = 0
+
+    def applies(self, tag: int, vr: str, creator: str | None) -> bool:
+        return self.selector.matches(tag, vr, creator) and not any(
+            e.matches(tag, vr, creator) for e in self.excepts)
+
+    @property
+    def precedence(self) -> tuple[int, int, int]:
+        return (*self.selector.rank, self.order)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    tag: int
+    reason: str
+    order: int
+
+
+@dataclass(frozen=True)
+class RejectRule:
+    condition: int
+    reason: str
+    order: int
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The statement behind a rule: file, 1-based line and column, and the statement's text."""
+
+    source: str
+    line: int
+    col: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    version: str
+    default: str
+    minimum: str
+    minimum_reason: str | None
+    codes: tuple[int, ...]
+    rules: tuple[PlanRule, ...]
+    rejects: tuple[RejectRule, ...]
+    conditions: tuple[Any, ...]
+    waivers: tuple[Waiver, ...]
+    includes: tuple[str, ...]
+    origins: tuple[Origin, ...] = field(default=(), compare=False)
+    warnings: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    def to_dict(self, *, with_origins: bool = True) -> dict:
+        """Plain JSON data. Without origins and warnings this is exactly what the hash covers."""
+        data = asdict(self)
+        data["format"] = FORMAT
+        if not with_origins:
+            del data["origins"], data["warnings"]
+        return _jsonable(data)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.to_dict(with_origins=False), sort_keys=True, separators=(",", ":"))
+
+    @functools.cached_property
+    def plan_hash(self) -> str:
+        """sha256 of the canonical JSON: equal plans, equal hash, on any machine and in any process."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Plan":
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unsupported plan format {data.get('format')!r}")
+
+        def selector(d: dict) -> Selector:
+            return Selector(**{**d, "path": tuple((int(t), str(i)) for t, i in d["path"])})
+
+        return cls(
+            name=data["name"], version=data["version"], default=data["default"], minimum=data["minimum"],
+            minimum_reason=data["minimum_reason"], codes=tuple(data["codes"]),
+            rules=tuple(PlanRule(r["action"], selector(r["selector"]), tuple(selector(e) for e in r["excepts"]),
+                                 r["condition"], _tupled(r["argument"]), r["order"]) for r in data["rules"]),
+            rejects=tuple(RejectRule(**r) for r in data["rejects"]),
+            conditions=tuple(_tupled(c) for c in data["conditions"]),
+            waivers=tuple(Waiver(**w) for w in data["waivers"]),
+            includes=tuple(data["includes"]),
+            origins=tuple(Origin(**o) for o in data.get("origins", ())),
+            warnings=tuple((m, o) for m, o in data.get("warnings", ())),
+        )
+
+    def origin(self, order: int) -> Origin | None:
+        return self.origins[order] if 0 <= order < len(self.origins) else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _tupled(value: Any) -> Any:
+    """JSON lists back to the tuples the plan holds (conditions and arguments)."""
+    if isinstance(value, list):
+        return tuple(_tupled(v) for v in value)
+    return value

@@ -1,0 +1,265 @@
+"""Layer 2: rule text to a typed AST (`deidlang.ast`), or a `DeidSyntaxError` with a location.
+
+The grammar (``grammar/deid.lark``) is loaded once. Lark's own exceptions never escape: every
+failure, including errors raised while building nodes, becomes a `DeidSyntaxError` whose span lies
+inside the input.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from ._resources import shipped_dir
+from .errors import DeidSyntaxError, Span
+
+# What each terminal means to a person reading an error.
+_TERMINAL_TEXT = {
+    "NAME": "a keyword",
+    "TAG": "a tag such as (0010,0010)",
+    "HEX4": "a four-digit hex group such as 0010",
+    "STRING": 'a quoted string',
+    "INT": "a whole number",
+    "SIGNED_INT": "a whole number such as -30",
+    "SIGNED_NUMBER": "a number",
+    "ITEM": "an item index or `*`",
+    "ACTION": "an action (remove, empty, dummy, dummy-date, keep, uid, hash, clean)",
+    "DEFAULT_ACTION": "`keep` or `remove`",
+    "COMPARE": "a comparison (==, !=, <, <=, >, >=, contains, startswith)",
+    "_SEP": "end of statement",
+    "$END": "end of file",
+    "PATIENT": "`patient`",
+}
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = (shipped_dir("grammar") / "deid.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, strict=True, maybe_placeholders=True)
+
+
+def parse(text: str, source: str = "<string>") -> ast.Program:
+    """Parse rule text into an `ast.Program`.
+
+    >>> parse("remove PatientName").statements[0].action
+    'remove'
+    """
+    try:
+        tree = _parser().parse(text)
+        return _Lower(source).transform(tree)
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text, source).with_text(text) from None
+    except VisitError as err:
+        orig = err.orig_exc
+        if isinstance(orig, DeidSyntaxError):
+            raise orig.with_text(text) from None
+        raise
+
+
+def _describe(names: set[str]) -> str:
+    parts = []
+    for name in sorted(names):
+        if name in _TERMINAL_TEXT:
+            parts.append(_TERMINAL_TEXT[name])
+            continue
+        try:
+            pattern = _parser().get_terminal(name).pattern
+        except KeyError:
+            continue
+        parts.append(f"`{pattern.value}`" if pattern.type == "str" else name.lower())
+    return ", ".join(dict.fromkeys(parts)) or "something else"
+
+
+def _syntax_error(err: UnexpectedInput, text: str, source: str) -> DeidSyntaxError:
+    line, col = max(err.line, 1), max(err.column, 1)
+    pos = err.pos_in_stream if err.pos_in_stream is not None else len(text)
+    width = 1
+    if isinstance(err, UnexpectedCharacters):
+        found = f"`{text[pos]}`" if pos < len(text) else "end of file"
+        message = f"unexpected character {found}"
+        expected = err.allowed or set()
+    elif isinstance(err, UnexpectedEOF):
+        message, expected = "unexpected end of file", set(err.expected)
+        line, col = _end_position(text)
+    else:
+        assert isinstance(err, UnexpectedToken)
+        token = err.token
+        if token.type == "$END":
+            message = "unexpected end of file"
+            line, col = _end_position(text)
+        elif token.type == "_SEP":
+            message = "statement ends too early" if token.value == "\n" else "unexpected `;`"
+        else:
+            message = f"unexpected `{token.value}`"
+            width = max(1, len(token.value))
+        expected = set(err.expected)
+    if line > text.count("\n") + 1:
+        line, col = _end_position(text)
+    span = Span(source, pos, pos + width, line, col, line, col + width)
+    return DeidSyntaxError(message, span, f"expected {_describe(expected)}")
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _unquote(token: Token) -> str:
+    return re.sub(r"\\(.)", r"\1", token.value[1:-1])
+
+
+def _tag_pattern(token: Token, span: Span) -> ast.TagPattern:
+    digits = token.value.strip("()").replace(",", "")
+    value = mask = 0
+    for ch in digits:
+        value <<= 4
+        mask <<= 4
+        if ch not in "xX":
+            value |= int(ch, 16)
+            mask |= 0xF
+    return ast.TagPattern(span, value, mask)
+
+
+@v_args(meta=True)
+class _Lower(Transformer):
+    """Builds `ast` nodes from the lark tree; one method per grammar rule or alias."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.source, 0, 0, 1, 1, 1, 1)
+        return Span(self.source, meta.start_pos, meta.end_pos, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _token_span(self, tok: Token) -> Span:
+        return Span(self.source, tok.start_pos, tok.end_pos, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _operand(self, tok: Token) -> ast.Keyword | ast.TagPattern:
+        span = self._token_span(tok)
+        if tok.type == "NAME":
+            return ast.Keyword(span, tok.value)
+        pattern = _tag_pattern(tok, span)
+        if not pattern.is_exact:
+            raise DeidSyntaxError(f"`{tok.value}` is a mask; only an exact tag can be used here", span,
+                                  "write every digit, e.g. (0010,0010)")
+        return pattern
+
+    # statements
+    def start(self, meta, children):
+        return ast.Program(self._span(meta), tuple(c for c in children if c is not None))
+
+    def header(self, meta, children):
+        name, version = children
+        return ast.Header(self._span(meta), _unquote(name) if name.type == "STRING" else name.value,
+                          _unquote(version))
+
+    def include(self, meta, children):
+        return ast.Include(self._span(meta), _unquote(children[0]))
+
+    def require(self, meta, children):
+        name, reason = children
+        return ast.Require(self._span(meta), name.value, _unquote(reason) if reason else None)
+
+    def waive(self, meta, children):
+        return ast.Waive(self._span(meta), children[0], _unquote(children[1]))
+
+    def default(self, meta, children):
+        return ast.Default(self._span(meta), children[0].value)
+
+    def code(self, meta, children):
+        return ast.Code(self._span(meta), int(children[0]))
+
+    def plain_rule(self, meta, children):
+        action, selectors, excepts, condition = children
+        return ast.Rule(self._span(meta), action.value, selectors, excepts or (), condition)
+
+    def replace_rule(self, meta, children):
+        selectors, excepts, value, condition = children
+        return ast.Rule(self._span(meta), "replace", selectors, excepts or (), condition, _unquote(value))
+
+    def shift_rule(self, meta, children):
+        selectors, excepts, *shift, condition = children
+        if shift[0].type == "PATIENT":
+            argument: int | tuple[str, int] = ("patient", int(shift[1]))
+        else:
+            argument = int(shift[0])
+        return ast.Rule(self._span(meta), "shift-date", selectors, excepts or (), condition, argument)
+
+    def reject(self, meta, children):
+        condition, reason = children
+        return ast.Reject(self._span(meta), condition, _unquote(reason) if reason else None)
+
+    def excepts(self, meta, children):
+        return children[0]
+
+    # selectors
+    def selectors(self, meta, children):
+        return tuple(children)
+
+    def keyword_sel(self, meta, children):
+        return ast.Keyword(self._token_span(children[0]), children[0].value)
+
+    def tag_sel(self, meta, children):
+        return _tag_pattern(children[0], self._token_span(children[0]))
+
+    def group_sel(self, meta, children):
+        return ast.Group(self._span(meta), int(children[0], 16))
+
+    def vr_sel(self, meta, children):
+        return ast.VRClass(self._span(meta), children[0].value)
+
+    def private_sel(self, meta, children):
+        return ast.AnyPrivate(self._span(meta))
+
+    def creator_sel(self, meta, children):
+        creator, tag = children
+        span = self._span(meta)
+        digits = tag.value.strip("()").replace(",", "")
+        group, elem = digits[:4], digits[4:]
+        if not re.fullmatch(r"[0-9A-Fa-f]{4}", group) or int(group, 16) % 2 == 0:
+            raise DeidSyntaxError(f"`{tag.value}` is not in a private group", self._token_span(tag),
+                                  "a private element has an odd group number, e.g. 0043,xx39")
+        if not re.fullmatch(r"[xX]{2}[0-9A-Fa-f]{2}", elem):
+            raise DeidSyntaxError(f"`{tag.value}` must name the element as xxEE", self._token_span(tag),
+                                  "the block byte is set by the creator: write e.g. 0043,xx39")
+        return ast.CreatorElement(span, _unquote(creator), int(group, 16), int(elem[2:], 16))
+
+    def path_sel(self, meta, children):
+        steps = tuple(self._operand(c) for c in children[0::2])
+        return ast.Path(self._span(meta), steps, tuple(c.value for c in children[1::2]))
+
+    # conditions
+    def condition(self, meta, children):
+        return children[0]
+
+    def or_(self, meta, children):
+        return ast.Or(self._span(meta), *children)
+
+    def and_(self, meta, children):
+        return ast.And(self._span(meta), *children)
+
+    def not_(self, meta, children):
+        return ast.Not(self._span(meta), children[0])
+
+    def compare(self, meta, children):
+        operand, op, value = children
+        return ast.Compare(self._span(meta), operand, op.value, value)
+
+    def member(self, meta, children):
+        return ast.Member(self._span(meta), children[0], tuple(children[1:]))
+
+    def exists(self, meta, children):
+        return ast.Exists(self._span(meta), children[0])
+
+    def operand(self, meta, children):
+        return self._operand(children[0])
+
+    def value(self, meta, children):
+        tok = children[0]
+        return _unquote(tok) if tok.type == "STRING" else float(tok.value)

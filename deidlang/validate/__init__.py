@@ -1,0 +1,35 @@
+"""Layer 4: proof obligations on a compiled plan.
+
+Each obligation is a function ``(plan, resolver) -> list[Finding]`` in its own module, run in the order
+of `OBLIGATIONS`; every failure is reported, not just the first. Obligations reason about the plan
+alone, statically: conditions are treated as unknown, so a guarantee holds for every dataset.
+"""
+
+from __future__ import annotations
+
+from ..plan import Plan
+from ..resolve import Resolver
+from ._finding import Finding
+from .minimum import minimum
+from .profile import basic_profile
+from .waivers import waivers
+
+OBLIGATIONS = (minimum, waivers)
+PROFILES = {"basic-profile": basic_profile}
+
+__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "validate"]
+
+
+def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
+    """All findings (errors and warnings) of the standing obligations, plus a profile's if named.
+
+    >>> from deidlang.compile import compile_text
+    >>> [f.message for f in validate(compile_text("remove vr DA, TM, DT, SQ, PN, LO, SH, ST, AS, CS"))]
+    []
+    """
+    resolver = Resolver(plan)
+    findings = [f for check in OBLIGATIONS for f in check(plan, resolver)]
+    if profile is not None:
+        findings += PROFILES[profile](plan, resolver)
+    findings += [Finding("warning", message, plan.origin(order)) for message, order in plan.warnings]
+    return findings

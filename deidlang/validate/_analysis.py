@@ -1,0 +1,89 @@
+"""Can an element survive unchanged? The static question behind every obligation.
+
+For one element the resolver gives a chain of candidate rules, most specific first, then the default.
+Under a truth assignment of the conditions the first rule whose condition holds decides. We enumerate
+assignments of the atomic predicates (comparisons, `in`, `exists`) that occur in the chain, so
+correlated conditions (``if A`` then ``if not A``) are judged exactly; past `MAX_ATOMS` atoms each
+condition is treated as free, which can only make the answer more cautious.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..plan import CHANGING, Plan, PlanRule
+from ..resolve import Resolver
+
+MAX_ATOMS = 12
+
+
+@dataclass(frozen=True)
+class Survival:
+    """How a value can get through: the rule that lets it (None: the default), and the path rule that
+    narrows it to a position, if any."""
+
+    rule: PlanRule | None
+    via_path: bool = False
+
+
+def survivals(plan: Plan, resolver: Resolver, tag: int, vr: str,
+              changes: Callable[[str], bool] = CHANGING.__contains__) -> list[Survival]:
+    """Every way an element of this tag and VR, anywhere in a dataset, can keep its value."""
+    base = resolver.candidates(tag, vr, None)
+    chains = [(base, False)]
+    for rule in resolver.path_rules(tag):
+        if not any(e.matches(tag, vr, None) for e in rule.excepts):
+            chains.append(((rule, *base), True))
+    found: dict[int | None, Survival] = {}
+    for chain, via_path in chains:
+        for rule in _deciders(plan, chain):
+            action = rule.action if rule else resolver.default_action(tag)
+            if not changes(action):
+                found.setdefault(rule.order if rule else None, Survival(rule, via_path))
+    return list(found.values())
+
+
+def _deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | None]:
+    """The rules of a chain that decide under at least one assignment (None: the default)."""
+    conds = [plan.conditions[r.condition] if r.condition is not None else None for r in chain]
+    atoms = sorted({a for c in conds if c is not None for a in _atoms(c)}, key=repr)
+    if len(atoms) > MAX_ATOMS:
+        evaluate = None  # each condition free
+        assignments: Iterable = itertools.product((False, True), repeat=sum(c is not None for c in conds))
+    else:
+        evaluate = True
+        assignments = itertools.product((False, True), repeat=len(atoms))
+    deciders: dict[int, PlanRule | None] = {}
+    for values in assignments:
+        if evaluate:
+            truth = dict(zip(atoms, values))
+            truths = [True if c is None else _eval(c, truth) for c in conds]
+        else:
+            free = iter(values)
+            truths = [True if c is None else next(free) for c in conds]
+        index = next((i for i, t in enumerate(truths) if t), len(chain))
+        deciders.setdefault(index, chain[index] if index < len(chain) else None)
+    return deciders.values()
+
+
+def _atoms(cond: tuple) -> Iterable[tuple]:
+    if cond[0] in ("and", "or"):
+        yield from _atoms(cond[1])
+        yield from _atoms(cond[2])
+    elif cond[0] == "not":
+        yield from _atoms(cond[1])
+    else:
+        yield cond
+
+
+def _eval(cond: tuple, truth: dict[tuple, bool]) -> bool:
+    op = cond[0]
+    if op == "and":
+        return _eval(cond[1], truth) and _eval(cond[2], truth)
+    if op == "or":
+        return _eval(cond[1], truth) or _eval(cond[2], truth)
+    if op == "not":
+        return not _eval(cond[1], truth)
+    return truth[cond]
