@@ -258,7 +258,7 @@ class _Compiler:
                     validate_value(vr, stmt.argument, pydicom_config.RAISE)
                 except ValueError as err:
                     raise CompileError(f"`{stmt.argument}` is not a valid {vr} value", stmt.span,
-                                       str(err).split(":")[0]) from None
+                                       str(err).split(" Please see")[0]) from None
 
     # ------------------------------------------------------------ conditions
 

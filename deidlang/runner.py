@@ -9,11 +9,13 @@ DICOM values.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
 import stat
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -104,10 +106,32 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
     """Read one file, de-identify it with the plan, write it atomically. Never raises for bad input:
     the result says what happened."""
     source, destination = Path(source), Path(destination)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
+        return _deidentify(source, destination, plan, key)
+
+
+def _read(source: Path):
+    """Part 10 files, and also datasets written without the 128-byte preamble or file meta, as long
+    as they parse into an instance (SOP Class and Instance UIDs); anything else is refused."""
     try:
-        ds = dcmread(source)
+        return dcmread(source)
     except InvalidDicomError:
-        return FileResult(str(source), "failed", reason="not a DICOM Part 10 file (no DICM prefix)")
+        pass
+    try:
+        ds = dcmread(source, force=True)
+        if ds.get("SOPClassUID") and ds.get("SOPInstanceUID"):
+            return ds
+    except Exception:
+        pass
+    raise InputError("not a DICOM file (no DICM prefix, and no SOP instance could be parsed)")
+
+
+def _deidentify(source: Path, destination: Path, plan: Plan, key: bytes) -> FileResult:
+    try:
+        ds = _read(source)
+    except InputError as err:
+        return FileResult(str(source), "failed", reason=err.message)
     except Exception as err:  # pydicom raises many types for damaged files
         return FileResult(str(source), "failed", reason=f"cannot read: {_safe(err)}")
     try:
@@ -186,8 +210,16 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: bytes
 _WORKER: tuple[Plan, bytes] | None = None
 
 
+def quiet_pydicom() -> None:
+    """pydicom logs warnings that can quote element values; they must never reach a log."""
+    logger = logging.getLogger("pydicom")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
 def _init_worker(plan_data: dict, key: bytes) -> None:
     global _WORKER
+    quiet_pydicom()
     _WORKER = (Plan.from_dict(plan_data), key)
 
 

@@ -78,10 +78,18 @@ def _syntax_error(err: UnexpectedInput, text: str, source: str) -> DeidSyntaxErr
     line, col = max(err.line, 1), max(err.column, 1)
     pos = err.pos_in_stream if err.pos_in_stream is not None else len(text)
     width = 1
+    bad_tag = _BAD_TAG.match(text, pos) if pos < len(text) else None
+    if bad_tag and not _GOOD_TAG.fullmatch(bad_tag.group()):
+        width = len(bad_tag.group())
+        span = Span(source, pos, pos + width, line, col, line, col + width)
+        return DeidSyntaxError(f"`{bad_tag.group()}` is not a tag or a mask", span,
+                               "a tag is (gggg,eeee) in hex digits; an x in a digit makes a mask, e.g. 60xx,3000")
     if isinstance(err, UnexpectedCharacters):
-        found = f"`{text[pos]}`" if pos < len(text) else "end of file"
-        message = f"unexpected character {found}"
-        expected = err.allowed or set()
+        if pos < len(text) and text[pos] == '"':
+            message, expected = "this string has no closing quote on its line", {"STRING"}
+        else:
+            found = f"`{text[pos]}`" if pos < len(text) else "end of file"
+            message, expected = f"unexpected character {found}", err.allowed or set()
     elif isinstance(err, UnexpectedEOF):
         message, expected = "unexpected end of file", set(err.expected)
         line, col = _end_position(text)
@@ -101,6 +109,10 @@ def _syntax_error(err: UnexpectedInput, text: str, source: str) -> DeidSyntaxErr
         line, col = _end_position(text)
     span = Span(source, pos, pos + width, line, col, line, col + width)
     return DeidSyntaxError(message, span, f"expected {_describe(expected)}")
+
+
+_BAD_TAG = re.compile(r"\(?[0-9A-Za-z]{4},[0-9A-Za-z]{4}\)?")
+_GOOD_TAG = re.compile(r"\(?[0-9A-Fa-fxX]{4},[0-9A-Fa-fxX]{4}\)?")
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -86,6 +86,8 @@ class Engine:
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
+        if not (ds.get("SOPClassUID") and ds.get("SOPInstanceUID")):
+            raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
         truths = evaluate(self.plan.conditions, ds)
         for reject in self.plan.rejects:
             if truths[reject.condition]:

@@ -1,0 +1,31 @@
+"""`deidlang check RULES [--profile basic-profile]`: compile and prove; 0 valid, 1 invalid."""
+
+from __future__ import annotations
+
+import click
+
+from ..compile import compile_file
+from ..dictionary import format_tag, keyword_of
+from ..validate import PROFILES, validate
+
+
+@click.command("check")
+@click.argument("rules")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), help="also prove coverage of this profile")
+def command(rules: str, profile: str | None) -> int:
+    """Compile RULES (a path or a shipped ruleset name) and check its proof obligations."""
+    plan = compile_file(rules)
+    findings = validate(plan, profile)
+    for finding in findings:
+        click.echo(finding.render(), err=True)
+    errors = sum(f.is_error for f in findings)
+    warnings = len(findings) - errors
+    for waiver in plan.waivers:
+        name = keyword_of(waiver.tag) or format_tag(waiver.tag)
+        click.echo(f"waiver: {name} {format_tag(waiver.tag)} because \"{waiver.reason}\" ({plan.origin(waiver.order)})")
+    minimum = "off: " + (plan.minimum_reason or "") if plan.minimum == "none" else plan.minimum
+    verdict = "invalid" if errors else "valid"
+    click.echo(f"{verdict}: {plan.name} {plan.version}, {len(plan.rules)} rules, plan sha256:{plan.plan_hash}, "
+               f"minimum {minimum}" + (f", profile {profile}" if profile else "")
+               + f", {errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0

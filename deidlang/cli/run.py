@@ -1,0 +1,51 @@
+"""`deidlang run [-r RULES] INPUT... -o OUTDIR [--key-file F] [--workers N]`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from .. import compile as compile_rules
+from ..runner import FileResult, load_key, quiet_pydicom, run
+
+
+@click.command("run")
+@click.option("-r", "--rules", default="basic-profile", show_default=True, help="rule file or shipped ruleset")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", "outdir", required=True, help="output folder (mirrors the input tree)")
+@click.option("--key-file", type=click.Path(dir_okay=False), help="secret key for uid/hash/shift (default: random)")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores",
+              help="worker processes")
+@click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
+def command(rules: str, inputs: tuple[str, ...], outdir: str, key_file: str | None, workers: int,
+            quiet: bool) -> int:
+    """De-identify every DICOM file under INPUT... into OUTDIR."""
+    quiet_pydicom()
+    plan = compile_rules(rules)
+    key = load_key(key_file)
+    live = not quiet and sys.stderr.isatty()
+    start = time.monotonic()
+    seen = 0
+
+    def on_result(result: FileResult) -> None:
+        nonlocal seen
+        seen += 1
+        if result.status != "written":
+            click.echo(f"{result.source}: {result.status}: {result.reason}", err=True)
+        if live and seen % 10 == 0:
+            rate = seen / max(time.monotonic() - start, 1e-9)
+            click.echo(f"\r{seen} files, {rate:.0f} files/s", err=True, nl=False)
+
+    if not quiet:
+        mode = "pseudonymisation (keyed)" if key_file else "anonymisation (random per-run key)"
+        click.echo(f"rules {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}, {mode}", err=True)
+    summary = run(plan, inputs, outdir, key, workers, on_result)
+    if live:
+        click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+    elapsed = time.monotonic() - start
+    click.echo(f"{summary.written} written, {summary.failed} failed, {summary.rejected} rejected "
+               f"in {elapsed:.1f}s -> {outdir}")
+    return 0 if summary.ok else 1

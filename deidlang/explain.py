@@ -1,0 +1,149 @@
+"""What a plan does, as tables a reviewer can read: the decision table and the minimum's status.
+
+Rows are plain data so that the command line can print them as text or JSON (and later HTML).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .dictionary import aryanto50, format_tag, keyword_of
+from .plan import Plan, PlanRule, Selector
+from .resolve import Resolver
+from .validate._analysis import survivals
+
+
+@dataclass(frozen=True)
+class Row:
+    selector: str
+    keyword: str
+    action: str
+    condition: str
+    excepts: str
+    origin: str
+    status: str  # decides | if condition | overridden by FILE:LINE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MinimumRow:
+    tag: str
+    keyword: str
+    kind: str
+    actions: str
+    status: str  # protected | waived: reason | LEAKS
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def selector_text(sel: Selector) -> str:
+    """A selector written back in the language's own syntax.
+
+    >>> selector_text(Selector("mask", tag=0x60003000, mask=0xFF00FFFF))
+    '(60xx,3000)'
+    """
+    if sel.kind == "tag":
+        return format_tag(sel.tag)
+    if sel.kind == "mask":
+        digits = "".join(f"{(sel.tag >> s) & 0xF:X}" if (sel.mask >> s) & 0xF else "x" for s in range(28, -4, -4))
+        return f"({digits[:4]},{digits[4:]})"
+    if sel.kind == "group":
+        return f"group {sel.group:04X}"
+    if sel.kind == "vr":
+        return f"vr {sel.vr}"
+    if sel.kind == "private":
+        return "private"
+    if sel.kind == "creator":
+        return f'"{sel.creator}" {sel.group:04X},xx{sel.tag:02X}'
+    steps = [f"{keyword_of(tag) or format_tag(tag)}/{item}" for tag, item in sel.path]
+    return "/".join([*steps, keyword_of(sel.tag) or format_tag(sel.tag)])
+
+
+def condition_text(cond) -> str:
+    """A plan condition written back in the language's syntax.
+
+    >>> condition_text(("and", ("cmp", 0x00080060, "==", "US"), ("not", ("exists", 0x00280301))))
+    '(Modality == "US" and not BurnedInAnnotation exists)'
+    """
+    kind = cond[0]
+    if kind in ("and", "or"):
+        return f"({condition_text(cond[1])} {kind} {condition_text(cond[2])})"
+    if kind == "not":
+        return f"not {condition_text(cond[1])}"
+    name = keyword_of(cond[1]) or format_tag(cond[1])
+    if kind == "exists":
+        return f"{name} exists"
+    if kind == "in":
+        return f"{name} in ({', '.join(_value(v) for v in cond[2])})"
+    return f"{name} {cond[2]} {_value(cond[3])}"
+
+
+def _value(v) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{v:g}"
+
+
+def action_text(rule: PlanRule) -> str:
+    if rule.action == "replace":
+        return f'replace with "{rule.argument}"'
+    if rule.action == "shift-date":
+        if isinstance(rule.argument, tuple):
+            return f"shift-date by patient within {rule.argument[1]} days"
+        return f"shift-date by {rule.argument} days"
+    return rule.action
+
+
+def decision_table(plan: Plan) -> list[Row]:
+    """Every rule, grouped by selector from most to least specific; within a selector the rule that
+    decides comes first and the ones it overrides follow."""
+    rules = sorted(plan.rules, key=lambda r: (-r.selector.rank[0], -r.selector.rank[1], r.selector.tag,
+                                              selector_text(r.selector), -r.order))
+    rows: list[Row] = []
+    decided_by: dict[Selector, PlanRule] = {}
+    for rule in rules:
+        winner = decided_by.get(rule.selector)
+        if winner is not None:
+            status = f"overridden by {plan.origin(winner.order)}"
+        elif rule.condition is not None:
+            status = "if condition"
+        else:
+            status = "decides"
+            if not rule.excepts:
+                decided_by[rule.selector] = rule
+        sel = rule.selector
+        keyword = keyword_of(sel.tag) if sel.kind in ("tag", "path") else ""
+        rows.append(Row(selector_text(sel), keyword, action_text(rule),
+                        condition_text(plan.conditions[rule.condition]) if rule.condition is not None else "",
+                        ", ".join(selector_text(e) for e in rule.excepts), str(plan.origin(rule.order) or ""),
+                        status))
+    rows.append(Row("(anything else)", "", f"{plan.default} (private elements: remove)", "", "", "default", "decides"))
+    return rows
+
+
+def minimum_table(plan: Plan) -> list[MinimumRow]:
+    """The 50 elements of the minimum: what the plan does to each at the top level, and its status."""
+    resolver = Resolver(plan)
+    waivers = {w.tag: w.reason for w in plan.waivers}
+    rows = []
+    for e in aryanto50():
+        chain = resolver.candidates(e.tag, e.vr, None)
+        actions = []
+        for rule in chain:
+            cond = f" if {condition_text(plan.conditions[rule.condition])}" if rule.condition is not None else ""
+            actions.append(f"{action_text(rule)}{cond} ({plan.origin(rule.order)})")
+            if rule.condition is None:
+                break
+        else:
+            actions.append(f"{resolver.default_action(e.tag)} (default)")
+        if e.tag in waivers:
+            status = f"waived: {waivers[e.tag]}"
+        elif plan.minimum == "none" and survivals(plan, resolver, e.tag, e.vr):
+            status = "NOT PROTECTED (minimum off)"
+        else:
+            status = "LEAKS" if survivals(plan, resolver, e.tag, e.vr) else "protected"
+        rows.append(MinimumRow(format_tag(e.tag), e.keyword, e.kind, "; then ".join(actions), status))
+    return rows
