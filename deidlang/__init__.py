@@ -16,7 +16,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from ._version import __version__
-from .compile import compile_file, compile_text, resolve_ruleset
+from .compiler import compile_file, compile_text, resolve_ruleset
 from .engine import Outcome, engine_for
 from .errors import CompileError, DeidError, DeidSyntaxError, EngineError, ObligationError, Rejected, RuleError
 from .plan import Plan

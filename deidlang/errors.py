@@ -30,6 +30,8 @@ class Span:
 class DeidError(Exception):
     """Base of every error deidlang raises on purpose."""
 
+    kind = "error"
+
     def __init__(self, message: str, span: Span | None = None, help: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -60,8 +62,6 @@ class DeidError(Exception):
             out.append(f"  help: {self.help}")
         return "\n".join(out)
 
-    kind = "error"
-
     def __str__(self) -> str:
         return self.render()
 
@@ -81,11 +81,14 @@ class CompileError(RuleError):
 class ObligationError(RuleError):
     """A proof obligation failed: a validated plan would let a protected element through."""
 
-    def __init__(self, findings: list, span: Span | None = None) -> None:
-        first = findings[0]
+    def __init__(self, findings: list) -> None:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-        super().__init__(first.message + more, first.span or span, first.help)
+        super().__init__(findings[0].message + more, None, findings[0].help)
         self.findings = findings
+
+    def render(self) -> str:
+        """Every failed obligation, each with its file:line and source line."""
+        return "\n".join(f.render() for f in self.findings)
 
 
 class EngineError(DeidError):

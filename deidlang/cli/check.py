@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..compile import compile_file
+from ..compiler import compile_file
 from ..dictionary import format_tag, keyword_of
 from ..validate import PROFILES, validate
 

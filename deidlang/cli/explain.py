@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..compile import compile_file
+from ..compiler import compile_file
 from ..explain import decision_table, minimum_table
 
 

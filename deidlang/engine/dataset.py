@@ -25,7 +25,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .._version import __version__
-from ..compile import APPLIES_TO
+from ..compiler import APPLIES_TO
 from ..dictionary import DATE_VRS, cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private, is_private_creator

@@ -23,7 +23,7 @@ __all__ = ["Finding", "OBLIGATIONS", "PROFILES", "validate"]
 def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
     """All findings (errors and warnings) of the standing obligations, plus a profile's if named.
 
-    >>> from deidlang.compile import compile_text
+    >>> from deidlang.compiler import compile_text
     >>> [f.message for f in validate(compile_text("remove vr DA, TM, DT, SQ, PN, LO, SH, ST, AS, CS"))]
     []
     """

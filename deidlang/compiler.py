@@ -297,6 +297,7 @@ class _Compiler:
                 self.warnings.append((f"this rule never decides anything: line {where.line} overrides it", rule.order))
             if rule.condition is None and not rule.excepts:
                 last.setdefault(key, rule)
+        self.warnings.sort(key=lambda w: w[1])
 
 
 def _follows_vr(node: ast.Keyword, siblings: tuple[ast.Selector, ...]) -> bool:

@@ -1,0 +1,116 @@
+"""Layer 3: names, includes, precedence, type checks, and the plan's JSON and hash."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from deidlang.compiler import compile_file, compile_text
+from deidlang.errors import CompileError
+from deidlang.plan import Plan
+from deidlang.resolve import Resolver
+
+from .conftest import ROOT
+
+NAME, ID, AGE = 0x00100010, 0x00100020, 0x00101010
+
+
+def decide(plan, tag, vr="LO", creator=None, position=(), truths=None):
+    rule = Resolver(plan).decide(tag, vr, creator, position, truths or [False] * len(plan.conditions))
+    return rule.action if rule else Resolver(plan).default_action(tag)
+
+
+@pytest.mark.parametrize("rules, expected", [
+    # path > exact tag > creator > mask (fewer x wins) > group > VR > private > default
+    ("keep (0010,0010); remove group 0010", "keep"),
+    ("remove group 0010; keep vr PN", "remove"),
+    ("keep 00xx,0010; remove 0010,xxxx", "keep"),
+    ("remove 0xxx,0010; keep 00xx,0010", "keep"),
+    ("remove PatientName; keep PatientName", "keep"),          # later wins among equals
+    ("keep PatientName; remove PatientName", "remove"),
+    ("remove group 0010 except PatientName", "keep"),            # except spares it: default keep
+    ("default remove\nkeep vr DA", "remove"),
+])
+def test_precedence(rules, expected):
+    assert decide(compile_text(rules), NAME, "PN") == expected
+
+
+def test_path_outranks_exact_tag_only_at_its_position():
+    plan = compile_text("remove PatientName\nkeep RequestAttributesSequence/*/PatientName")
+    seq = 0x00400275
+    assert decide(plan, NAME, "PN", position=((seq, 3),)) == "keep"
+    assert decide(plan, NAME, "PN", position=()) == "remove"
+    assert decide(plan, NAME, "PN", position=((0x00081140, 0),)) == "remove"
+
+
+def test_private_creator_outranks_private_and_unknown_private_is_removed():
+    plan = compile_text('remove private\nkeep "GEMS_PARM_01" 0043,xx39\ndefault keep')
+    assert decide(plan, 0x00431039, "IS", creator="GEMS_PARM_01") == "keep"
+    assert decide(plan, 0x00431139, "IS", creator="GEMS_PARM_01") == "keep"   # any block
+    assert decide(plan, 0x00431039, "IS", creator="OTHER") == "remove"
+    assert decide(compile_text("default keep"), 0x00291001, "LO", creator="X") == "remove"
+
+
+def test_condition_false_falls_through_to_next_candidate():
+    plan = compile_text('remove PatientName\nkeep PatientName if Modality == "US"')
+    resolver = Resolver(plan)
+    assert resolver.decide(NAME, "PN", None, (), [True]).action == "keep"
+    assert resolver.decide(NAME, "PN", None, (), [False]).action == "remove"
+
+
+def test_vr_list_after_vr_selector():
+    plan = compile_text("shift-date vr DA, DT by -30 days")
+    assert [r.selector.vr for r in plan.rules] == ["DA", "DT"]
+
+
+def test_includes_expand_in_place_and_site_overrides_base(tmp_path):
+    (tmp_path / "base.deid").write_text('ruleset "base" version "1.0.0"\nremove PatientAge\nremove PatientSex\n')
+    (tmp_path / "site.deid").write_text('ruleset "site" version "2.0.0"\ninclude "base.deid"\nkeep PatientAge\n'
+                                        'include "base.deid"\n')
+    plan = compile_file(tmp_path / "site.deid")
+    assert (plan.name, plan.version) == ("site", "2.0.0")
+    assert decide(plan, AGE, "AS") == "keep"          # the second include of base is not re-applied
+    assert plan.includes == ("base.deid", "base.deid")
+    origin = plan.origin(next(r for r in plan.rules if r.selector.tag == AGE and r.action == "keep").order)
+    assert (origin.line, origin.text) == (3, "keep PatientAge")
+
+
+def test_type_checks_against_dictionary_vr():
+    for text in ["uid PatientName", "hash Rows", "dummy-date PatientName", "clean PixelData",
+                 "shift-date vr TM by 1 days", 'replace Rows with "1"']:
+        with pytest.raises(CompileError, match="cannot apply"):
+            compile_text(text)
+    compile_text("hash vr LO; uid (0008,0018); dummy PixelData; clean vr SQ")
+
+
+def test_unknown_keyword_suggests():
+    with pytest.raises(CompileError) as info:
+        compile_text("keep SeriesDescripton")
+    assert "`SeriesDescription`" in info.value.help
+
+
+def test_plan_json_round_trip_and_hash_ignore_layout_and_origins():
+    text = 'ruleset "r" version "1.0.0"\nremove PatientName if Modality == "US"\nshift-date StudyDate by 5 days'
+    plan = compile_text(text)
+    again = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert again == plan and again.plan_hash == plan.plan_hash and again.origins == plan.origins
+    moved = compile_text("\n\n# moved\n" + text.replace("\n", "\n  "), source="elsewhere.deid")
+    assert moved.plan_hash == plan.plan_hash
+    assert compile_text(text.replace("5 days", "6 days")).plan_hash != plan.plan_hash
+
+
+def test_plan_hash_is_the_same_in_another_process():
+    plan = compile_file("basic-profile")
+    code = "import deidlang.compiler as c; print(c.compile_file('basic-profile').plan_hash)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == plan.plan_hash
+
+
+def test_shadowed_rule_in_same_file_is_a_warning():
+    plan = compile_text("keep PatientName\nremove PatientName if Modality == \"US\"\nremove PatientName")
+    assert [(msg, plan.origin(order).line) for msg, order in plan.warnings] == [
+        ("this rule never decides anything: line 3 overrides it", 1),
+        ("this rule never decides anything: line 3 overrides it", 2)]
