@@ -310,4 +310,6 @@ def _text(node: ast.Selector) -> str:
         return node.name
     if isinstance(node, ast.TagPattern):
         return format_tag(node.value)
+    if isinstance(node, ast.VRClass):
+        return f"vr {node.vr}"
     return type(node).__name__

@@ -36,9 +36,12 @@ SHORT_VALUED = frozenset({0x00100040, 0x00101010})
 
 @dataclass(frozen=True)
 class Canaries:
-    """Planted value per tag of the minimum (sequences hold their canaries in items)."""
+    """Planted value per tag of the minimum (sequences hold their canaries in items), and
+    ``extras``: identifying text planted outside the 50 (descriptions, private, overlay, curve), which
+    a ruleset limited to the minimum may leave but the basic profile must not."""
 
     values: dict[int, str]
+    extras: dict[str, str]
 
     def searchable(self) -> dict[int, str]:
         return {t: v for t, v in self.values.items() if t not in SHORT_VALUED and v}
@@ -49,7 +52,9 @@ def canary_values(seed: int = 0) -> Canaries:
     for n, e in enumerate(aryanto50(), start=1 + seed * 50):
         pattern = _CANARY_BY_VR.get(e.vr)
         values[e.tag] = pattern.format(n=n % 100) if pattern else ""
-    return Canaries(values)
+    extras = {place: f"EXTRA-{place.upper()}-{seed:02d}-Wobblebottom" for place in
+              ("description", "code", "private", "overlay", "curve")}
+    return Canaries(values, extras)
 
 
 def phantom(seed: int = 0, *, instance: int = 1, study_uid: str = "1.2.826.0.1.3680043.10.1.1",
@@ -72,7 +77,7 @@ def phantom(seed: int = 0, *, instance: int = 1, study_uid: str = "1.2.826.0.1.3
     ds.Manufacturer = "ACME Imaging"
     ds.InstanceNumber = instance
     ds.BodyPartExamined = "CHEST"
-    ds.StudyDescription = f"CT {canaries.values[0x00100010]}"
+    ds.StudyDescription = f"CT {canaries.extras['description']}"
     _plant(ds, canaries)
     # The sequences of the minimum, each with an item that names a person again.
     for e in aryanto50():
@@ -83,7 +88,7 @@ def phantom(seed: int = 0, *, instance: int = 1, study_uid: str = "1.2.826.0.1.3
             code = Dataset()
             code.CodeValue = "CANARYCODE"
             code.CodingSchemeDesignator = "L"
-            code.CodeMeaning = canaries.values[0x00080090]
+            code.CodeMeaning = canaries.extras["code"]
             item.PersonIdentificationCodeSequence = Sequence([code])
             ds[e.tag] = DataElement(e.tag, "SQ", Sequence([item]))
     # Identifying elements three levels down, where a reviewer would not look.
@@ -103,16 +108,16 @@ def phantom(seed: int = 0, *, instance: int = 1, study_uid: str = "1.2.826.0.1.3
     ds.ReferencedImageSequence = Sequence([ref])
     # A private block that repeats the name, and one the safe-private table lists.
     block = ds.private_block(0x0029, "ACME CANARY 1.0", create=True)
-    block.add_new(0x01, "LO", canaries.values[0x00100020])
+    block.add_new(0x01, "LO", canaries.extras["private"])
     block.add_new(0x02, "PN", canaries.values[0x00100010])
     gems = ds.private_block(0x0043, "GEMS_PARM_01", create=True)
     gems.add_new(0x39, "IS", [1, 2, 3, 4])
     # Overlay with a text description, and curve data.
     ds.add_new(0x60000010, "US", size)
     ds.add_new(0x60000011, "US", size)
-    ds.add_new(0x60000022, "LO", canaries.values[0x00100020])
+    ds.add_new(0x60000022, "LO", canaries.extras["overlay"])
     ds.add_new(0x60003000, "OW", bytes(size * size // 8))
-    ds.add_new(0x50003000, "OB", canaries.values[0x00100010].encode())
+    ds.add_new(0x50003000, "OB", canaries.extras["curve"].encode())
     # Pixels, uncompressed.
     ds.Rows = ds.Columns = size
     ds.SamplesPerPixel = 1

@@ -65,8 +65,8 @@ class _Context:
         terms: set[str] = set()
         for elem in self.original:
             if elem.VR == "PN" or elem.tag in _IDENTIFYING:
-                for v in values.per_value(elem.value, str) if elem.value not in (None, "") else ():
-                    terms.update(t for t in v.replace("^", " ").replace("=", " ").split() if t)
+                for text in values.as_texts(elem.value):
+                    terms.update(text.replace("^", " ").replace("=", " ").split())
         return values.scrub_pattern(terms)
 
     @functools.cached_property

@@ -45,6 +45,15 @@ def per_value(value, transform: Callable[[str], str]):
     return transform(str(value))
 
 
+def as_texts(value) -> list[str]:
+    """Every value of an element as text (none for an empty one)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (MultiValue, list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
 def hash_text(key: bytes, text: str) -> str:
     """Keyed, deterministic, 16 upper-case hex digits: valid for every text VR's length and charset."""
     text = text.strip()
