@@ -38,7 +38,7 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     Raises `RuleError` (with file:line:col) for bad rules and `ObligationError` listing every failed
     obligation, such as an element of the aryanto50 minimum that could survive.
     """
-    if isinstance(rules, Path) or resolve_ruleset(rules) is not None or str(rules).endswith(".deid"):
+    if isinstance(rules, Path) or "\n" not in rules and (resolve_ruleset(rules) or rules.endswith(".deid")):
         plan = compile_file(rules)
     else:
         plan = compile_text(str(rules))

@@ -51,7 +51,10 @@ def resolve_ruleset(name_or_path: str | Path, relative_to: Path | None = None) -
     path = Path(text)
     if not path.is_absolute() and relative_to is not None:
         path = relative_to / path
-    return path if path.is_file() else None
+    try:
+        return path if path.is_file() else None
+    except OSError:  # a name too long or otherwise impossible is simply not a file
+        return None
 
 
 def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> Plan:
