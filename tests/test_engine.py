@@ -150,3 +150,16 @@ def test_sequence_empty_and_dummy_leave_no_items(key):
     ds, _ = phantom()
     out = run("empty OtherPatientIDsSequence; dummy RequestAttributesSequence", ds, key)
     assert out.OtherPatientIDsSequence == Sequence() and len(out.RequestAttributesSequence) == 0
+
+
+def test_regression_clean_with_an_undecodable_element(key):
+    """Found by fuzzing: `clean` collected its terms from every element and crashed on one that
+    cannot be decoded; it must skip it (the walk removes and reports it)."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    ds, _ = phantom()
+    ds._dict[Tag(0x00181030)] = RawDataElement(Tag(0x00181030), "US", 3, b"\x01\x02\x03", 0, False, True)
+    outcome = deidlang.apply(compile_text(NONE + "clean AccessionNumber"), ds, key=key)
+    assert 0x00181030 not in outcome.dataset
+    assert "(0018,1030): value could not be decoded: removed" in outcome.notes

@@ -63,7 +63,11 @@ class _Context:
     @functools.cached_property
     def scrub_pattern(self):
         terms: set[str] = set()
-        for elem in self.original:
+        for tag in self.original.keys():
+            try:
+                elem = self.original[tag]
+            except Exception:  # undecodable: the walk removes and reports it
+                continue
             if elem.VR == "PN" or elem.tag in _IDENTIFYING:
                 for text in values.as_texts(elem.value):
                     terms.update(text.replace("^", " ").replace("=", " ").split())
