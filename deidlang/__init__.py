@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 
 from ._version import __version__
 from .compiler import compile_file, compile_text, resolve_ruleset
-from .engine import Outcome, engine_for
+from .engine import Key, Outcome, engine_for
 from .errors import CompileError, DeidError, DeidSyntaxError, EngineError, ObligationError, Rejected, RuleError
 from .plan import Plan
 from .runner import FileResult, deidentify_file, load_key
@@ -25,7 +25,7 @@ from .syntax import parse
 from .validate import Finding, validate
 
 __all__ = [
-    "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "FileResult", "Finding", "ObligationError",
+    "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "FileResult", "Finding", "Key", "ObligationError",
     "Outcome", "Plan", "Rejected", "RuleError", "__version__", "apply", "compile", "deidentify_file",
     "load_key", "parse", "validate",
 ]
@@ -48,6 +48,7 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     return plan
 
 
-def apply(plan: Plan, dataset: Dataset, *, key: bytes) -> Outcome:
-    """De-identify one dataset in memory (the input is not modified); see `Outcome`."""
+def apply(plan: Plan, dataset: Dataset, *, key: Key | bytes) -> Outcome:
+    """De-identify one dataset in memory (the input is not modified); see `Outcome`. Bytes are taken
+    as a persistent site key; `Key.random()` makes a one-run key (anonymisation)."""
     return engine_for(plan).apply(dataset, key)

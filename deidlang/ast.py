@@ -171,14 +171,16 @@ class Code:
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One action over selectors. ``argument`` is the replacement text for ``replace``, the day
-    count for ``shift-date ... by N days``, or ``("patient", N)`` for ``by patient within N days``."""
+    count for ``shift-date ... by N days`` or ``("patient", N)`` for ``by patient within N days``,
+    ``(prefix, length)`` for ``pseudonym``, the years for ``round-age``, and ``"year"`` or
+    ``"month"`` for ``truncate-date``."""
 
     span: Span = field(compare=False)
     action: str
     selectors: tuple[Selector, ...]
     excepts: tuple[Selector, ...]
     condition: Condition | None
-    argument: "str | int | tuple[str, int] | None" = None
+    argument: "str | int | tuple[str, int] | tuple[int, int] | None" = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,9 @@ APPLIES_TO: dict[str, frozenset[str] | None] = {
     "hash": TEXT_VRS,
     "replace": TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
     "clean": TEXT_VRS | {"SQ"},
+    "pseudonym": TEXT_VRS,
+    "round-age": frozenset({"AS"}),
+    "truncate-date": frozenset({"DA", "DT"}),
 }
 MINIMUMS = ("aryanto50", "none")
 
@@ -191,8 +194,13 @@ class _Compiler:
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
         if stmt.action == "shift-date" and stmt.argument == 0:
             raise CompileError("a shift of 0 days changes nothing", stmt.span, "shift by a non-zero number of days")
-        if isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
+        if stmt.action == "shift-date" and isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
             raise CompileError("a per-patient shift needs a range of 1 to 36500 days", stmt.span)
+        if stmt.action == "pseudonym" and not 4 <= stmt.argument[1] <= 64:
+            raise CompileError("a pseudonym needs a length of 4 to 64 characters", stmt.span,
+                               "10 characters (50 bits) are the default")
+        if stmt.action == "round-age" and not 1 <= stmt.argument <= 100:
+            raise CompileError("ages round to 1 to 100 years", stmt.span)
         for sel in stmt.selectors:
             selector = self._selector(sel, stmt.selectors)
             self._type_check(stmt, sel, selector)
@@ -255,12 +263,14 @@ class _Compiler:
         if allowed is not None and vrs and not vrs & allowed:
             raise CompileError(f"`{stmt.action}` cannot apply to `{_text(node)}` (VR {'/'.join(sorted(vrs))})",
                                node.span, f"`{stmt.action}` applies to VR {', '.join(sorted(allowed))}")
-        if stmt.action == "replace":
+        if stmt.action in ("replace", "pseudonym"):
+            # a pseudonym is the prefix and `length` code characters (A-Z, 2-7): check the longest one
+            value = stmt.argument if stmt.action == "replace" else stmt.argument[0] + "A" * stmt.argument[1]
             for vr in vrs or {"UT"}:
                 try:
-                    validate_value(vr, stmt.argument, pydicom_config.RAISE)
+                    validate_value(vr, value, pydicom_config.RAISE)
                 except ValueError as err:
-                    raise CompileError(f"`{stmt.argument}` is not a valid {vr} value", stmt.span,
+                    raise CompileError(f"`{value}` is not a valid {vr} value", stmt.span,
                                        str(err).split(" Please see")[0]) from None
 
     # ------------------------------------------------------------ conditions

@@ -51,7 +51,8 @@ def canary_values(seed: int = 0) -> Canaries:
     values = {}
     for n, e in enumerate(aryanto50(), start=1 + seed * 50):
         pattern = _CANARY_BY_VR.get(e.vr)
-        values[e.tag] = pattern.format(n=n % 100) if pattern else ""
+        # dates and times take two digits; text canaries stay unique for every seed
+        values[e.tag] = pattern.format(n=n % 100 if e.vr in ("DA", "TM", "DT", "AS") else n) if pattern else ""
     extras = {place: f"EXTRA-{place.upper()}-{seed:02d}-Wobblebottom" for place in
               ("description", "code", "private", "overlay", "curve")}
     return Canaries(values, extras)

@@ -20,10 +20,13 @@ from typing import Any
 
 FORMAT = 1
 
-#: Every action a rule can take. ``keep`` and ``clean`` may leave a value as it was.
-ACTIONS = ("remove", "empty", "dummy", "dummy-date", "keep", "uid", "hash", "replace", "shift-date", "clean")
+#: Every action a rule can take.
+ACTIONS = ("remove", "empty", "dummy", "dummy-date", "keep", "uid", "hash", "replace", "shift-date", "clean",
+           "pseudonym", "round-age", "truncate-date")
 #: Actions that always change or remove a value (the minimum's proof obligation relies on this).
-CHANGING = frozenset(ACTIONS) - {"keep", "clean"}
+#: `keep`, `clean` and the generalising `round-age` and `truncate-date` can leave a value as it was
+#: (an age already a multiple of 5, a birth date on 1 January), so they need a waiver.
+CHANGING = frozenset(ACTIONS) - {"keep", "clean", "round-age", "truncate-date"}
 
 # Selector kinds, most specific first (DESIGN.md, Precedence).
 SELECTOR_RANK = {"path": 7, "tag": 6, "creator": 5, "mask": 4, "group": 3, "vr": 2, "private": 1}

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import stat
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +24,10 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
-from .engine import engine_for
+from .engine import Key, engine_for
 from .errors import EngineError, InputError, Rejected
 from .plan import Plan
+from .store import PseudonymMap
 
 
 @dataclass
@@ -56,13 +56,22 @@ class Summary:
         return not self.failed and not self.rejected
 
 
-def load_key(path: str | Path | None) -> bytes:
-    """The secret key from a key file, or a random per-run key (anonymisation) when none is given.
+KEY_ENV = "DEIDLANG_KEY"
+
+
+def load_key(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Key:
+    """The site key from a key file, else from the environment variable ``DEIDLANG_KEY``, else a
+    random key for this run only (anonymisation).
 
     A key file that group or others can read is refused: the key is what protects re-identification.
     """
     if path is None:
-        return secrets.token_bytes(32)
+        value = (environ or {}).get(KEY_ENV)
+        if value is None:
+            return Key.random()
+        if len(value.encode()) < 16:
+            raise InputError(f"{KEY_ENV} holds fewer than 16 bytes", None, "use a long random key")
+        return Key(value.encode())
     path = Path(path)
     try:
         mode = path.stat().st_mode
@@ -75,7 +84,7 @@ def load_key(path: str | Path | None) -> bytes:
     key = data.strip()
     if len(key) < 16:
         raise InputError(f"the key file `{path}` holds fewer than 16 bytes", None, "use a long random key")
-    return key
+    return Key(key)
 
 
 def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[tuple[Path, Path]]:
@@ -102,13 +111,14 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[t
                 yield source, out / source.relative_to(root)
 
 
-def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: bytes) -> FileResult:
-    """Read one file, de-identify it with the plan, write it atomically. Never raises for bad input:
-    the result says what happened."""
+def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,
+                    store: PseudonymMap | None = None) -> FileResult:
+    """Read one file, de-identify it with the plan, record its keyed pairs in ``store`` if given, and
+    write it atomically. Never raises for bad input: the result says what happened."""
     source, destination = Path(source), Path(destination)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
-        return _deidentify(source, destination, plan, key)
+        return _deidentify(source, destination, plan, Key.of(key), store)
 
 
 def _read(source: Path):
@@ -127,7 +137,7 @@ def _read(source: Path):
     raise InputError("not a DICOM file (no DICM prefix, and no SOP instance could be parsed)")
 
 
-def _deidentify(source: Path, destination: Path, plan: Plan, key: bytes) -> FileResult:
+def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: PseudonymMap | None) -> FileResult:
     try:
         ds = _read(source)
     except InputError as err:
@@ -142,6 +152,11 @@ def _deidentify(source: Path, destination: Path, plan: Plan, key: bytes) -> File
         return FileResult(str(source), "failed", reason=err.message)
     except Exception as err:  # fail closed: whatever went wrong, nothing is written
         return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}")
+    try:
+        if store is not None:  # before the write: no output ever exists without its pairs
+            store.record(outcome.pairs)
+    except Exception as err:
+        return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {_safe(err)}")
     try:
         _write_atomically(outcome.dataset, destination)
     except Exception as err:
@@ -170,9 +185,15 @@ def _safe(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: bytes, workers: int = 1,
-        on_result: Callable[[FileResult], None] | None = None) -> Summary:
-    """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes."""
+def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key | bytes, workers: int = 1,
+        on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None) -> Summary:
+    """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes, recording
+    keyed pairs in the map at ``map_path`` if given (which needs a persistent key)."""
+    key = Key.of(key)
+    if map_path is not None and not key.persistent:
+        raise InputError("a map needs a site key (--key-file or DEIDLANG_KEY)", None,
+                         "without one the run is anonymisation: there is nothing to map back")
+    store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
     summary = Summary()
     jobs = plan_outputs(inputs, outdir)
     claimed: set[Path] = set()
@@ -190,13 +211,23 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: bytes
         if on_result:
             on_result(result)
 
-    if workers <= 1:
-        for source, dest in unique(jobs):
-            report(deidentify_file(source, dest, plan, key))
-        return summary
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan.to_dict(), key)) as pool:
+    try:
+        if workers <= 1:
+            for source, dest in unique(jobs):
+                report(deidentify_file(source, dest, plan, key, store))
+        else:
+            _run_pool(plan, key, map_path, workers, unique(jobs), report)
+    finally:
+        if store is not None:
+            store.close()
+    return summary
+
+
+def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple[Path, Path]],
+              report: Callable[[FileResult], None]) -> None:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan.to_dict(), key, map_path)) as pool:
         pending: set[Future] = set()
-        for source, dest in unique(jobs):
+        for source, dest in jobs:
             pending.add(pool.submit(_work, source, dest))
             if len(pending) >= workers * 8:  # a bounded window: memory stays flat however many files
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -204,10 +235,9 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: bytes
                     report(fut.result())
         for fut in pending:
             report(fut.result())
-    return summary
 
 
-_WORKER: tuple[Plan, bytes] | None = None
+_WORKER: tuple[Plan, Key, PseudonymMap | None] | None = None
 
 
 def quiet_pydicom() -> None:
@@ -217,10 +247,11 @@ def quiet_pydicom() -> None:
     logger.propagate = False
 
 
-def _init_worker(plan_data: dict, key: bytes) -> None:
+def _init_worker(plan_data: dict, key: Key, map_path: str | Path | None) -> None:
     global _WORKER
     quiet_pydicom()
-    _WORKER = (Plan.from_dict(plan_data), key)
+    store = PseudonymMap(map_path, key) if map_path is not None else None
+    _WORKER = (Plan.from_dict(plan_data), key, store)
 
 
 def _work(source: Path, dest: Path) -> FileResult:

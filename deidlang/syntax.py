@@ -33,6 +33,7 @@ _TERMINAL_TEXT = {
     "_SEP": "end of statement",
     "$END": "end of file",
     "PATIENT": "`patient`",
+    "DATE_UNIT": "`year` or `month`",
 }
 
 
@@ -202,6 +203,19 @@ class _Lower(Transformer):
         else:
             argument = int(shift[0])
         return ast.Rule(self._span(meta), "shift-date", selectors, excepts or (), condition, argument)
+
+    def pseudonym_rule(self, meta, children):
+        selectors, excepts, prefix, length, condition = children
+        argument = (_unquote(prefix) if prefix else "", int(length) if length else 10)
+        return ast.Rule(self._span(meta), "pseudonym", selectors, excepts or (), condition, argument)
+
+    def round_age_rule(self, meta, children):
+        selectors, excepts, years, condition = children
+        return ast.Rule(self._span(meta), "round-age", selectors, excepts or (), condition, int(years))
+
+    def truncate_rule(self, meta, children):
+        selectors, excepts, unit, condition = children
+        return ast.Rule(self._span(meta), "truncate-date", selectors, excepts or (), condition, unit.value)
 
     def reject(self, meta, children):
         condition, reason = children

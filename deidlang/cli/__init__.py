@@ -16,7 +16,7 @@ import click
 
 from .._version import __version__
 from ..errors import DeidError, InputError, RuleError
-from . import check, explain, run
+from . import check, explain, reidentify, run
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -35,6 +35,8 @@ def cli() -> None:
 cli.add_command(run.command)
 cli.add_command(check.command)
 cli.add_command(explain.command)
+cli.add_command(reidentify.reidentify)
+cli.add_command(reidentify.lookup)
 
 
 @contextlib.contextmanager

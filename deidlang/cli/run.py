@@ -16,16 +16,19 @@ from ..runner import FileResult, load_key, quiet_pydicom, run
 @click.option("-r", "--rules", default="basic-profile", show_default=True, help="rule file or shipped ruleset")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", "outdir", required=True, help="output folder (mirrors the input tree)")
-@click.option("--key-file", type=click.Path(dir_okay=False), help="secret key for uid/hash/shift (default: random)")
+@click.option("--key-file", type=click.Path(dir_okay=False),
+              help="site key for uid/hash/pseudonym/shift (else $DEIDLANG_KEY, else a random one-run key)")
+@click.option("--map", "map_path", type=click.Path(dir_okay=False),
+              help="record original -> pseudonym pairs in this SQLite map (needs a site key)")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores",
               help="worker processes")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
-def command(rules: str, inputs: tuple[str, ...], outdir: str, key_file: str | None, workers: int,
-            quiet: bool) -> int:
+def command(rules: str, inputs: tuple[str, ...], outdir: str, key_file: str | None, map_path: str | None,
+            workers: int, quiet: bool) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
     plan = compile_rules(rules)
-    key = load_key(key_file)
+    key = load_key(key_file, os.environ)
     live = not quiet and sys.stderr.isatty()
     start = time.monotonic()
     seen = 0
@@ -40,9 +43,9 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str, key_file: str | No
             click.echo(f"\r{seen} files, {rate:.0f} files/s", err=True, nl=False)
 
     if not quiet:
-        mode = "pseudonymisation (keyed)" if key_file else "anonymisation (random per-run key)"
+        mode = "pseudonymisation (site key)" if key.persistent else "anonymisation (random one-run key)"
         click.echo(f"rules {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}, {mode}", err=True)
-    summary = run(plan, inputs, outdir, key, workers, on_result)
+    summary = run(plan, inputs, outdir, key, workers, on_result, map_path)
     if live:
         click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
     elapsed = time.monotonic() - start

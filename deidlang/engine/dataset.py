@@ -32,6 +32,7 @@ from ..plan import Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
 from . import values
 from .conditions import evaluate
+from .keys import Key
 
 IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
 IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
@@ -50,12 +51,15 @@ class Outcome:
     dataset: Dataset
     notes: list[str] = field(default_factory=list)
     actions: dict[str, int] = field(default_factory=dict)
+    #: (kind, original, replacement) for every keyed replacement: what a re-identification map
+    #: records. These hold identifying values: keep them out of logs.
+    pairs: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 @dataclass
 class _Context:
     original: Dataset
-    key: bytes
+    key: Key
     truths: list[bool]
     outcome: Outcome
     dates: set[str] = field(default_factory=set)  # "shifted", "removed", "kept"
@@ -85,8 +89,9 @@ class Engine:
         self.plan = plan
         self.resolver = Resolver(plan)
 
-    def apply(self, ds: Dataset, key: bytes) -> Outcome:
-        """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta.
+    def apply(self, ds: Dataset, key: Key | bytes) -> Outcome:
+        """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta. Bytes are
+        taken as a persistent key.
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
@@ -98,7 +103,7 @@ class Engine:
                 origin = self.plan.origin(reject.order)
                 raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
         outcome = Outcome(Dataset())
-        ctx = _Context(ds, key, truths, outcome)
+        ctx = _Context(ds, Key.of(key), truths, outcome)
         outcome.dataset = out = self._walk(ds, (), ctx)
         if _CHARSET in ds:
             out[_CHARSET] = ds[_CHARSET]
@@ -150,7 +155,7 @@ class Engine:
         vr = elem.VR
         ctx.outcome.actions[action] = ctx.outcome.actions.get(action, 0) + 1
         if vr in DATE_VRS:
-            ctx.dates.add({"keep": "kept", "shift-date": "shifted"}.get(action, "removed"))
+            ctx.dates.add({"keep": "kept", "shift-date": "modified", "truncate-date": "modified"}.get(action, "removed"))
         if action == "remove":
             return None
         allowed = APPLIES_TO[action]
@@ -181,18 +186,38 @@ class Engine:
             return rule.argument
         if value is None or value == "":
             return value
+        secret = ctx.key.secret
         if action == "hash":
-            return values.per_value(value, lambda v: values.hash_text(ctx.key, v))
+            return self._keyed(value, "hash", lambda v: values.hash_text(secret, v), ctx)
         if action == "uid":
-            return values.per_value(value, lambda v: values.new_uid(ctx.key, v))
+            return self._keyed(value, "uid", lambda v: values.new_uid(secret, v), ctx)
+        if action == "pseudonym":
+            prefix, length = rule.argument
+            return self._keyed(value, f"pseudonym:{length}:{prefix}",
+                               lambda v: values.pseudonym(secret, v, prefix, length), ctx)
         if action == "shift-date":
             days = rule.argument
             if isinstance(days, tuple):
-                days = values.patient_shift(ctx.key, ctx.patient_id, days[1])
+                days = values.patient_shift(secret, ctx.patient_id, days[1])
             return values.per_value(value, lambda v: values.shift_date(v, vr, days))
+        if action == "truncate-date":
+            return values.per_value(value, lambda v: values.truncate_date(v, vr, rule.argument))
+        if action == "round-age":
+            return values.per_value(value, lambda v: values.round_age(v, rule.argument))
         if action == "clean":
             return values.per_value(value, lambda v: values.scrub(v, ctx.scrub_pattern))
         raise AssertionError(action)
+
+    @staticmethod
+    def _keyed(value, kind: str, transform, ctx: _Context):
+        """A keyed transform per value, with each (original, replacement) pair recorded."""
+        def record(text: str) -> str:
+            new = transform(text)
+            if new:
+                ctx.outcome.pairs.add((kind, text.strip().rstrip("\0"), new))
+            return new
+
+        return values.per_value(value, record)
 
     # ------------------------------------------------------------ the output contract
 
@@ -200,6 +225,7 @@ class Engine:
         plan = self.plan
         out.PatientIdentityRemoved = "YES"
         method = [f"deidlang {plan.name} {plan.version}"[:64], plan.plan_hash]
+        method.append("pseudonymised with a site key" if ctx.key.persistent else "anonymised with a one-run key")
         method += [f"waived {format_tag(w.tag)}" for w in plan.waivers]
         out.DeidentificationMethod = method
         if plan.codes:
@@ -211,7 +237,7 @@ class Engine:
                 item.CodeMeaning = cid7050()[code]
                 items.append(item)
             out.DeidentificationMethodCodeSequence = items
-        if "shifted" in ctx.dates:
+        if "modified" in ctx.dates:
             out.LongitudinalTemporalInformationModified = "MODIFIED"
         elif "removed" in ctx.dates:
             out.LongitudinalTemporalInformationModified = "REMOVED"

@@ -7,6 +7,7 @@ a transform cannot handle raises `ValueError`; the engine then removes the eleme
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -67,6 +68,36 @@ def new_uid(key: bytes, uid: str) -> str:
         return ""
     number = int.from_bytes(keyed(key, "uid", uid)[:16], "big")
     return f"2.25.{number or 1}"
+
+
+def pseudonym(key: bytes, text: str, prefix: str, length: int) -> str:
+    """``prefix`` + ``length`` characters of base32 (A-Z, 2-7) of a keyed HMAC: valid for every
+    text VR, a person name included (as a family name), and the same for the same value and key."""
+    text = text.strip()
+    if not text:
+        return ""
+    code = base64.b32encode(keyed(key, "pseudonym", text)).decode().rstrip("=")
+    return prefix + code[:length]
+
+
+def round_age(text: str, years: int) -> str:
+    """An age string (AS) in whole years rounded down to a multiple of ``years``: 047Y -> 045Y."""
+    match = re.fullmatch(r"(\d{3})([DWMY])", text.strip())
+    if not match:
+        raise ValueError("not an age string")
+    n = int(match.group(1))
+    whole = {"D": n // 365, "W": n // 52, "M": n // 12, "Y": n}[match.group(2)]
+    return f"{whole - whole % years:03d}Y"
+
+
+def truncate_date(text: str, vr: str, unit: str) -> str:
+    """A date cut to its year or month: DA 19470317 -> 19470101 (year), 19470301 (month); DT keeps
+    the shorter form the VR allows (1947, 194703)."""
+    text = text.strip()
+    if not re.match(r"\d{8}", text) or vr == "DA" and len(text) != 8:
+        raise ValueError("not a full date")
+    keep = 4 if unit == "year" else 6
+    return text[:keep] + ("0101"[keep - 4:] if vr == "DA" else "")
 
 
 def patient_shift(key: bytes, patient_id: str, within: int) -> int:
