@@ -72,7 +72,15 @@ class Path:
     items: tuple[str, ...]
 
 
-Selector = Union[Keyword, TagPattern, Group, VRClass, AnyPrivate, CreatorElement, Path]
+@dataclass(frozen=True, slots=True)
+class Named:
+    """``overlays`` (the 60xx repeating groups) or ``curves`` (50xx)."""
+
+    span: Span = field(compare=False)
+    name: str
+
+
+Selector = Union[Keyword, TagPattern, Group, VRClass, AnyPrivate, CreatorElement, Path, Named]
 
 # ---------------------------------------------------------------- conditions
 
@@ -190,7 +198,19 @@ class Reject:
     reason: str | None
 
 
-Statement = Union[Header, Include, Require, Waive, Default, Code, Rule, Reject]
+@dataclass(frozen=True, slots=True)
+class PixelRule:
+    """``blackout X,Y,W,H, ... [complete]``, ``blackout detected-text`` or ``burn overlays``.
+    Regions are (x, y, width, height) in pixels from the top-left corner, on every frame."""
+
+    span: Span = field(compare=False)
+    kind: str
+    regions: tuple[tuple[int, int, int, int], ...]
+    complete: bool
+    condition: Condition | None
+
+
+Statement = Union[Header, Include, Require, Waive, Default, Code, Rule, Reject, PixelRule]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from . import ast
 from ._resources import shipped_dir
 from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
 from .errors import CompileError, RuleError, Span
-from .plan import Origin, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
+from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 from .syntax import parse
 
 #: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
@@ -98,6 +98,7 @@ class _Compiler:
         self.settings = _Settings()
         self.rules: list[PlanRule] = []
         self.rejects: list[RejectRule] = []
+        self.pixel_rules: list[PixelRule] = []
         self.waivers: list[Waiver] = []
         self.origins: list[Origin] = []
         self.warnings: list[tuple[str, int]] = []
@@ -118,7 +119,8 @@ class _Compiler:
         return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
                     minimum_reason=s.minimum_reason, codes=tuple(sorted(set(s.codes))), rules=tuple(self.rules),
                     rejects=tuple(self.rejects), conditions=tuple(sorted(self.conditions, key=self.conditions.get)),
-                    waivers=tuple(self.waivers), includes=tuple(self.includes), origins=tuple(self.origins),
+                    waivers=tuple(self.waivers), includes=tuple(self.includes),
+                    pixel_rules=tuple(self.pixel_rules), origins=tuple(self.origins),
                     warnings=tuple(self.warnings))
 
     # ------------------------------------------------------------ statements
@@ -158,6 +160,8 @@ class _Compiler:
                     self.rejects.append(RejectRule(self._condition(stmt.condition), stmt.reason or "", order))
                 case ast.Rule():
                     self._rule(stmt, order)
+                case ast.PixelRule():
+                    self._pixel_rule(stmt, order)
 
     def _include(self, stmt: ast.Include, base_dir: Path) -> None:
         path = resolve_ruleset(stmt.target, base_dir)
@@ -206,6 +210,18 @@ class _Compiler:
             self._type_check(stmt, sel, selector)
             self.rules.append(PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order))
 
+    def _pixel_rule(self, stmt: ast.PixelRule, order: int) -> None:
+        condition = self._condition(stmt.condition) if stmt.condition else None
+        bounds = _image_bounds(stmt.condition)
+        for x, y, w, h in stmt.regions:
+            if w <= 0 or h <= 0:
+                raise CompileError("a region needs a width and a height above 0", stmt.span,
+                                   "regions are x,y,width,height in pixels from the top-left corner")
+            if x >= bounds.get(0x00280011, float("inf")) or y >= bounds.get(0x00280010, float("inf")):
+                self.warnings.append((f"the region {x},{y},{w},{h} lies outside every image this rule's "
+                                      "condition admits", order))
+        self.pixel_rules.append(PixelRule(stmt.kind, stmt.regions, stmt.complete, condition, order))
+
     # ------------------------------------------------------------ names
 
     def _tag(self, node: ast.Keyword | ast.TagPattern) -> int:
@@ -239,6 +255,10 @@ class _Compiler:
                 return Selector("vr", vr=vr)
             case ast.AnyPrivate():
                 return Selector("private")
+            case ast.Named(name="overlays"):
+                return Selector("mask", tag=0x60000000, mask=0xFF000000)
+            case ast.Named(name="curves"):
+                return Selector("mask", tag=0x50000000, mask=0xFF000000)
             case ast.CreatorElement(creator=creator, group=group, offset=offset):
                 if not creator or len(creator) > 64:
                     raise CompileError("a private creator is 1 to 64 characters", node.span)
@@ -311,6 +331,20 @@ class _Compiler:
             if rule.condition is None and not rule.excepts:
                 last.setdefault(key, rule)
         self.warnings.sort(key=lambda w: w[1])
+
+
+def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:
+    """Upper bounds on Rows and Columns that a condition implies through `and` (==, <, <=)."""
+    bounds: dict[int, float] = {}
+    if isinstance(cond, ast.And):
+        for side in (_image_bounds(cond.left), _image_bounds(cond.right)):
+            for tag, bound in side.items():
+                bounds[tag] = min(bound, bounds.get(tag, bound))
+    elif isinstance(cond, ast.Compare) and isinstance(cond.value, float) and cond.op in ("==", "<", "<="):
+        tag = tag_for_keyword(cond.operand.name) if isinstance(cond.operand, ast.Keyword) else cond.operand.value
+        if tag in (0x00280010, 0x00280011):
+            bounds[tag] = cond.value + (0 if cond.op == "<" else 1)
+    return bounds
 
 
 def _follows_vr(node: ast.Keyword, siblings: tuple[ast.Selector, ...]) -> bool:

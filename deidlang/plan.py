@@ -69,12 +69,14 @@ class Selector:
         kind = self.kind
         if kind in ("tag", "path"):
             return tag == self.tag
+        # A VR class, or a mask with a wildcard in its group, covers public elements only: private
+        # ones are decided by name (tag, creator, a fixed odd group) or fall to their removal.
         if kind == "mask":
-            return tag & self.mask == self.tag
+            return tag & self.mask == self.tag and (not is_private(tag) or self.mask >> 16 == 0xFFFF)
         if kind == "group":
             return tag >> 16 == self.group
         if kind == "vr":
-            return vr == self.vr
+            return vr == self.vr and not is_private(tag)
         if kind == "private":
             return is_private(tag)
         # creator: element `offset` of the block that `creator` reserved in `group`
@@ -121,6 +123,18 @@ class RejectRule:
 
 
 @dataclass(frozen=True)
+class PixelRule:
+    """A pixel operation: ``blackout`` of (x, y, width, height) regions, ``detected-text`` (what OCR
+    finds) or ``burn-overlays``. ``complete`` says the regions cover all burned-in text."""
+
+    kind: str
+    regions: tuple[tuple[int, int, int, int], ...]
+    complete: bool
+    condition: int | None
+    order: int
+
+
+@dataclass(frozen=True)
 class Origin:
     """The statement behind a rule: file, 1-based line and column, and the statement's text."""
 
@@ -146,6 +160,7 @@ class Plan:
     conditions: tuple[Any, ...]
     waivers: tuple[Waiver, ...]
     includes: tuple[str, ...]
+    pixel_rules: tuple[PixelRule, ...] = ()
     origins: tuple[Origin, ...] = field(default=(), compare=False)
     warnings: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
@@ -182,6 +197,8 @@ class Plan:
             conditions=tuple(_tupled(c) for c in data["conditions"]),
             waivers=tuple(Waiver(**w) for w in data["waivers"]),
             includes=tuple(data["includes"]),
+            pixel_rules=tuple(PixelRule(p["kind"], tuple(tuple(r) for r in p["regions"]), p["complete"],
+                                        p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             origins=tuple(Origin(**o) for o in data.get("origins", ())),
             warnings=tuple((m, o) for m, o in data.get("warnings", ())),
         )

@@ -87,28 +87,34 @@ def load_key(path: str | Path | None = None, environ: Mapping[str, str] | None =
     return Key(key)
 
 
-def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[tuple[Path, Path]]:
-    """(source, destination) for every file under the inputs, in a stable order.
-
-    Raises `InputError` for a missing input or an output folder inside an input folder.
-    """
-    out = Path(outdir).resolve()
+def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
+    """(input root, file) for every file under the inputs, in a stable order; a file given by name
+    is its own root. Raises `InputError` for a missing input."""
     roots = [Path(p) for p in inputs]
     for root in roots:
         if not root.exists():
             raise InputError(f"no such file or folder `{root}`")
-        if root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
-            raise InputError(f"the output folder `{outdir}` is inside the input `{root}`", None,
-                             "choose an output folder outside every input, the input is never written to")
     for root in roots:
         if root.is_file():
-            yield root, out / root.name
+            yield root, root
             continue
         for folder, dirs, files in os.walk(root):
             dirs.sort()
             for name in sorted(files):
-                source = Path(folder) / name
-                yield source, out / source.relative_to(root)
+                yield root, Path(folder) / name
+
+
+def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[tuple[Path, Path]]:
+    """(source, destination) for every file under the inputs: folders are mirrored under ``outdir``,
+    files land at its top. Raises `InputError` for an output folder inside an input folder."""
+    out = Path(outdir).resolve()
+    roots = [Path(p) for p in inputs]
+    for root in roots:
+        if root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
+            raise InputError(f"the output folder `{outdir}` is inside the input `{root}`", None,
+                             "choose an output folder outside every input, the input is never written to")
+    for root, source in discover(roots):
+        yield source, out / (source.name if root == source else source.relative_to(root))
 
 
 def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,

@@ -34,6 +34,7 @@ _TERMINAL_TEXT = {
     "$END": "end of file",
     "PATIENT": "`patient`",
     "DATE_UNIT": "`year` or `month`",
+    "COMPLETE": "`complete`",
 }
 
 
@@ -217,6 +218,19 @@ class _Lower(Transformer):
         selectors, excepts, unit, condition = children
         return ast.Rule(self._span(meta), "truncate-date", selectors, excepts or (), condition, unit.value)
 
+    def blackout_rule(self, meta, children):
+        *regions, complete, condition = children
+        return ast.PixelRule(self._span(meta), "blackout", tuple(regions), complete is not None, condition)
+
+    def detected_text_rule(self, meta, children):
+        return ast.PixelRule(self._span(meta), "detected-text", (), False, children[0])
+
+    def burn_overlays_rule(self, meta, children):
+        return ast.PixelRule(self._span(meta), "burn-overlays", (), False, children[0])
+
+    def region(self, meta, children):
+        return tuple(int(c) for c in children)
+
     def reject(self, meta, children):
         condition, reason = children
         return ast.Reject(self._span(meta), condition, _unquote(reason) if reason else None)
@@ -242,6 +256,12 @@ class _Lower(Transformer):
 
     def private_sel(self, meta, children):
         return ast.AnyPrivate(self._span(meta))
+
+    def overlays_sel(self, meta, children):
+        return ast.Named(self._span(meta), "overlays")
+
+    def curves_sel(self, meta, children):
+        return ast.Named(self._span(meta), "curves")
 
     def creator_sel(self, meta, children):
         creator, tag = children

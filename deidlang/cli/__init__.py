@@ -16,7 +16,7 @@ import click
 
 from .._version import __version__
 from ..errors import DeidError, InputError, RuleError
-from . import check, explain, reidentify, run
+from . import check, explain, reidentify, run, scan
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -37,6 +37,7 @@ cli.add_command(check.command)
 cli.add_command(explain.command)
 cli.add_command(reidentify.reidentify)
 cli.add_command(reidentify.lookup)
+cli.add_command(scan.command)
 
 
 @contextlib.contextmanager

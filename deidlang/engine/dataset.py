@@ -30,7 +30,7 @@ from ..dictionary import DATE_VRS, cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
-from . import values
+from . import pixels, values
 from .conditions import evaluate
 from .keys import Key
 
@@ -107,8 +107,12 @@ class Engine:
         outcome.dataset = out = self._walk(ds, (), ctx)
         if _CHARSET in ds:
             out[_CHARSET] = ds[_CHARSET]
+        transfer_syntax = _transfer_syntax(ds)
+        active = [r for r in self.plan.pixel_rules if r.condition is None or truths[r.condition]]
+        if active:  # only now are pixels decoded
+            transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
         self._stamp(out, ctx)
-        out.file_meta = _file_meta(out, ds)
+        out.file_meta = _file_meta(out, transfer_syntax)
         return outcome
 
     # ------------------------------------------------------------ the walk
@@ -245,8 +249,8 @@ class Engine:
             out.LongitudinalTemporalInformationModified = "UNMODIFIED"
 
 
-def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
-    """Part 10 file meta built from the de-identified dataset; only the transfer syntax is taken over."""
+def _file_meta(out: Dataset, transfer_syntax: str) -> FileMetaDataset:
+    """Part 10 file meta built from the de-identified dataset; nothing is copied from the input's."""
     for keyword in ("SOPClassUID", "SOPInstanceUID"):
         if not out.get(keyword):
             raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
@@ -254,7 +258,7 @@ def _file_meta(out: Dataset, original: Dataset) -> FileMetaDataset:
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = out.SOPClassUID
     meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
-    meta.TransferSyntaxUID = _transfer_syntax(original)
+    meta.TransferSyntaxUID = transfer_syntax
     meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION
     return meta
