@@ -138,3 +138,22 @@ def _plant(ds: Dataset, canaries: Canaries, only_direct: bool = False) -> None:
             continue
         value = canaries.values[e.tag] or "O"
         ds.add_new(e.tag, e.vr, value)
+
+
+def ultrasound_frame(banner: str | None, rows: int = 240, cols: int = 320, seed: int = 0) -> np.ndarray:
+    """An 8-bit grey ultrasound-like frame: speckle in a fan-shaped sector on black, and, if given,
+    a line of text burned into the top banner as scanners draw it (needs Pillow for the text)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:rows, 0:cols]
+    apex_x, apex_y = cols / 2, rows * 0.12
+    radius = np.hypot(x - apex_x, y - apex_y)
+    angle = np.degrees(np.arctan2(x - apex_x, y - apex_y))
+    sector = (np.abs(angle) < 35) & (radius > rows * 0.1) & (radius < rows * 0.95)
+    frame = np.where(sector, rng.gamma(2.0, 30.0, (rows, cols)).clip(0, 180), 0).astype(np.uint8)
+    if banner:
+        from PIL import Image, ImageDraw, ImageFont
+
+        image = Image.fromarray(frame)
+        ImageDraw.Draw(image).text((8, 4), banner, fill=255, font=ImageFont.load_default(size=max(rows // 14, 12)))
+        frame = np.asarray(image).copy()
+    return frame

@@ -215,6 +215,15 @@ def planted_datasets(draw, seed: int | None = None, study: dict[str, str] | None
         ds.add_new((group << 16) | 0x0022, "LO", draw(_TEXT).strip())
         ds.add_new((group << 16) | 0x3000, "OW", b"\0\1" * 4)
         ds.add_new(0x50000005, "US", 2)
+    # small pixel data, sometimes, with a consistent Image Pixel module
+    if draw(st.booleans()):
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, draw(st.sampled_from(["MONOCHROME1", "MONOCHROME2"]))
+        ds.Rows = ds.Columns = 8
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+        ds.PixelRepresentation = draw(st.sampled_from([0, 1]))
+        ds.PixelData = bytes(range(128))
+        for tag in (0x00280008, 0x00280006):  # NumberOfFrames, PlanarConfiguration from the pool
+            ds.pop(tag, None)
     # elements whose bytes cannot be decoded as their VR (added by `with_broken`, in memory only)
     broken = draw(st.lists(st.sampled_from([0x00181030, 0x00280010]), max_size=2, unique=True))
     ds.file_meta = FileMetaDataset()
@@ -302,6 +311,10 @@ def programs(draw) -> str:
         lines.append(f'include "{base}"')
     lines.append(f"default {draw(st.sampled_from(['keep', 'remove']))}")
     lines += draw(st.lists(selector_and_action(), max_size=8))
+    if draw(st.integers(0, 3)) == 0:
+        region = ",".join(str(draw(st.integers(0, 12))) for _ in range(2)) + "," + ",".join(
+            str(draw(st.integers(1, 12))) for _ in range(2))
+        lines.append(f"blackout {region}" + (" " + draw(conditions()) if draw(st.booleans()) else ""))
     for keyword in draw(st.lists(st.sampled_from([e.keyword for e in MINIMUM]), max_size=2, unique=True)):
         lines.append(f'waive {keyword} because "generated waiver"')
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ def blackout(rules: str, ds, key):
 def test_region_is_black_and_everything_else_bit_identical(key):
     ds, _ = phantom(size=32)
     ds.BurnedInAnnotation = "YES"
+    pristine = copy.deepcopy(ds)
     out = blackout("blackout 4,2,10,5 complete", ds, key).dataset
+    assert ds == pristine and ds.PixelData == pristine.PixelData  # regression: the input was edited
     before, after = ds.pixel_array, out.pixel_array
     assert (after[2:7, 4:14] == 0).all()
     mask = np.ones_like(before, bool)
@@ -141,19 +144,34 @@ def test_blackout_on_every_corpus_encoding(name, tmp_path, key):
         assert out.PhotometricInterpretation == "RGB" and out.PlanarConfiguration == 0
 
 
-@pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")
-def test_detected_text_is_found_and_blacked_out(key):
-    from PIL import Image, ImageDraw, ImageFont
+def us_dataset(banner, seed=0):
+    from deidlang.phantom import ultrasound_frame
 
-    image = Image.new("L", (320, 120), 0)
-    ImageDraw.Draw(image).text((20, 30), "DOE JANE 1947", fill=255, font=ImageFont.load_default(size=28))
     ds, _ = phantom(size=16)
-    ds.set_pixel_data(np.asarray(image), "MONOCHROME2", 8, generate_instance_uid=False)
-    boxes = ocr.find_boxes(np.asarray(image), "MONOCHROME2")
+    ds.Modality = "US"
+    ds.set_pixel_data(ultrasound_frame(banner, seed=seed), "MONOCHROME2", 8, generate_instance_uid=False)
+    return ds
+
+
+@pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")
+def test_detected_text_is_found_and_blacked_out_on_ultrasound_like_frames(key):
+    ds = us_dataset("DOE JANE 1947 ST MARY")
+    boxes = ocr.find_boxes(ds.pixel_array, "MONOCHROME2")
     assert {"DOE", "JANE", "1947"} <= {b.text for b in boxes}
-    out = blackout("blackout detected-text", ds, key)
-    assert np.asarray(out.dataset.pixel_array)[30:60, 20:300].max() == 0
+    out = blackout('blackout detected-text if Modality == "US"', ds, key)
+    assert ocr.find_boxes(out.dataset.pixel_array, "MONOCHROME2") == []
     assert out.notes == [f"detected text: {len(boxes)} region(s) blacked out"]
+    banner_rows = out.dataset.pixel_array[:24]
+    assert banner_rows.max() < 255  # no text pixel (drawn at 255) is left in the banner
+
+
+@pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_frames_without_text_get_no_boxes(seed, key):
+    ds = us_dataset(None, seed=seed)
+    assert ocr.find_boxes(ds.pixel_array, "MONOCHROME2") == []
+    out = blackout("blackout detected-text", ds, key).dataset
+    assert (out.pixel_array == ds.pixel_array).all()
 
 
 @pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import EngineError
 
-MIN_CONFIDENCE = 40
+MIN_CONFIDENCE = 70  # speckle reads as "words" up to ~60; rendered text scores 90+
 PAD = 2
 
 

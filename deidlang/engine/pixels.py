@@ -16,6 +16,7 @@ the darkest colour for PALETTE COLOR.
 from __future__ import annotations
 
 import numpy as np
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import apply_color_lut
 from pydicom.uid import (
@@ -60,6 +61,10 @@ def apply(out: Dataset, original: Dataset, rules: list[PixelRule], transfer_synt
             regions = ()
         for x, y, w, h in regions:
             frames[:, max(y, 0):max(min(y + h, rows), 0), max(x, 0):max(min(x + w, cols), 0)] = black
+    # INVARIANT: the input is never modified. `out` shares kept elements with it, and what follows
+    # edits the Image Pixel module in place, so those elements are detached first.
+    for tag in [t for t in out.keys() if t.group == 0x0028 or t == 0x7FE00010]:
+        out[tag] = DataElement(tag, out[tag].VR, out[tag].value)
     out.file_meta = FileMetaDataset()
     out.file_meta.TransferSyntaxUID = _native(transfer_syntax)
     if arr.dtype.itemsize <= 2:
