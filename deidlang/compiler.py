@@ -8,7 +8,7 @@ skipped; a file that includes itself, directly or not, is an error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from pydicom import config as pydicom_config
@@ -115,6 +115,10 @@ class _Compiler:
         except RuleError as err:
             raise err.with_text(self.texts.get(err.span.source) if err.span else None) from None
         s = self.settings
+        # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
+        # the plan (or its hash): `deidlang fmt` sorts them.
+        self.rules.sort(key=lambda r: (r.order, astuple(r.selector)))
+        self.waivers.sort(key=lambda w: (w.order, w.tag))
         self._warn_shadowed()
         return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
                     minimum_reason=s.minimum_reason, codes=tuple(sorted(set(s.codes))), rules=tuple(self.rules),
@@ -151,7 +155,7 @@ class _Compiler:
                     self.settings.codes.append(value)
                 case ast.Waive():
                     for sel in stmt.selectors:
-                        selector = self._selector(sel, stmt.selectors)
+                        selector = self._selector(sel)
                         if selector.kind != "tag":
                             raise CompileError("only single elements can be waived", sel.span,
                                                "name the element by keyword or (gggg,eeee)")
@@ -192,7 +196,7 @@ class _Compiler:
 
     def _rule(self, stmt: ast.Rule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
-        excepts = tuple(self._selector(e, stmt.excepts) for e in stmt.excepts)
+        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=astuple))
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
@@ -206,7 +210,7 @@ class _Compiler:
         if stmt.action == "round-age" and not 1 <= stmt.argument <= 100:
             raise CompileError("ages round to 1 to 100 years", stmt.span)
         for sel in stmt.selectors:
-            selector = self._selector(sel, stmt.selectors)
+            selector = self._selector(sel)
             self._type_check(stmt, sel, selector)
             self.rules.append(PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order))
 
@@ -235,10 +239,8 @@ class _Compiler:
             raise CompileError(f"unknown keyword `{node.name}`", node.span, hint)
         return tag
 
-    def _selector(self, node: ast.Selector, siblings: tuple[ast.Selector, ...]) -> Selector:
+    def _selector(self, node: ast.Selector) -> Selector:
         match node:
-            case ast.Keyword(name=name) if name in ALL_VRS and _follows_vr(node, siblings):
-                return Selector("vr", vr=name)  # `vr DA, DT`: the list goes on naming VRs
             case ast.Keyword():
                 return Selector("tag", tag=self._tag(node))
             case ast.TagPattern(value=value, mask=mask):
@@ -345,11 +347,6 @@ def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:
         if tag in (0x00280010, 0x00280011):
             bounds[tag] = cond.value + (0 if cond.op == "<" else 1)
     return bounds
-
-
-def _follows_vr(node: ast.Keyword, siblings: tuple[ast.Selector, ...]) -> bool:
-    before = siblings[: siblings.index(node)]
-    return any(isinstance(s, ast.VRClass) for s in before) and tag_for_keyword(node.name) is None
 
 
 def _text(node: ast.Selector) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
 from ._resources import shipped_dir
+from .dictionary import ALL_VRS
 from .errors import DeidSyntaxError, Span
 
 # What each terminal means to a person reading an error.
@@ -38,20 +41,44 @@ _TERMINAL_TEXT = {
 }
 
 
+_COMMENTS = threading.local()
+
+
+def _collect_comment(token: Token) -> Token:
+    _COMMENTS.found.append(token)
+    return token
+
+
 @functools.cache
-def _parser() -> Lark:
+def _parser(keep_comments: bool = False) -> Lark:
     grammar = (shipped_dir("grammar") / "deid.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, strict=True, maybe_placeholders=True)
+    callbacks = {"COMMENT": _collect_comment} if keep_comments else {}
+    return Lark(grammar, parser="lalr", propagate_positions=True, strict=True, maybe_placeholders=True,
+                lexer_callbacks=callbacks)
 
 
-def parse(text: str, source: str = "<string>") -> ast.Program:
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    col: int
+    text: str  # with its leading '#'
+
+
+def parse_with_comments(text: str, source: str = "<string>") -> tuple[ast.Program, list[Comment]]:
+    """Parse, and also return the comments (which `parse` drops), for the formatter."""
+    _COMMENTS.found = []
+    program = parse(text, source, _parser(keep_comments=True))
+    return program, [Comment(t.line, t.column, t.value.rstrip()) for t in _COMMENTS.found]
+
+
+def parse(text: str, source: str = "<string>", parser: Lark | None = None) -> ast.Program:
     """Parse rule text into an `ast.Program`.
 
     >>> parse("remove PatientName").statements[0].action
     'remove'
     """
     try:
-        tree = _parser().parse(text)
+        tree = (parser or _parser()).parse(text)
         return _Lower(source).transform(tree)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, source).with_text(text) from None
@@ -240,7 +267,14 @@ class _Lower(Transformer):
 
     # selectors
     def selectors(self, meta, children):
-        return tuple(children)
+        # `vr DA, DT`: after a VR selector, names that are VRs (no keyword is) name VRs too
+        out, in_vrs = [], False
+        for child in children:
+            if in_vrs and isinstance(child, ast.Keyword) and child.name in ALL_VRS:
+                child = ast.VRClass(child.span, child.name)
+            in_vrs = isinstance(child, ast.VRClass)
+            out.append(child)
+        return tuple(out)
 
     def keyword_sel(self, meta, children):
         return ast.Keyword(self._token_span(children[0]), children[0].value)

@@ -97,7 +97,7 @@ def test_burn_overlays_draws_the_plane_and_drops_the_groups(key):
 
 def test_overlays_and_curves_selectors():
     plan = compile_text(NONE + "remove overlays, curves")
-    assert [(r.selector.tag, r.selector.mask) for r in plan.rules] == [(0x60000000, 0xFF000000), (0x50000000, 0xFF000000)]
+    assert {(r.selector.tag, r.selector.mask) for r in plan.rules} == {(0x60000000, 0xFF000000), (0x50000000, 0xFF000000)}
 
 
 def test_region_outside_every_admitted_image_warns():

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deidlang.dictionary import OPTION_COLUMNS, aryanto50, e1_1, parse_tag, safe_private, vrs_of  # noqa: E402
+from deidlang.review.fmt import format_text  # noqa: E402
 
 EDITION = "2026d"
 VERSION = "1.0.0"
@@ -66,12 +67,12 @@ def _vrs(row: dict[str, str]) -> frozenset[str]:
     return frozenset() if row["tag"] in PATTERN_SELECTORS else vrs_of(parse_tag(row["tag"]))
 
 
-def _line(action: str, selector: str, comment: str, width: int = 56) -> str:
+def _line(action: str, selector: str, comment: str) -> str:
     """One statement per row, with the row's tag, name and code as a comment."""
     statement = f"{action} {selector}"
     if action == "shift-by-patient":
         statement = f"shift-date {selector} by patient within 365 days"
-    return statement.ljust(width) + f"  # {comment}"
+    return f"{statement}  # {comment}"
 
 
 def basic_profile() -> str:
@@ -160,6 +161,7 @@ def main() -> int:
     args = parser.parse_args()
     stale = []
     for name, text in generate().items():
+        text = format_text(text, name)  # committed in the canonical layout of `deidlang fmt`
         path = ROOT / "rulesets" / name
         if args.check:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:

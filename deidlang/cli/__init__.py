@@ -16,7 +16,7 @@ import click
 
 from .._version import __version__
 from ..errors import DeidError, InputError, RuleError
-from . import check, explain, reidentify, run, scan
+from . import check, explain, fmt, reidentify, run, scan
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -38,6 +38,7 @@ cli.add_command(explain.command)
 cli.add_command(reidentify.reidentify)
 cli.add_command(reidentify.lookup)
 cli.add_command(scan.command)
+cli.add_command(fmt.command)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,193 @@
+"""`deidlang fmt`: one canonical layout for rule files.
+
+One statement per line; single spaces; `, ` between list items; trailing comments of consecutive lines
+aligned in one column, two spaces after the longest statement (as gofmt does); strings in double quotes; tags as
+``(GGGG,EEEE)`` in upper-case hex with a lower-case ``x`` in masks; the selectors of a statement
+sorted (their order never changes what a rule does, nor the plan hash); parentheses in conditions only
+where precedence needs them; defaults of ``pseudonym`` left out. Comments stay where they were: a
+comment after a statement stays at the end of its line, a comment on its own line stays on its own
+line before the statement that followed it. Runs of blank lines become one. Formatting is idempotent.
+"""
+
+from __future__ import annotations
+
+from .. import ast
+from ..syntax import Comment, parse_with_comments
+
+_KIND_ORDER = {ast.Path: 0, ast.Keyword: 1, ast.TagPattern: 1, ast.CreatorElement: 2, ast.Group: 3,
+               ast.VRClass: 4, ast.AnyPrivate: 5, ast.Named: 6}
+
+
+def format_text(text: str, source: str = "<string>") -> str:
+    """The canonical form of rule text (raises `RuleError` for text that does not parse).
+
+    >>> format_text('remove  PatientName,(0010,0020);keep vr PN if (Modality=="US")  # why')
+    'remove (0010,0020), PatientName\\nkeep vr PN if Modality == "US"  # why\\n'
+    """
+    program, comments = parse_with_comments(text, source)
+    items: list[tuple[int, int, str, str]] = []  # (line, order, code, trailing comment)
+    trailing: dict[int, list[str]] = {}
+    last_on_line = {s.span.end_line: i for i, s in enumerate(program.statements)}
+    for comment in comments:
+        index = last_on_line.get(comment.line)
+        if index is not None and program.statements[index].span.end_col <= comment.col:
+            trailing.setdefault(index, []).append(comment.text)
+        else:
+            items.append((comment.line, 0, comment.text, ""))
+    for i, stmt in enumerate(program.statements):
+        items.append((stmt.span.line, 1 + i, statement(stmt), " ".join(trailing.get(i, ()))))
+    items.sort()
+    lines: list[tuple[str, str]] = []
+    previous_line = None
+    for line_no, _, code, comment in items:
+        if previous_line is not None and line_no > previous_line + 1 and _has_blank(text, previous_line, line_no):
+            lines.append(("", ""))
+        lines.append((code, comment))
+        previous_line = max(line_no, previous_line or 0)
+    return "".join(line + "\n" for line in _align(lines))
+
+
+def _align(lines: list[tuple[str, str]]) -> list[str]:
+    """Lines with their trailing comments; consecutive commented lines share one comment column."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        j = i
+        while j < len(lines) and lines[j][1]:
+            j += 1
+        if j == i:
+            out.append(lines[i][0])
+            i += 1
+            continue
+        width = max(len(code) for code, _ in lines[i:j]) + 2
+        out += [code.ljust(width) + comment for code, comment in lines[i:j]]
+        i = j
+    return out
+
+
+def _has_blank(text: str, after: int, before: int) -> bool:
+    lines = text.splitlines()
+    return any(not lines[n - 1].strip() for n in range(after + 1, before) if n - 1 < len(lines))
+
+
+def statement(stmt: ast.Statement) -> str:
+    """One statement in canonical form."""
+    match stmt:
+        case ast.Header(name=name, version=version):
+            return f"ruleset {_quote(name)} version {_quote(version)}"
+        case ast.Include(target=target):
+            return f"include {_quote(target)}"
+        case ast.Require(minimum=minimum, reason=reason):
+            return f"require minimum {minimum}" + (f" because {_quote(reason)}" if reason else "")
+        case ast.Waive(selectors=selectors, reason=reason):
+            return f"waive {selector_list(selectors)} because {_quote(reason)}"
+        case ast.Default(action=action):
+            return f"default {action}"
+        case ast.Code(value=value):
+            return f"code {value}"
+        case ast.Reject(condition=condition, reason=reason):
+            return f"reject if {condition_text(condition)}" + (f" because {_quote(reason)}" if reason else "")
+        case ast.PixelRule(kind=kind, regions=regions, complete=complete, condition=condition):
+            head = {"blackout": "blackout " + ", ".join(",".join(map(str, r)) for r in regions),
+                    "detected-text": "blackout detected-text", "burn-overlays": "burn overlays"}[kind]
+            return head + (" complete" if complete else "") + _if(condition)
+        case ast.Rule():
+            return _rule(stmt)
+    raise AssertionError(stmt)
+
+
+def _rule(rule: ast.Rule) -> str:
+    head = f"{rule.action} {selector_list(rule.selectors)}"
+    if rule.excepts:
+        head += f" except {selector_list(rule.excepts)}"
+    arg = rule.argument
+    if rule.action == "replace":
+        head += f" with {_quote(arg)}"
+    elif rule.action == "shift-date":
+        head += f" by patient within {arg[1]} days" if isinstance(arg, tuple) else f" by {arg} days"
+    elif rule.action == "pseudonym":
+        head += (f" prefix {_quote(arg[0])}" if arg[0] else "") + (f" length {arg[1]}" if arg[1] != 10 else "")
+    elif rule.action == "round-age":
+        head += f" to {arg} years"
+    elif rule.action == "truncate-date":
+        head += f" to {arg}"
+    return head + _if(rule.condition)
+
+
+def selector_list(selectors: tuple[ast.Selector, ...]) -> str:
+    texts = sorted((_KIND_ORDER[type(s)], selector(s)) for s in selectors)
+    return ", ".join(dict.fromkeys(text for _, text in texts))
+
+
+def selector(sel: ast.Selector) -> str:
+    match sel:
+        case ast.Keyword(name=name):
+            return name
+        case ast.TagPattern():
+            return f"({_hex(sel.value, sel.mask, 28, 16)},{_hex(sel.value, sel.mask, 12, 0)})"
+        case ast.Group(group=group):
+            return f"group {group:04X}"
+        case ast.VRClass(vr=vr):
+            return f"vr {vr}"
+        case ast.AnyPrivate():
+            return "private"
+        case ast.CreatorElement(creator=creator, group=group, offset=offset):
+            return f"{_quote(creator)} {group:04X},xx{offset:02X}"
+        case ast.Path(steps=steps, items=items):
+            parts = [selector(steps[0])]
+            for item, step in zip(items, steps[1:]):
+                parts += [item, selector(step)]
+            return "/".join(parts)
+        case ast.Named(name=name):
+            return name
+    raise AssertionError(sel)
+
+
+def _hex(value: int, mask: int, high: int, low: int) -> str:
+    return "".join(f"{(value >> s) & 0xF:X}" if (mask >> s) & 0xF else "x" for s in range(high, low - 4, -4))
+
+
+_PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}
+
+
+def condition_text(cond: ast.Condition, parent: int = 0) -> str:
+    """A condition with parentheses only where `or` < `and` < `not` needs them."""
+    level = _PRECEDENCE.get(type(cond), 4)
+    match cond:
+        case ast.Or(left=left, right=right):
+            text = f"{condition_text(left, 1)} or {condition_text(right, 1)}"
+        case ast.And(left=left, right=right):
+            text = f"{condition_text(left, 2)} and {condition_text(right, 2)}"
+        case ast.Not(operand=operand):
+            text = f"not {condition_text(operand, 3)}"
+        case ast.Compare(operand=operand, op=op, value=value):
+            text = f"{selector(operand)} {op} {_value(value)}"
+        case ast.Member(operand=operand, values=values):
+            text = f"{selector(operand)} in ({', '.join(_value(v) for v in values)})"
+        case ast.Exists(operand=operand):
+            text = f"{selector(operand)} exists"
+        case _:
+            raise AssertionError(cond)
+    return f"({text})" if level < parent else text
+
+
+def _if(condition: ast.Condition | None) -> str:
+    return f" if {condition_text(condition)}" if condition is not None else ""
+
+
+def _value(value: str | float) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def check(text: str, source: str = "<string>") -> bool:
+    """Whether the text is already in canonical form."""
+    return format_text(text, source) == text
+
+
+__all__ = ["Comment", "check", "condition_text", "format_text", "selector", "statement"]
