@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from .dictionary import aryanto50, format_tag, keyword_of
 from .plan import Plan, PlanRule, Selector
 from .resolve import Resolver
-from .validate._analysis import survivals
+from .validate import survivals
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import click
 
 from .._version import __version__
 from ..errors import DeidError, InputError, RuleError
-from . import check, explain, fmt, reidentify, run, scan
+from . import check, coverage, diff, explain, fmt, reidentify, run, scan
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -39,6 +39,8 @@ cli.add_command(reidentify.reidentify)
 cli.add_command(reidentify.lookup)
 cli.add_command(scan.command)
 cli.add_command(fmt.command)
+cli.add_command(diff.command)
+cli.add_command(coverage.command)
 
 
 @contextlib.contextmanager

@@ -38,14 +38,14 @@ def survivals(plan: Plan, resolver: Resolver, tag: int, vr: str,
             chains.append(((rule, *base), True))
     found: dict[int | None, Survival] = {}
     for chain, via_path in chains:
-        for rule in _deciders(plan, chain):
+        for rule in deciders(plan, chain):
             action = rule.action if rule else resolver.default_action(tag)
             if not changes(action):
                 found.setdefault(rule.order if rule else None, Survival(rule, via_path))
     return list(found.values())
 
 
-def _deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | None]:
+def deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | None]:
     """The rules of a chain that decide under at least one assignment (None: the default)."""
     conds = [plan.conditions[r.condition] if r.condition is not None else None for r in chain]
     atoms = sorted({a for c in conds if c is not None for a in _atoms(c)}, key=repr)
@@ -55,7 +55,7 @@ def _deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | No
     else:
         evaluate = True
         assignments = itertools.product((False, True), repeat=len(atoms))
-    deciders: dict[int, PlanRule | None] = {}
+    found: dict[int, PlanRule | None] = {}
     for values in assignments:
         if evaluate:
             truth = dict(zip(atoms, values))
@@ -64,8 +64,8 @@ def _deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | No
             free = iter(values)
             truths = [True if c is None else next(free) for c in conds]
         index = next((i for i, t in enumerate(truths) if t), len(chain))
-        deciders.setdefault(index, chain[index] if index < len(chain) else None)
-    return deciders.values()
+        found.setdefault(index, chain[index] if index < len(chain) else None)
+    return found.values()
 
 
 def _atoms(cond: tuple) -> Iterable[tuple]:

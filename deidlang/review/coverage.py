@@ -1,0 +1,64 @@
+"""`deidlang coverage RULES --profile basic-profile`: the plan against PS3.15 Table E.1-1, row by row.
+
+For each row: the standard's action (the basic profile's code, or an option's K or C when the plan
+declares that option's code), the plan's top-level handling, and a status: ``weaker`` when some
+dataset gets a value through that the standard would change or remove, ``stronger`` when the plan
+removes what the standard keeps or changes, else ``ok``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from ..dictionary import OPTION_COLUMNS, e1_1, parse_tag
+from ..plan import Plan
+from ..resolve import Resolver
+from .handling import handling
+
+# The weakest strength each code of the table allows (see handling.STRENGTH).
+_REQUIRED = {"X": 4, "Z": 3, "D": 3, "U": 3, "X/Z": 3, "X/D": 3, "Z/D": 3, "X/Z/D": 3, "X/Z/U*": 0, "K": 0, "C": 1}
+_PATTERNS = {"50xx,xxxx": (0x50003000, "OB"), "60xx,3000": (0x60003000, "OW"), "60xx,4000": (0x60004000, "LT"),
+             "gggg,eeee (gggg odd)": (0x00091001, "LO")}
+
+
+@dataclass(frozen=True)
+class Row:
+    tag: str
+    name: str
+    standard: str
+    plan: str
+    lines: str
+    status: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def coverage(plan: Plan) -> list[Row]:
+    resolver = Resolver(plan)
+    codes = set(plan.codes)
+    rows = []
+    for row in e1_1():
+        code = row["basic_profile"]
+        for column, (option, name) in OPTION_COLUMNS.items():
+            if row[column] and option in codes:
+                code = f"{row[column]} ({name})"
+        required = _REQUIRED[code.split(" ")[0]]
+        if row["tag"] in _PATTERNS:  # a representative element (for private ones: of an unknown creator)
+            h = handling(plan, resolver, *_PATTERNS[row["tag"]])
+        else:
+            h = handling(plan, resolver, parse_tag(row["tag"]))
+        status = "weaker" if h.weakest < required else "stronger" if h.weakest > max(required, 3) else "ok"
+        if required == 4 and h.weakest == 3:
+            status = "weaker"  # X: the element must go, an emptied or replaced one is still there
+        rows.append(Row(row["tag"], row["name"], code, h.text(), h.origins(), status))
+    return rows
+
+
+def totals(rows: list[Row]) -> dict[str, dict[str, int]]:
+    """Per standard action: how many rows, and how many are ok, weaker, stronger."""
+    out: dict[str, Counter] = {}
+    for row in rows:
+        out.setdefault(row.standard.split(" ")[0], Counter())[row.status] += 1
+    return {code: {"rows": sum(c.values()), **c} for code, c in sorted(out.items())}

@@ -1,0 +1,88 @@
+"""Review tools: plan diffs (exposure), profile coverage."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from deidlang.cli import main
+from deidlang.compiler import compile_file, compile_text
+from deidlang.review.coverage import coverage, totals
+from deidlang.review.diff import diff_plans
+
+BASE = 'ruleset "site" version "1.0.0"\ninclude "basic-profile"\n'
+
+
+def changes(old: str, new: str):
+    return {c.subject: c for c in diff_plans(compile_text(old), compile_text(new)).changes}
+
+
+def test_keep_instead_of_remove_exposes_more_and_names_lines():
+    found = changes(BASE, BASE + "keep PatientAge\nwaive PatientAge because \"covariate\"")
+    age = found["PatientAge (0010,1010)"]
+    assert (age.before, age.after, age.exposure) == ("remove", "keep", "more")
+    assert age.where.startswith("rulesets/basic-profile.deid:") and age.where.endswith("-> <string>:3")
+    assert found['waiver PatientAge (0010,1010) because "covariate"'].exposure == "more"
+
+
+def test_narrowed_condition_and_shrunk_blackout_expose_more():
+    old = BASE + 'blackout 0,0,100,40 if Modality == "US"\nremove StationName\n'
+    new = BASE + 'blackout 0,0,100,20 if Modality == "US"\nremove StationName if Modality == "CT"\n'
+    found = changes(old, new)
+    assert found["StationName (0008,1010)"].exposure == "more"
+    assert found['blackout if Modality == "US"'].exposure == "more"
+    assert changes(new, old)['blackout if Modality == "US"'].exposure == "less"
+
+
+def test_same_meaning_no_changes():
+    result = diff_plans(compile_text(BASE + "remove PatientName, StationName"),
+                        compile_text("# moved\n" + BASE + "remove StationName,PatientName"))
+    assert result.changes == [] and not result.exposure_increased
+
+
+def test_cli_diff_exit_codes_formats_and_version_warning(tmp_path, capsys):
+    old, new = tmp_path / "old.deid", tmp_path / "new.deid"
+    old.write_text(BASE)
+    new.write_text(BASE + "keep StationName\n")
+    assert main(["diff", str(old), str(new)]) == 1
+    out = capsys.readouterr().out
+    assert "[EXPOSES MORE] StationName (0008,1010): dummy -> keep" in out
+    assert "warning: exposure increases but the version stays 1.0.0" in out
+    assert main(["diff", str(new), str(old), "--markdown"]) == 0
+    assert "| less | StationName (0008,1010) |" in capsys.readouterr().out
+    assert main(["diff", str(old), str(new), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["exposure_increased"] is True
+
+
+def test_cli_diff_reads_git_revisions(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = lambda *a: subprocess.run(["git", *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "site.deid").write_text(BASE)
+    run("add", ".")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "v1")
+    (tmp_path / "rules" / "site.deid").write_text(BASE.replace("1.0.0", "1.1.0") + "keep StationName\n")
+    assert main(["diff", "HEAD:rules/site.deid", "rules/site.deid"]) == 1
+    out = capsys.readouterr().out
+    assert "site 1.0.0" in out and "site 1.1.0" in out and "version stays" not in out
+    assert main(["diff", "HEAD:rules/missing.deid", "rules/site.deid"]) == 2
+
+
+def test_coverage_of_shipped_rulesets():
+    rows = coverage(compile_file("basic-profile"))
+    assert len(rows) == 657 and all(r.status != "weaker" for r in rows)
+    assert totals(rows)["X"]["rows"] == 417
+    weak = coverage(compile_text(BASE + "keep StationName"))
+    (row,) = [r for r in weak if r.status == "weaker"]
+    assert (row.tag, row.standard, row.plan, row.lines) == ("0008,1010", "X/Z/D", "keep", "<string>:3")
+    with_option = coverage(compile_text(BASE + 'include "retain-device-identity"'))
+    station = next(r for r in with_option if r.tag == "0008,1010")
+    assert station.standard == "K (retain-device-identity)" and station.status == "ok"
+
+
+def test_cli_coverage(capsys):
+    assert main(["coverage", "basic-profile"]) == 0
+    out = capsys.readouterr().out
+    assert "aryanto50 minimum: 50 protected, 0 waived, 0 exposed" in out and "X         417: 417 / 0 / 0" in out
+    assert main(["coverage", "aryanto50"]) == 1
