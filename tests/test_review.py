@@ -86,3 +86,32 @@ def test_cli_coverage(capsys):
     out = capsys.readouterr().out
     assert "aryanto50 minimum: 50 protected, 0 waived, 0 exposed" in out and "X         417: 417 / 0 / 0" in out
     assert main(["coverage", "aryanto50"]) == 1
+
+
+# ---------------------------------------------------------------- rule tests
+
+import pytest  # noqa: E402
+
+from deidlang.compiler import shipped_rulesets  # noqa: E402
+from deidlang.review.cases import run_cases  # noqa: E402
+
+from .conftest import ROOT  # noqa: E402
+
+
+@pytest.mark.parametrize("name", shipped_rulesets())
+def test_every_shipped_ruleset_passes_its_rule_tests(name):
+    report = run_cases(name, ROOT / "rulesets" / "tests" / f"{name}.yaml")
+    assert report.cases >= 1 and report.checks >= 2
+    assert [f.render() for f in report.failures] == []
+
+
+def test_a_failing_case_names_the_deciding_rule(tmp_path, capsys):
+    rules = tmp_path / "site.deid"
+    rules.write_text('include "basic-profile"\nkeep PatientAge\n')
+    cases = tmp_path / "site.yaml"
+    cases.write_text("cases:\n  - name: age\n    input: {PatientAge: 047Y, StudyDate: '20200101'}\n"
+                     "    expect: {PatientAge: removed, StudyDate: empty, file: written}\n")
+    assert main(["test", str(rules), str(cases)]) == 1
+    captured = capsys.readouterr()
+    assert f"FAIL age: PatientAge: expected removed, got kept (decided by `keep` at {rules}:2)" in captured.err
+    assert "1 cases, 3 checks, 1 failed" in captured.out

@@ -1,5 +1,6 @@
 """Write the shipped examples, built by `deidlang.phantom`; rerun to regenerate:
 - examples/dicom: three synthetic CT slices of one patient, every element of the aryanto50 minimum planted;
+- examples/ultrasound/us-banner.dcm: a 320x240 ultrasound-like frame with a burned-in banner (rule tests);
 - examples/pixels-before.png and pixels-after.png: an ultrasound-like frame with a burned-in banner,
   before and after `blackout 0,0,4096,48 if Modality == "US"` (the README's picture)."""
 
@@ -32,6 +33,12 @@ def main() -> None:
     ds.set_pixel_data(ultrasound_frame("DOE^JANE  ID 4711  1947-03-17  ST MARY", rows=480, cols=640),
                       "MONOCHROME2", 8, generate_instance_uid=False)
     after = deidlang.apply(deidlang.compile(PICTURE_RULES), ds, key=b"picture-key-0123456789").dataset
+    small, _ = phantom(size=16)
+    small.Modality = "US"
+    small.set_pixel_data(ultrasound_frame("DOE^JANE 4711", rows=240, cols=320), "MONOCHROME2", 8,
+                         generate_instance_uid=False)
+    (ROOT / "examples" / "ultrasound").mkdir(exist_ok=True)
+    dcmwrite(ROOT / "examples" / "ultrasound" / "us-banner.dcm", small, enforce_file_format=True)
     Image.fromarray(ds.pixel_array).save(ROOT / "examples" / "pixels-before.png", optimize=True)
     Image.fromarray(after.pixel_array).save(ROOT / "examples" / "pixels-after.png", optimize=True)
 

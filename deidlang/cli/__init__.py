@@ -16,7 +16,7 @@ import click
 
 from .._version import __version__
 from ..errors import DeidError, InputError, RuleError
-from . import check, coverage, diff, explain, fmt, reidentify, run, scan
+from . import check, coverage, diff, explain, fmt, reidentify, run, scan, test
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -41,6 +41,7 @@ cli.add_command(scan.command)
 cli.add_command(fmt.command)
 cli.add_command(diff.command)
 cli.add_command(coverage.command)
+cli.add_command(test.command)
 
 
 @contextlib.contextmanager

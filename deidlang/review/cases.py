@@ -1,0 +1,233 @@
+"""`deidlang test RULES CASES...`: rule tests, written as YAML case files.
+
+A case file holds ``cases``, each an input and what must become of it::
+
+    base: [basic-profile]          # optional: RULES are tested included after these rulesets
+    cases:
+      - name: names go, modality stays
+        input:                     # keyword (or "(gggg,eeee)") -> value; sequences as lists of mappings
+          Modality: CT
+          PatientName: Doe^Jane
+          RequestAttributesSequence:
+            - PatientName: Doe^Jane
+        expect:
+          PatientName: empty
+          Modality: kept
+          RequestAttributesSequence/0/PatientName: empty
+      - name: a DICOM file as input
+        file: ../examples/dicom/study1/ct1.dcm      # relative to the case file
+        expect:
+          PatientID: changed
+
+Expectations: ``removed``, ``kept``, ``empty``, ``changed`` (present, and not the input's value; for a
+sequence ``kept`` means present with as many items, whose contents are checked element by element),
+``replaced with TEXT``, ``shifted by N days``; the key ``file`` takes ``rejected`` or ``written``; the
+key ``pixels`` takes ``unchanged`` or ``blacked out X,Y,W,H`` (the region holds one value and differs
+from the input there). A failure names the rule (file:line) that decided the element.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydicom import dcmread
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.uid import SecondaryCaptureImageStorage
+
+from ..compiler import compile_text
+from ..dictionary import parse_tag
+from ..engine import engine_for
+from ..engine.conditions import evaluate
+from ..errors import DeidError, Rejected
+from ..plan import Plan
+from ..resolve import Resolver
+
+TEST_KEY = b"deidlang rule tests: a fixed, public key"
+
+
+class CaseError(DeidError):
+    """A case file that cannot be read or names something unknown."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    case: str
+    element: str
+    expected: str
+    got: str
+    decided_by: str
+
+    def render(self) -> str:
+        return (f"FAIL {self.case}: {self.element}: expected {self.expected}, got {self.got}"
+                + (f" (decided by {self.decided_by})" if self.decided_by else ""))
+
+
+@dataclass
+class Report:
+    cases: int = 0
+    checks: int = 0
+    failures: list[Failure] | None = None
+
+
+def run_cases(rules: str, case_file: str | Path) -> Report:
+    """Run every case of one file against RULES (a name or path, tested after the file's ``base``)."""
+    path = Path(case_file)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise CaseError(f"cannot read the case file `{path}`: {err}") from None
+    includes = [*spec.get("base", []), rules if "/" not in rules else str(Path(rules).resolve())]
+    text = "".join(f'include "{name}"\n' for name in includes)
+    plan = compile_text('ruleset "under test" version "0"\nrequire minimum none because "rule tests"\n' + text,
+                        source=str(path))
+    report = Report(failures=[])
+    for case in spec.get("cases", []):
+        report.cases += 1
+        report.checks += len(case.get("expect", {}))
+        report.failures += _run_case(plan, case, path.parent)
+    return report
+
+
+def _run_case(plan: Plan, case: dict, folder: Path) -> list[Failure]:
+    name = str(case.get("name", "unnamed case"))
+    ds = dcmread(folder / case["file"]) if "file" in case else build_dataset(case.get("input", {}))
+    expect = dict(case.get("expect", {}))
+    try:
+        out = engine_for(plan).apply(ds, TEST_KEY).dataset
+    except Rejected as err:
+        wanted = expect.pop("file", "written")
+        return [] if wanted == "rejected" else [Failure(name, "file", str(wanted), "rejected", err.message)]
+    wanted_file = expect.pop("file", "written")
+    failures = [] if wanted_file == "written" else [Failure(name, "file", str(wanted_file), "written", "")]
+    truths = evaluate(plan.conditions, ds)
+    resolver = Resolver(plan)
+    for where, wanted in expect.items():
+        if where == "pixels":
+            got = _pixels(ds, out, str(wanted))
+            if got:
+                failures.append(Failure(name, "pixels", str(wanted), got, ""))
+            continue
+        position, tag = _locate(where)
+        before, after = _find(ds, position, tag), _find(out, position, tag)
+        got = _check(str(wanted), before, after)
+        if got:
+            failures.append(Failure(name, where, str(wanted), got, _decided_by(plan, resolver, before, position,
+                                                                              tag, truths)))
+    return failures
+
+
+def build_dataset(spec: dict) -> Dataset:
+    """A dataset from ``keyword: value`` pairs (an instance: SOP UIDs are added if missing)."""
+    ds = _items(spec)
+    ds.SOPClassUID = ds.get("SOPClassUID", SecondaryCaptureImageStorage)
+    ds.SOPInstanceUID = ds.get("SOPInstanceUID", "1.2.826.0.1.3680043.10.1234.1")
+    return ds
+
+
+def _items(spec: dict) -> Dataset:
+    ds = Dataset()
+    for key, value in spec.items():
+        tag = _tag(key)
+        try:
+            vr = dictionary_VR(tag).split(" or ")[0]
+        except KeyError:
+            vr = "LO"  # private or unknown elements are given as text
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            ds.add_new(tag, "SQ", Sequence([_items(item) for item in value]))
+            continue
+        if isinstance(value, (int, float)) and vr not in ("US", "SS", "UL", "SL", "FL", "FD"):
+            value = str(value)  # YAML reads 12345 as a number; IS, DS and text take strings
+        ds.add_new(tag, vr, value)
+    return ds
+
+
+def _tag(key: str) -> int:
+    if re.fullmatch(r"\(?[0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\)?", key):
+        return parse_tag(key)
+    tag = tag_for_keyword(key)
+    if tag is None:
+        raise CaseError(f"unknown keyword `{key}` in a case file")
+    return tag
+
+
+def _locate(where: str) -> tuple[tuple[tuple[int, int], ...], int]:
+    parts = where.split("/")
+    steps = tuple((_tag(parts[i]), int(parts[i + 1])) for i in range(0, len(parts) - 1, 2))
+    return steps, _tag(parts[-1])
+
+
+def _find(ds: Dataset, position, tag: int):
+    for seq, index in position:
+        if seq not in ds or index >= len(ds[seq].value):
+            return None
+        ds = ds[seq].value[index]
+    return ds.get(tag)
+
+
+def _check(wanted: str, before, after) -> str:
+    """'' when the expectation holds, else what was found."""
+    if after is None:
+        got = "removed"
+    elif after.VR == "SQ":  # a kept sequence keeps its items; what is in them is decided element by element
+        got = "empty" if not len(after.value) else (
+            "kept" if before is not None and len(before.value) == len(after.value) else f"{len(after.value)} items")
+    elif after.value in (None, "", b""):
+        got = "empty"
+    else:
+        got = "kept" if before is not None and after.value == before.value else f"`{after.value}`"
+    if wanted == "removed":
+        return "" if after is None else got
+    if wanted == "kept":
+        return "" if got == "kept" else got
+    if wanted == "empty":
+        return "" if got == "empty" else got
+    if wanted == "changed":
+        return "" if after is not None and got not in ("kept",) else got
+    if wanted.startswith("replaced with "):
+        return "" if after is not None and str(after.value) == wanted[len("replaced with "):] else got
+    match = re.fullmatch(r"shifted by (-?\d+) days?", wanted)
+    if match:
+        if after is None or before is None:
+            return got
+        days = (_date(str(after.value)) - _date(str(before.value))).days
+        return "" if days == int(match.group(1)) else f"shifted by {days} days"
+    raise CaseError(f"unknown expectation `{wanted}`")
+
+
+def _date(text: str) -> dt.date:
+    return dt.datetime.strptime(text[:8], "%Y%m%d").date()
+
+
+def _pixels(ds: Dataset, out: Dataset, wanted: str) -> str:
+    before, after = np.asarray(ds.pixel_array), np.asarray(out.pixel_array)
+    if wanted == "unchanged":
+        return "" if before.shape == after.shape and (before == after).all() else "changed"
+    match = re.fullmatch(r"blacked out (\d+),(\d+),(\d+),(\d+)", wanted)
+    if not match:
+        raise CaseError(f"unknown pixel expectation `{wanted}`")
+    x, y, w, h = map(int, match.groups())
+
+    def window(arr: np.ndarray) -> np.ndarray:  # multi-frame grey is (frames, rows, columns)
+        return arr[:, y:y + h, x:x + w] if arr.ndim == 3 and arr.shape[-1] not in (3, 4) else arr[y:y + h, x:x + w]
+
+    region = window(after)
+    if region.size and (region == region.flat[0]).all() and not (window(before) == region).all():
+        return ""
+    return "not blacked out"
+
+
+def _decided_by(plan: Plan, resolver: Resolver, elem, position, tag: int, truths) -> str:
+    if elem is None:
+        return ""
+    rule = resolver.decide(tag, elem.VR, None, position, truths)
+    if rule is None:
+        return f"the default ({resolver.default_action(tag)})"
+    return f"`{rule.action}` at {plan.origin(rule.order)}"
