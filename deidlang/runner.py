@@ -24,7 +24,7 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
-from .engine import Key, engine_for
+from .engine import Decision, Key, engine_for
 from .errors import EngineError, InputError, Rejected
 from .plan import Plan
 from .store import PseudonymMap
@@ -125,6 +125,37 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
         return _deidentify(source, destination, plan, Key.of(key), store)
+
+
+@dataclass
+class Preview:
+    """What a run would do to one file (a dry run): nothing is written, no value is shown."""
+
+    source: str
+    status: str  # written | rejected | failed
+    reason: str = ""
+    decisions: list[Decision] = field(default_factory=list)
+    pixel_rules: list = field(default_factory=list)
+
+
+def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
+    """Decide every element of one file as `run` would, without writing or decoding pixels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = _read(Path(source))
+        except InputError as err:
+            return Preview(str(source), "failed", err.message)
+        except Exception as err:
+            return Preview(str(source), "failed", f"cannot read: {_safe(err)}")
+        trace: list[Decision] = []
+        try:
+            outcome = engine_for(plan).apply(ds, Key.of(key), trace=trace)
+        except Rejected as err:
+            return Preview(str(source), "rejected", err.message)
+        except EngineError as err:
+            return Preview(str(source), "failed", err.message, trace)
+        return Preview(str(source), "written", "", trace, outcome.pixel_rules)
 
 
 def _read(source: Path):

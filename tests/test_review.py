@@ -115,3 +115,41 @@ def test_a_failing_case_names_the_deciding_rule(tmp_path, capsys):
     captured = capsys.readouterr()
     assert f"FAIL age: PatientAge: expected removed, got kept (decided by `keep` at {rules}:2)" in captured.err
     assert "1 cases, 3 checks, 1 failed" in captured.out
+
+
+def test_check_warns_when_exposure_increases_without_a_new_version(tmp_path, capsys):
+    old, new = tmp_path / "old.deid", tmp_path / "new.deid"
+    old.write_text(BASE)
+    new.write_text(BASE + 'keep PatientAge\nwaive PatientAge because "covariate"\n')
+    assert main(["check", str(new), "--against", str(old)]) == 0
+    assert "warning: exposure increases against" in capsys.readouterr().err
+    new.write_text(BASE.replace("1.0.0", "1.1.0") + 'keep PatientAge\nwaive PatientAge because "covariate"\n')
+    assert main(["check", str(new), "--against", str(old)]) == 0
+    assert "exposure increases" not in capsys.readouterr().err
+
+
+def test_dry_run_shows_lengths_and_rules_never_values(tmp_path, capsys):
+    from deidlang.phantom import phantom
+
+    ds, canaries = phantom()
+    ds.save_as(tmp_path / "one.dcm", enforce_file_format=True)
+    assert main(["run", "--dry-run", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'one.dcm'}: would be written" in out
+    assert "(0010,0010) PatientName PN length 22: empty (rulesets/basic-profile.deid:" in out
+    assert "ReferencedImageSequence[0]/(0008,1155) ReferencedSOPInstanceUID UI" in out and "(0029,1001) - LO length" in out
+    for value in canaries.searchable().values():
+        assert value not in out
+    assert list(tmp_path.iterdir()) == [tmp_path / "one.dcm"]  # nothing written
+
+
+def test_precommit_hooks_and_example_rule_repository(monkeypatch, capsys):
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert [h["id"] for h in hooks] == ["deidlang-fmt", "deidlang-check", "deidlang-test"]
+    repo = ROOT / "examples" / "rule-repo"
+    monkeypatch.chdir(repo)
+    assert main(["fmt", "--check", "rules/site.deid"]) == 0
+    assert main(["check", "rules/site.deid", "--profile", "basic-profile"]) == 0
+    assert main(["test", "rules/site.deid", "rules/tests/site.yaml"]) == 0

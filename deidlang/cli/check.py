@@ -6,16 +6,25 @@ import click
 
 from ..compiler import compile_file
 from ..dictionary import format_tag, keyword_of
-from ..validate import PROFILES, validate
+from ..review.diff import diff_plans
+from ..review.sources import load
+from ..validate import PROFILES, Finding, validate
 
 
 @click.command("check")
 @click.argument("rules")
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), help="also prove coverage of this profile")
-def command(rules: str, profile: str | None) -> int:
+@click.option("--against", metavar="OLD", help="the previous rules (path or REV:path): warn when exposure "
+                                             "increases but the version does not change")
+def command(rules: str, profile: str | None, against: str | None) -> int:
     """Compile RULES (a path or a shipped ruleset name) and check its proof obligations."""
     plan = compile_file(rules)
     findings = validate(plan, profile)
+    if against:
+        change = diff_plans(load(against), plan)
+        if change.exposure_increased and change.same_version:
+            findings.append(Finding("warning", f"exposure increases against `{against}` but the version stays "
+                                    f"{plan.version}", None, "bump the ruleset version: outputs record it"))
     for finding in findings:
         click.echo(finding.render(), err=True)
     errors = sum(f.is_error for f in findings)

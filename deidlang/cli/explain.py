@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from ..compiler import compile_file
 from ..explain import decision_table, minimum_table
+from ..review.html import render as render_html
 
 
 @click.command("explain")
 @click.argument("rules")
 @click.option("--json", "as_json", is_flag=True, help="print the tables as JSON")
-def command(rules: str, as_json: bool) -> int:
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="write a self-contained review page")
+def command(rules: str, as_json: bool, html_path: str | None) -> int:
     """Print the decision table of RULES: selector, keyword, action, condition, file:line."""
     plan = compile_file(rules)
+    if html_path:
+        Path(html_path).write_text(render_html(plan), encoding="utf-8")
+        click.echo(f"wrote {html_path}: {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}")
+        return 0
     decisions, minimum = decision_table(plan), minimum_table(plan)
     if as_json:
         click.echo(json.dumps({

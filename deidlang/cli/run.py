@@ -9,13 +9,15 @@ import time
 import click
 
 from .. import compile as compile_rules
-from ..runner import FileResult, load_key, quiet_pydicom, run
+from ..dictionary import format_tag, keyword_of
+from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
 
 
 @click.command("run")
 @click.option("-r", "--rules", default="basic-profile", show_default=True, help="rule file or shipped ruleset")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", "outdir", required=True, help="output folder (mirrors the input tree)")
+@click.option("-o", "--output", "outdir", help="output folder (mirrors the input tree); not with --dry-run")
+@click.option("--dry-run", is_flag=True, help="print what each rule would do to each element; write nothing")
 @click.option("--key-file", type=click.Path(dir_okay=False),
               help="site key for uid/hash/pseudonym/shift (else $DEIDLANG_KEY, else a random one-run key)")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False),
@@ -23,12 +25,16 @@ from ..runner import FileResult, load_key, quiet_pydicom, run
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores",
               help="worker processes")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
-def command(rules: str, inputs: tuple[str, ...], outdir: str, key_file: str | None, map_path: str | None,
-            workers: int, quiet: bool) -> int:
+def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
+            map_path: str | None, workers: int, quiet: bool) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
     plan = compile_rules(rules)
     key = load_key(key_file, os.environ)
+    if dry_run:
+        return _dry_run(plan, inputs, key)
+    if outdir is None:
+        raise click.UsageError("-o/--output is required (or --dry-run)")
     live = not quiet and sys.stderr.isatty()
     start = time.monotonic()
     seen = 0
@@ -52,3 +58,22 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str, key_file: str | No
     click.echo(f"{summary.written} written, {summary.failed} failed, {summary.rejected} rejected "
                f"in {elapsed:.1f}s -> {outdir}")
     return 0 if summary.ok else 1
+
+
+def _dry_run(plan, inputs: tuple[str, ...], key) -> int:
+    """Per file: each element's tag, keyword, VR and value length (never the value), the action and
+    the line that decides it; the pixel rules that would apply; whether it would be rejected."""
+    failed = 0
+    for _, source in discover(inputs):
+        p = preview(source, plan, key)
+        failed += p.status != "written"
+        click.echo(f"{p.source}: would be {p.status}" + (f" ({p.reason})" if p.reason else ""))
+        for d in p.decisions:
+            where = str(plan.origin(d.order)) if d.order is not None else "default"
+            path = "".join(f"{keyword_of(seq) or format_tag(seq)}[{i}]/" for seq, i in d.position)
+            click.echo(f"  {path}{format_tag(d.tag)} {keyword_of(d.tag) or '-'} {d.vr} length {d.length}: "
+                       f"{d.action} ({where})")
+        for rule in p.pixel_rules:
+            regions = "; ".join(",".join(map(str, r)) for r in rule.regions) or rule.kind
+            click.echo(f"  pixels: {rule.kind} {regions} ({plan.origin(rule.order)})")
+    return 1 if failed else 0

@@ -28,7 +28,7 @@ from .._version import __version__
 from ..compiler import APPLIES_TO
 from ..dictionary import DATE_VRS, cid7050, format_tag
 from ..errors import EngineError, Rejected
-from ..plan import Plan, PlanRule, is_private, is_private_creator
+from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
 from . import pixels, values
 from .conditions import evaluate
@@ -54,6 +54,20 @@ class Outcome:
     #: (kind, original, replacement) for every keyed replacement: what a re-identification map
     #: records. These hold identifying values: keep them out of logs.
     pairs: set[tuple[str, str, str]] = field(default_factory=set)
+    #: the pixel rules whose conditions held for this dataset
+    pixel_rules: list[PixelRule] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the engine did to one element, for a dry run: never its value, only its length."""
+
+    position: Position
+    tag: int
+    vr: str
+    length: int
+    action: str
+    order: int | None  # the deciding rule's index into the plan's origins; None: the default
 
 
 @dataclass
@@ -62,7 +76,8 @@ class _Context:
     key: Key
     truths: list[bool]
     outcome: Outcome
-    dates: set[str] = field(default_factory=set)  # "shifted", "removed", "kept"
+    trace: list[Decision] | None = None
+    dates: set[str] = field(default_factory=set)  # "modified", "removed", "kept"
 
     @functools.cached_property
     def scrub_pattern(self):
@@ -89,9 +104,9 @@ class Engine:
         self.plan = plan
         self.resolver = Resolver(plan)
 
-    def apply(self, ds: Dataset, key: Key | bytes) -> Outcome:
+    def apply(self, ds: Dataset, key: Key | bytes, trace: list[Decision] | None = None) -> Outcome:
         """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta. Bytes are
-        taken as a persistent key.
+        taken as a persistent key. With ``trace``, every element's `Decision` is appended to it.
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
@@ -103,13 +118,13 @@ class Engine:
                 origin = self.plan.origin(reject.order)
                 raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
         outcome = Outcome(Dataset())
-        ctx = _Context(ds, Key.of(key), truths, outcome)
+        ctx = _Context(ds, Key.of(key), truths, outcome, trace)
         outcome.dataset = out = self._walk(ds, (), ctx)
         if _CHARSET in ds:
             out[_CHARSET] = ds[_CHARSET]
         transfer_syntax = _transfer_syntax(ds)
-        active = [r for r in self.plan.pixel_rules if r.condition is None or truths[r.condition]]
-        if active:  # only now are pixels decoded
+        active = outcome.pixel_rules = [r for r in self.plan.pixel_rules if r.condition is None or truths[r.condition]]
+        if active and trace is None:  # only now are pixels decoded
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
         self._stamp(out, ctx)
         out.file_meta = _file_meta(out, transfer_syntax)
@@ -143,6 +158,10 @@ class Engine:
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
             rule = self.resolver.decide(tag, elem.VR, creator, position, ctx.truths)
+            if ctx.trace is not None:
+                ctx.trace.append(Decision(position, tag, elem.VR, _length(elem),
+                                          rule.action if rule else self.resolver.default_action(tag),
+                                          rule.order if rule else None))
             new = self._act(elem, rule, position, ctx)
             if new is not None:
                 out.add(new)
@@ -247,6 +266,18 @@ class Engine:
             out.LongitudinalTemporalInformationModified = "REMOVED"
         else:
             out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+
+
+def _length(elem: DataElement) -> int:
+    """A value's size without its content: bytes, characters, or items of a sequence."""
+    value = elem.value
+    if value is None:
+        return 0
+    if isinstance(value, (bytes, bytearray, str)):
+        return len(value)
+    if elem.VR == "SQ":
+        return len(value)
+    return len(str(value))
 
 
 def _file_meta(out: Dataset, transfer_syntax: str) -> FileMetaDataset:
