@@ -9,9 +9,11 @@ DICOM values.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import shutil
 import stat
 import tempfile
 import warnings
@@ -26,6 +28,7 @@ from pydicom.filewriter import dcmwrite
 
 from .engine import Decision, Key, engine_for
 from .errors import EngineError, InputError, Rejected
+from .journal import Journal
 from .plan import Plan
 from .store import PseudonymMap
 
@@ -33,7 +36,7 @@ from .store import PseudonymMap
 @dataclass
 class FileResult:
     source: str
-    status: str  # written | failed | rejected
+    status: str  # written | failed | rejected | skipped
     output: str | None = None
     reason: str = ""
     notes: list[str] = field(default_factory=list)
@@ -44,11 +47,12 @@ class Summary:
     written: int = 0
     failed: int = 0
     rejected: int = 0
+    skipped: int = 0
     failures: list[FileResult] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
         setattr(self, result.status, getattr(self, result.status) + 1)
-        if result.status != "written":
+        if result.status in ("failed", "rejected"):
             self.failures.append(result)
 
     @property
@@ -106,15 +110,18 @@ def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
 
 def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[tuple[Path, Path]]:
     """(source, destination) for every file under the inputs: folders are mirrored under ``outdir``,
-    files land at its top. Raises `InputError` for an output folder inside an input folder."""
+    files land at its top. Raises `InputError` at once (not when iterated) for a missing input or an
+    output folder inside an input folder."""
     out = Path(outdir).resolve()
     roots = [Path(p) for p in inputs]
     for root in roots:
+        if not root.exists():
+            raise InputError(f"no such file or folder `{root}`")
         if root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise InputError(f"the output folder `{outdir}` is inside the input `{root}`", None,
                              "choose an output folder outside every input, the input is never written to")
-    for root, source in discover(roots):
-        yield source, out / (source.name if root == source else source.relative_to(root))
+    return ((source, out / (source.name if root == source else source.relative_to(root)))
+            for root, source in discover(roots))
 
 
 def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,
@@ -223,55 +230,87 @@ def _safe(err: BaseException) -> str:
 
 
 def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key | bytes, workers: int = 1,
-        on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None) -> Summary:
-    """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes, recording
-    keyed pairs in the map at ``map_path`` if given (which needs a persistent key)."""
+        on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
+        resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None
+        ) -> Summary:
+    """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
+
+    ``map_path``: record keyed pairs there (needs a persistent key). ``resume``: skip inputs the
+    journal says are finished. ``quarantine``: copy each rejected or failed input there, beside a
+    ``.reason.txt``. ``report_path``: one JSON line per input.
+    """
     key = Key.of(key)
     if map_path is not None and not key.persistent:
         raise InputError("a map needs a site key (--key-file or DEIDLANG_KEY)", None,
                          "without one the run is anonymisation: there is nothing to map back")
+    inputs = [Path(p) for p in inputs]
+    out = Path(outdir).resolve()
+    jobs = plan_outputs(inputs, out)
     store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
+    journal = Journal(out)
+    report_file = open(report_path, "w", encoding="utf-8") if report_path else None
     summary = Summary()
-    jobs = plan_outputs(inputs, outdir)
-    claimed: set[Path] = set()
+    claimed: set[Path] = set()  # only needed when several inputs could write to one place
 
-    def unique(pairs: Iterator[tuple[Path, Path]]) -> Iterator[tuple[Path, Path]]:
-        for source, dest in pairs:
-            if dest in claimed:
-                report(FileResult(str(source), "failed", reason=f"another input is also written to `{dest}`"))
+    def todo() -> Iterator[tuple[Path, Path]]:
+        for source, dest in jobs:
+            if len(inputs) > 1:
+                if dest in claimed:
+                    done(FileResult(str(source), "failed", reason=f"another input is also written to `{dest}`"), dest)
+                    continue
+                claimed.add(dest)
+            if resume and journal.finished(source, plan.plan_hash):
+                done(FileResult(str(source), "skipped", reason="finished by an earlier run"), dest)
                 continue
-            claimed.add(dest)
             yield source, dest
 
-    def report(result: FileResult) -> None:
+    def done(result: FileResult, dest: Path) -> None:
         summary.add(result)
+        if result.status != "skipped":
+            journal.record(result.source, result.status, result.output, plan.plan_hash)
+        if quarantine is not None and result.status in ("failed", "rejected"):
+            _quarantine(Path(result.source), Path(quarantine) / dest.relative_to(out), result.reason)
+        if report_file is not None:
+            report_file.write(json.dumps({"source": result.source, "outcome": result.status, "output": result.output,
+                                          "engine": "reference", "reason": result.reason}) + "\n")
         if on_result:
             on_result(result)
 
     try:
         if workers <= 1:
-            for source, dest in unique(jobs):
-                report(deidentify_file(source, dest, plan, key, store))
+            for source, dest in todo():
+                done(deidentify_file(source, dest, plan, key, store), dest)
         else:
-            _run_pool(plan, key, map_path, workers, unique(jobs), report)
+            _run_pool(plan, key, map_path, workers, todo(), done)
     finally:
-        if store is not None:
-            store.close()
+        for resource in (store, journal, report_file):
+            if resource is not None:
+                resource.close()
     return summary
 
 
+def _quarantine(source: Path, target: Path, reason: str) -> None:
+    """A copy of the input (never moved: the input is not modified) and its reason, which holds no PHI."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+    except OSError:
+        pass  # the failure itself is already reported
+
+
 def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple[Path, Path]],
-              report: Callable[[FileResult], None]) -> None:
+              done: Callable[[FileResult, Path], None]) -> None:
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan.to_dict(), key, map_path)) as pool:
-        pending: set[Future] = set()
+        pending: dict[Future, Path] = {}
         for source, dest in jobs:
-            pending.add(pool.submit(_work, source, dest))
+            pending[pool.submit(_work, source, dest)] = dest
             if len(pending) >= workers * 8:  # a bounded window: memory stays flat however many files
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    report(fut.result())
-        for fut in pending:
-            report(fut.result())
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    done(fut.result(), pending.pop(fut))
+        for fut, dest in pending.items():
+            done(fut.result(), dest)
 
 
 _WORKER: tuple[Plan, Key, PseudonymMap | None] | None = None

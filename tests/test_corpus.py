@@ -34,7 +34,7 @@ def test_every_file_is_written_or_reported(corpus_run):
         if r.status != "written":
             assert r.reason and not (out / Path(r.source).relative_to(CORPUS)).exists()
             assert not r.reason.startswith("internal error"), (r.source, r.reason)
-    assert not list(out.rglob(".deidlang-*")), "temporary files left behind"
+    assert not list(out.rglob(".deidlang-*.part")), "temporary files left behind"
 
 
 def test_written_files_are_valid_and_keep_pixels_bit_identical(corpus_run):

@@ -7,6 +7,7 @@ import sys
 import time
 
 import click
+from tqdm import tqdm
 
 from .. import compile as compile_rules
 from ..dictionary import format_tag, keyword_of
@@ -24,9 +25,14 @@ from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
               help="record original -> pseudonym pairs in this SQLite map (needs a site key)")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores",
               help="worker processes")
+@click.option("--resume", is_flag=True, help="skip inputs an earlier run into OUTDIR finished with the same plan")
+@click.option("--quarantine", type=click.Path(file_okay=False), help="copy rejected and unreadable inputs here, "
+                                                                     "each with a .reason.txt")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="one JSON line per input")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
 def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
-            map_path: str | None, workers: int, quiet: bool) -> int:
+            map_path: str | None, workers: int, resume: bool, quarantine: str | None, report_path: str | None,
+            quiet: bool) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
     plan = compile_rules(rules)
@@ -35,27 +41,41 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
         return _dry_run(plan, inputs, key)
     if outdir is None:
         raise click.UsageError("-o/--output is required (or --dry-run)")
-    live = not quiet and sys.stderr.isatty()
-    start = time.monotonic()
-    seen = 0
-
-    def on_result(result: FileResult) -> None:
-        nonlocal seen
-        seen += 1
-        if result.status != "written":
-            click.echo(f"{result.source}: {result.status}: {result.reason}", err=True)
-        if live and seen % 10 == 0:
-            rate = seen / max(time.monotonic() - start, 1e-9)
-            click.echo(f"\r{seen} files, {rate:.0f} files/s", err=True, nl=False)
-
     if not quiet:
         mode = "pseudonymisation (site key)" if key.persistent else "anonymisation (random one-run key)"
         click.echo(f"rules {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}, {mode}", err=True)
-    summary = run(plan, inputs, outdir, key, workers, on_result, map_path)
-    if live:
-        click.echo("\r" + " " * 40 + "\r", err=True, nl=False)
+    progress = None
+    if not quiet and sys.stderr.isatty():  # a live bar: files, files/s, MB/s, ETA, errors so far
+        total = sum(1 for _ in discover(inputs))
+        progress = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
+    start = time.monotonic()
+    read_bytes = 0
+    errors = 0
+
+    def on_result(result: FileResult) -> None:
+        nonlocal read_bytes, errors
+        if result.status in ("failed", "rejected"):
+            errors += 1
+            message = f"{result.source}: {result.status}: {result.reason}"
+            (progress.write(message, file=sys.stderr) if progress else click.echo(message, err=True))
+        if progress is not None:
+            try:
+                read_bytes += os.path.getsize(result.source)
+            except OSError:
+                pass
+            progress.set_postfix_str(f"{read_bytes / 1e6 / max(time.monotonic() - start, 1e-9):.1f} MB/s, "
+                                     f"{errors} errors", refresh=False)
+            progress.update()
+
+    try:
+        summary = run(plan, inputs, outdir, key, workers, on_result, map_path, resume=resume,
+                      quarantine=quarantine, report_path=report_path)
+    finally:
+        if progress is not None:
+            progress.close()
     elapsed = time.monotonic() - start
-    click.echo(f"{summary.written} written, {summary.failed} failed, {summary.rejected} rejected "
+    skipped = f", {summary.skipped} skipped (finished before)" if summary.skipped else ""
+    click.echo(f"{summary.written} written, {summary.failed} failed, {summary.rejected} rejected{skipped} "
                f"in {elapsed:.1f}s -> {outdir}")
     return 0 if summary.ok else 1
 

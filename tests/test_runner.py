@@ -1,0 +1,82 @@
+"""Layer 6: the batch runner: resume, quarantine, report, atomic output under kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from pydicom import dcmread
+
+import deidlang
+from deidlang.phantom import phantom
+from deidlang.runner import run
+
+from .conftest import KEY, ROOT
+
+
+def make_inputs(folder, n: int = 4):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        ds, _ = phantom(instance=i + 1)
+        ds.save_as(folder / f"i{i}.dcm", enforce_file_format=True)
+    (folder / "junk.txt").write_text("not dicom")
+
+
+def test_resume_skips_finished_and_redoes_changed(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_inputs(src)
+    plan = deidlang.compile("basic-profile")
+    first = run(plan, [src], out, KEY)
+    assert (first.written, first.failed) == (4, 1)
+    again = run(plan, [src], out, KEY, resume=True)
+    assert (again.written, again.failed, again.skipped) == (0, 1, 4)  # failures are retried
+    os.utime(src / "i0.dcm", ns=(1, 1))  # a changed input is done again
+    assert run(plan, [src], out, KEY, resume=True).written == 1
+    other = deidlang.compile("aryanto50")  # so is everything under a changed plan
+    assert run(other, [src], out, KEY, resume=True).written == 4
+
+
+def test_quarantine_and_report(tmp_path):
+    src, out, quarantine, report = tmp_path / "in", tmp_path / "out", tmp_path / "q", tmp_path / "r.json"
+    make_inputs(src, 2)
+    ds, canaries = phantom(instance=9)
+    ds.BurnedInAnnotation = "YES"
+    ds.save_as(src / "burned.dcm", enforce_file_format=True)
+    plan = deidlang.compile('include "basic-profile"\nreject if BurnedInAnnotation == "YES" because "burned-in"')
+    summary = run(plan, [src], out, KEY, quarantine=quarantine, report_path=report)
+    assert (summary.written, summary.failed, summary.rejected) == (2, 1, 1)
+    assert (quarantine / "burned.dcm").read_bytes() == (src / "burned.dcm").read_bytes()
+    reason = (quarantine / "burned.dcm.reason.txt").read_text()
+    assert "burned-in" in reason and not any(v in reason for v in canaries.searchable().values())
+    assert (quarantine / "junk.txt.reason.txt").exists() and not (out / "burned.dcm").exists()
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert sorted(line["outcome"] for line in lines) == ["failed", "rejected", "written", "written"]
+    assert all(line["engine"] == "reference" for line in lines)
+
+
+def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    ds, _ = phantom(size=512)  # 512 KiB of pixels a file: writing takes a while
+    for i in range(60):
+        ds.save_as(src / f"big{i:02d}.dcm", enforce_file_format=True)
+    proc = subprocess.Popen([sys.executable, "-m", "deidlang", "run", str(src), "-o", str(out), "--workers", "2",
+                             "-q"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.dcm"))) < 5:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = list(out.glob("*.dcm"))
+    assert 0 < len(finished) < 60
+    for path in finished:  # every file under its final name is complete and valid
+        assert dcmread(path).PatientIdentityRemoved == "YES"
+    # a resumed run finishes the job
+    resumed = run(deidlang.compile("basic-profile"), [src], out, KEY, resume=True)
+    assert resumed.written + resumed.skipped == 60 and resumed.failed == 0
+    assert len(list(out.glob("*.dcm"))) == 60
