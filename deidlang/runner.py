@@ -231,13 +231,14 @@ def _safe(err: BaseException) -> str:
 
 def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key | bytes, workers: int = 1,
         on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
-        resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None
-        ) -> Summary:
+        resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None,
+        engine: str = "local", scheduler: str | None = None) -> Summary:
     """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
 
     ``map_path``: record keyed pairs there (needs a persistent key). ``resume``: skip inputs the
     journal says are finished. ``quarantine``: copy each rejected or failed input there, beside a
-    ``.reason.txt``. ``report_path``: one JSON line per input.
+    ``.reason.txt``. ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the
+    Dask cluster at ``scheduler`` (a LocalCluster of ``workers`` processes when None).
     """
     key = Key.of(key)
     if map_path is not None and not key.persistent:
@@ -277,7 +278,9 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
             on_result(result)
 
     try:
-        if workers <= 1:
+        if engine == "dask":
+            _run_dask(plan, key, map_path, workers, scheduler, todo(), done)
+        elif workers <= 1:
             for source, dest in todo():
                 done(deidentify_file(source, dest, plan, key, store), dest)
         else:
@@ -313,6 +316,53 @@ def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple
             done(fut.result(), dest)
 
 
+def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
+              jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None]) -> None:
+    """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
+    workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError("--engine dask needs Dask: pip install 'deidlang[dask]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+    try:
+        with Client(scheduler or cluster) as client:
+            plan_data = client.scatter(plan.to_dict(), broadcast=True)
+            window = as_completed()
+            pending: dict = {}
+            for source, dest in jobs:
+                fut = client.submit(_dask_work, str(source), str(dest), plan.plan_hash, plan_data, key, map_path,
+                                    pure=False)
+                pending[fut.key] = dest
+                window.add(fut)
+                if window.count() >= max(workers, 1) * 8:
+                    fut = next(window)
+                    done(fut.result(), pending.pop(fut.key))
+            for fut in window:
+                done(fut.result(), pending.pop(fut.key))
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _dask_work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path) -> FileResult:
+    """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
+    plan = _DASK_PLANS.get(plan_hash)
+    if plan is None:
+        quiet_pydicom()
+        plan = _DASK_PLANS[plan_hash] = Plan.from_dict(plan_data)
+    store = PseudonymMap(map_path, key) if map_path is not None else None
+    try:
+        return deidentify_file(source, dest, plan, key, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+_DASK_PLANS: dict[str, Plan] = {}
 _WORKER: tuple[Plan, Key, PseudonymMap | None] | None = None
 
 

@@ -80,3 +80,15 @@ def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     resumed = run(deidlang.compile("basic-profile"), [src], out, KEY, resume=True)
     assert resumed.written + resumed.skipped == 60 and resumed.failed == 0
     assert len(list(out.glob("*.dcm"))) == 60
+
+
+def test_dask_local_cluster_matches_the_local_runner(tmp_path):
+    """Two worker processes on loopback, byte-identical to the local runner with the same key."""
+    src = tmp_path / "in"
+    make_inputs(src, 6)
+    plan = deidlang.compile("basic-profile")
+    local = run(plan, [src], tmp_path / "local", KEY, workers=1)
+    dask = run(plan, [src], tmp_path / "dask", KEY, workers=2, engine="dask")
+    assert (dask.written, dask.failed) == (local.written, local.failed) == (6, 1)
+    for path in (tmp_path / "local").glob("*.dcm"):
+        assert path.read_bytes() == (tmp_path / "dask" / path.name).read_bytes()

@@ -29,10 +29,13 @@ from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
 @click.option("--quarantine", type=click.Path(file_okay=False), help="copy rejected and unreadable inputs here, "
                                                                      "each with a .reason.txt")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="one JSON line per input")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local processes, or a Dask distributed cluster")
+@click.option("--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a LocalCluster of --workers)")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
 def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
             map_path: str | None, workers: int, resume: bool, quarantine: str | None, report_path: str | None,
-            quiet: bool) -> int:
+            engine: str, scheduler: str | None, quiet: bool) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
     plan = compile_rules(rules)
@@ -69,7 +72,7 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
 
     try:
         summary = run(plan, inputs, outdir, key, workers, on_result, map_path, resume=resume,
-                      quarantine=quarantine, report_path=report_path)
+                      quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler)
     finally:
         if progress is not None:
             progress.close()
