@@ -26,7 +26,7 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
-from .engine import Decision, Key, engine_for
+from .engine import Decision, Key, engine_for, stream
 from .errors import EngineError, InputError, Rejected
 from .journal import Journal
 from .plan import Plan
@@ -40,6 +40,8 @@ class FileResult:
     output: str | None = None
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    engine: str = ""  # fast (the byte stream) or reference (pydicom Datasets)
+    fallback: str = ""  # why the fast path could not take this file
 
 
 @dataclass
@@ -48,10 +50,14 @@ class Summary:
     failed: int = 0
     rejected: int = 0
     skipped: int = 0
+    fast: int = 0  # files the streaming fast path took
+    reference: int = 0  # files the reference engine took (fallbacks included)
     failures: list[FileResult] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
         setattr(self, result.status, getattr(self, result.status) + 1)
+        if result.engine:
+            setattr(self, result.engine, getattr(self, result.engine) + 1)
         if result.status in ("failed", "rejected"):
             self.failures.append(result)
 
@@ -125,13 +131,35 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[t
 
 
 def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,
-                    store: PseudonymMap | None = None) -> FileResult:
+                    store: PseudonymMap | None = None, engine: str = "auto") -> FileResult:
     """Read one file, de-identify it with the plan, record its keyed pairs in ``store`` if given, and
-    write it atomically. Never raises for bad input: the result says what happened."""
+    write it atomically. Never raises for bad input: the result says what happened.
+
+    ``engine``: ``auto`` takes the streaming fast path and falls back to the reference engine for
+    what it does not support; ``reference`` always uses the reference engine.
+    """
     source, destination = Path(source), Path(destination)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
-        return _deidentify(source, destination, plan, Key.of(key), store)
+        fallback = "asked for" if engine == "reference" else ""
+        if not fallback:
+            try:
+                data = source.read_bytes()
+                encoded, outcome = stream.rewrite(data, plan, key)
+            except stream.Unsupported as why:
+                fallback = str(why)
+            except OSError as err:
+                return FileResult(str(source), "failed", reason=f"cannot read: {err.strerror}")
+            except Rejected as err:
+                return FileResult(str(source), "rejected", reason=err.message, engine="fast")
+            except EngineError as err:
+                return FileResult(str(source), "failed", reason=err.message, engine="fast")
+            except Exception as err:  # fail closed
+                return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}",
+                                  engine="fast")
+            else:
+                return _finish(source, destination, outcome, lambda f: f.write(encoded), store, "fast", "")
+        return _deidentify(source, destination, plan, Key.of(key), store, fallback)
 
 
 @dataclass
@@ -181,39 +209,52 @@ def _read(source: Path):
     raise InputError("not a DICOM file (no DICM prefix, and no SOP instance could be parsed)")
 
 
-def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: PseudonymMap | None) -> FileResult:
+def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: PseudonymMap | None,
+                fallback: str) -> FileResult:
+    """The reference engine: read with pydicom, apply, write."""
     try:
         ds = _read(source)
     except InputError as err:
-        return FileResult(str(source), "failed", reason=err.message)
+        return FileResult(str(source), "failed", reason=err.message, engine="reference", fallback=fallback)
     except Exception as err:  # pydicom raises many types for damaged files
-        return FileResult(str(source), "failed", reason=f"cannot read: {_safe(err)}")
+        return FileResult(str(source), "failed", reason=f"cannot read: {_safe(err)}", engine="reference",
+                          fallback=fallback)
     try:
         outcome = engine_for(plan).apply(ds, key)
     except Rejected as err:
-        return FileResult(str(source), "rejected", reason=err.message)
+        return FileResult(str(source), "rejected", reason=err.message, engine="reference", fallback=fallback)
     except EngineError as err:
-        return FileResult(str(source), "failed", reason=err.message)
+        return FileResult(str(source), "failed", reason=err.message, engine="reference", fallback=fallback)
     except Exception as err:  # fail closed: whatever went wrong, nothing is written
-        return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}")
+        return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}",
+                          engine="reference", fallback=fallback)
+    return _finish(source, destination, outcome, lambda f: dcmwrite(f, outcome.dataset, enforce_file_format=True),
+                   store, "reference", fallback)
+
+
+def _finish(source: Path, destination: Path, outcome, write, store: PseudonymMap | None, engine: str,
+            fallback: str) -> FileResult:
+    """Record the keyed pairs, then write the output atomically."""
     try:
         if store is not None:  # before the write: no output ever exists without its pairs
             store.record(outcome.pairs)
     except Exception as err:
-        return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {_safe(err)}")
+        return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {_safe(err)}",
+                          engine=engine, fallback=fallback)
     try:
-        _write_atomically(outcome.dataset, destination)
+        _write_atomically(write, destination)
     except Exception as err:
-        return FileResult(str(source), "failed", reason=f"cannot write the output: {_safe(err)}")
-    return FileResult(str(source), "written", str(destination), notes=outcome.notes)
+        return FileResult(str(source), "failed", reason=f"cannot write the output: {_safe(err)}", engine=engine,
+                          fallback=fallback)
+    return FileResult(str(source), "written", str(destination), notes=outcome.notes, engine=engine, fallback=fallback)
 
 
-def _write_atomically(ds, destination: Path) -> None:
+def _write_atomically(write: Callable, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".deidlang-", suffix=".part", dir=destination.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            dcmwrite(f, ds, enforce_file_format=True)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, destination)
@@ -273,7 +314,8 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
             _quarantine(Path(result.source), Path(quarantine) / dest.relative_to(out), result.reason)
         if report_file is not None:
             report_file.write(json.dumps({"source": result.source, "outcome": result.status, "output": result.output,
-                                          "engine": "reference", "reason": result.reason}) + "\n")
+                                          "engine": result.engine, "fallback": result.fallback,
+                                          "reason": result.reason}) + "\n")
         if on_result:
             on_result(result)
 

@@ -55,7 +55,7 @@ def test_quarantine_and_report(tmp_path):
     assert (quarantine / "junk.txt.reason.txt").exists() and not (out / "burned.dcm").exists()
     lines = [json.loads(line) for line in report.read_text().splitlines()]
     assert sorted(line["outcome"] for line in lines) == ["failed", "rejected", "written", "written"]
-    assert all(line["engine"] == "reference" for line in lines)
+    assert {line["engine"] for line in lines} == {"fast", "reference"}  # the junk file falls back
 
 
 def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):

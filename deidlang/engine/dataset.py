@@ -126,7 +126,7 @@ class Engine:
         active = outcome.pixel_rules = [r for r in self.plan.pixel_rules if r.condition is None or truths[r.condition]]
         if active and trace is None:  # only now are pixels decoded
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
-        self._stamp(out, ctx)
+        self.stamp(out, ctx)
         out.file_meta = _file_meta(out, transfer_syntax)
         return outcome
 
@@ -174,8 +174,22 @@ class Engine:
 
     def _act(self, elem: DataElement, rule: PlanRule | None, position: Position,
              ctx: _Context) -> DataElement | None:
-        action = rule.action if rule else self.resolver.default_action(elem.tag)
-        vr = elem.VR
+        action = self.verdict(int(elem.tag), elem.VR, rule, ctx)
+        if action is None:
+            return None
+        if elem.VR == "SQ":
+            if action in ("keep", "clean"):
+                items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
+                return DataElement(elem.tag, "SQ", Sequence(items))
+            return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
+        if action == "keep":
+            return elem
+        return self.transform(elem, action, rule, ctx)
+
+    def verdict(self, tag: int, vr: str, rule: PlanRule | None, ctx: _Context) -> str | None:
+        """The action for an element, counted (and its effect on dates noted); None when the element
+        goes: removed, or the action does not fit its VR."""
+        action = rule.action if rule else self.resolver.default_action(tag)
         ctx.outcome.actions[action] = ctx.outcome.actions.get(action, 0) + 1
         if vr in DATE_VRS:
             ctx.dates.add({"keep": "kept", "shift-date": "modified", "truncate-date": "modified"}.get(action, "removed"))
@@ -183,21 +197,18 @@ class Engine:
             return None
         allowed = APPLIES_TO[action]
         if allowed is not None and vr not in allowed:
-            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` does not apply to VR {vr}: removed")
+            ctx.outcome.notes.append(f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed")
             return None
-        if vr == "SQ":
-            if action in ("keep", "clean"):
-                items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
-                return DataElement(elem.tag, "SQ", Sequence(items))
-            return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
-        if action == "keep":
-            return elem
+        return action
+
+    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context) -> DataElement | None:
+        """The new element for an action that computes a value; None (noted) when it cannot."""
         try:
             value = self._new_value(elem, action, rule, ctx)
         except (ValueError, TypeError):
-            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {vr} value: removed")
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {elem.VR} value: removed")
             return None
-        return DataElement(elem.tag, vr, value)
+        return DataElement(elem.tag, elem.VR, value)
 
     def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):
         vr, value = elem.VR, elem.value
@@ -244,7 +255,8 @@ class Engine:
 
     # ------------------------------------------------------------ the output contract
 
-    def _stamp(self, out: Dataset, ctx: _Context) -> None:
+    def stamp(self, out: Dataset, ctx: _Context) -> None:
+        """The output contract's attributes, saying what was done."""
         plan = self.plan
         out.PatientIdentityRemoved = "YES"
         method = [f"deidlang {plan.name} {plan.version}"[:64], plan.plan_hash]
