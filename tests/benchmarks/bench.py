@@ -14,7 +14,6 @@ deidlang runs, and the time to compile the basic profile. Every figure is measur
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -109,17 +108,20 @@ for path in src.rglob("*.dcm"):
 
 def timed(command: list[str], out: Path, repeat: int) -> tuple[float, int]:
     """Median seconds over ``repeat`` runs into a fresh ``out``, and the peak RSS (KiB) of the command's
-    own process (worker processes, if any, are not counted)."""
+    main process as GNU time reports it (worker processes are not counted; 0 without GNU time)."""
     times, peak = [], 0
+    gnu_time = shutil.which("time") if Path("/usr/bin/time").exists() else None
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - start)
-        if os.waitstatus_to_exitcode(status) not in (0, 1):
-            raise SystemExit(f"failed: {' '.join(command)}")
-        peak = max(peak, usage.ru_maxrss)
+        with tempfile.NamedTemporaryFile("r") as rss:
+            wrapped = ["/usr/bin/time", "-o", rss.name, "-f", "%M", *command] if gnu_time else command
+            start = time.perf_counter()
+            code = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            times.append(time.perf_counter() - start)
+            if code not in (0, 1):
+                raise SystemExit(f"failed: {' '.join(command)}")
+            text = rss.read().strip().splitlines()
+            peak = max(peak, int(text[-1]) if text and text[-1].isdigit() else 0)
     return statistics.median(times), peak
 
 
