@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -242,14 +244,16 @@ def _finish(source: Path, destination: Path, outcome, write, store: PseudonymMap
         return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {_safe(err)}",
                           engine=engine, fallback=fallback)
     try:
-        _write_atomically(write, destination)
+        write_atomically(write, destination)
     except Exception as err:
         return FileResult(str(source), "failed", reason=f"cannot write the output: {_safe(err)}", engine=engine,
                           fallback=fallback)
     return FileResult(str(source), "written", str(destination), notes=outcome.notes, engine=engine, fallback=fallback)
 
 
-def _write_atomically(write: Callable, destination: Path) -> None:
+def write_atomically(write: Callable, destination: Path) -> None:
+    """Call ``write(file)`` on a temporary file beside ``destination``, then rename it into place:
+    no partial file ever carries the final name."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".deidlang-", suffix=".part", dir=destination.parent)
     try:
@@ -331,6 +335,17 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
             if resource is not None:
                 resource.close()
     return summary
+
+
+def quarantine_dataset(ds, folder: Path, reason: str) -> None:
+    """A received instance (the node's input) kept as it came, under a name that says nothing about
+    it, beside its reason."""
+    name = f"received-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}.dcm"
+    try:
+        write_atomically(lambda f: ds.save_as(f, enforce_file_format=False), folder / name)
+        (folder / f"{name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    except Exception:
+        pass  # the failure is answered and counted already
 
 
 def _quarantine(source: Path, target: Path, reason: str) -> None:

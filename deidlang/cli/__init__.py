@@ -16,7 +16,7 @@ import click
 
 from .._version import __version__
 from ..errors import DeidError, InputError, RuleError
-from . import check, coverage, diff, explain, fmt, reidentify, run, scan, test
+from . import check, coverage, diff, explain, fmt, reidentify, run, scan, serve, test
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -42,6 +42,7 @@ cli.add_command(fmt.command)
 cli.add_command(diff.command)
 cli.add_command(coverage.command)
 cli.add_command(test.command)
+cli.add_command(serve.command)
 
 
 @contextlib.contextmanager
