@@ -176,3 +176,61 @@ def test_dcmtk_storescu(node, tmp_path):
                              *map(str, sorted(tmp_path.glob("*.dcm")))], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "store").rglob("*.dcm"))) == 3
+
+
+def test_serve_command_logs_without_phi_and_stops_gracefully_on_sigterm(tmp_path):
+    import signal
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "deidlang", "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--store", str(tmp_path / "store"), "--allow", "MODALITY",
+                             "--report", str(tmp_path / "report.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        datasets = study(3)
+        while time.monotonic() < deadline:
+            ae = AE(ae_title="MODALITY")
+            ae.add_requested_context(CTImageStorage)
+            assoc = ae.associate("127.0.0.1", port, ae_title="DEID")
+            if assoc.is_established:
+                statuses = [assoc.send_c_store(ds).Status for ds in datasets]
+                assoc.release()
+                break
+            time.sleep(0.2)
+        assert statuses == [0, 0, 0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "association from MODALITY@127.0.0.1 accepted" in err and "stopped: 3 received, 3 stored" in err
+    for ds in datasets:
+        assert str(ds.PatientName) not in err and ds.PatientID not in err
+    assert len((tmp_path / "report.json").read_text().splitlines()) == 3
+    assert len(list((tmp_path / "store").rglob("*.dcm"))) == 3
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_tls(node, tmp_path):
+    import ssl
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    n = node(store=tmp_path / "store", ssl_context=server)
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tmp_path / "cert.pem"))
+    ae = AE(ae_title="MODALITY")
+    ae.add_requested_context(CTImageStorage)
+    assoc = ae.associate("127.0.0.1", n.address[1], ae_title="DEID", tls_args=(client, "localhost"))
+    assert assoc.is_established
+    assert assoc.send_c_store(study(1)[0]).Status == 0
+    assoc.release()
+    plain = AE(ae_title="MODALITY")
+    plain.add_requested_context(CTImageStorage)
+    assert not plain.associate("127.0.0.1", n.address[1], ae_title="DEID").is_established
