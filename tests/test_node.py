@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 import threading
 import time
 
@@ -61,8 +62,11 @@ def node(tmp_path):
         n.stop(timeout=5)
 
 
+PSEUDONYMISE = str(Path(__file__).resolve().parent.parent / "examples" / "pseudonymise.deid")
+
+
 def test_store_echo_and_consistency_with_the_batch_runner(node, tmp_path):
-    n = node(store=tmp_path / "store", map_path=tmp_path / "node.map")
+    n = node(store=tmp_path / "store", map_path=tmp_path / "node.map", rules=PSEUDONYMISE)
     datasets = study(4)
     assert send(n.address[1], datasets[:2]) == [0, 0]
     assert send(n.address[1], datasets[2:], title="PACS") == [0, 0]  # a second association, same study
@@ -72,13 +76,14 @@ def test_store_echo_and_consistency_with_the_batch_runner(node, tmp_path):
     (tmp_path / "in").mkdir()
     for ds in datasets:
         ds.save_as(tmp_path / "in" / f"{ds.InstanceNumber}.dcm", enforce_file_format=True)
-    run(deidlang.compile("basic-profile"), [tmp_path / "in"], tmp_path / "batch", KEY)
+    run(deidlang.compile(PSEUDONYMISE), [tmp_path / "in"], tmp_path / "batch", KEY)
     for path in (tmp_path / "batch").glob("*.dcm"):
         batch = dcmread(path)
         mine = stored[batch.InstanceNumber]
         assert mine.SOPInstanceUID == batch.SOPInstanceUID == mine.file_meta.MediaStorageSOPInstanceUID
-        assert mine.StudyInstanceUID == batch.StudyInstanceUID and mine.PatientID == batch.PatientID
-        assert mine.PatientIdentityRemoved == "YES" and "PatientName" in mine and mine.PatientName == ""
+        assert mine.StudyInstanceUID == batch.StudyInstanceUID and mine.StudyDate == batch.StudyDate
+        assert mine.PatientID == batch.PatientID and mine.PatientID.startswith("P-")  # the same pseudonym
+        assert mine.PatientIdentityRemoved == "YES" and str(mine.PatientName).startswith("PAT-")
         ref = mine.ReferencedImageSequence[0].ReferencedSOPInstanceUID
         assert ref == stored[mine.InstanceNumber % 4 + 1].SOPInstanceUID
     store = PseudonymMap(tmp_path / "node.map", KEY)
