@@ -13,7 +13,7 @@ import time
 import click
 
 from .. import compile as compile_rules
-from ..node import Destination, Node
+from ..errors import InputError
 from ..runner import load_key
 
 
@@ -38,6 +38,10 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
             key_file: str | None, map_path: str | None, quarantine: str | None, allow: tuple[str, ...],
             tls_cert: str | None, tls_key: str | None, tls_ca: str | None, report_path: str | None) -> int:
     """Receive instances over DICOM, de-identify each as it arrives, store or forward it."""
+    try:
+        from ..node import Destination, Node  # pynetdicom is an optional extra
+    except ImportError:
+        raise InputError("`deidlang serve` needs pynetdicom: pip install 'deidlang[node]'") from None
     plan = compile_rules(rules)
     key = load_key(key_file, os.environ)
     context = None
