@@ -110,13 +110,7 @@ class Engine:
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
-        if not (ds.get("SOPClassUID") and ds.get("SOPInstanceUID")):
-            raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
-        truths = evaluate(self.plan.conditions, ds)
-        for reject in self.plan.rejects:
-            if truths[reject.condition]:
-                origin = self.plan.origin(reject.order)
-                raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
+        truths = self.admit(ds)
         outcome = Outcome(Dataset())
         ctx = _Context(ds, Key.of(key), truths, outcome, trace)
         outcome.dataset = out = self._walk(ds, (), ctx)
@@ -129,6 +123,18 @@ class Engine:
         self.stamp(out, ctx)
         out.file_meta = _file_meta(out, transfer_syntax)
         return outcome
+
+    def admit(self, ds: Dataset) -> list[bool]:
+        """The truth of every condition for this dataset (its top level), once the dataset is known to
+        be an instance that no reject rule turns away."""
+        if not (ds.get("SOPClassUID") and ds.get("SOPInstanceUID")):
+            raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
+        truths = evaluate(self.plan.conditions, ds)
+        for reject in self.plan.rejects:
+            if truths[reject.condition]:
+                origin = self.plan.origin(reject.order)
+                raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
+        return truths
 
     # ------------------------------------------------------------ the walk
 

@@ -29,9 +29,8 @@ from pydicom.tag import Tag
 from pydicom.uid import UID
 
 from ..dictionary import ALL_VRS, format_tag
-from ..errors import EngineError, Rejected
 from ..plan import Plan, is_private, is_private_creator
-from .conditions import evaluate
+from ..validate import atoms
 from .dataset import _CONTRACT, _IDENTIFYING, Engine, Outcome, _Context, _file_meta, engine_for
 from .keys import Key
 
@@ -212,13 +211,7 @@ class _Rewriter:
         top = list(self._elements(self.body, len(self.data)))
         original = self._prescan(top)
         charset = convert_encodings(original.get("SpecificCharacterSet") or "ISO_IR 6")  # as pydicom decodes
-        if not (original.get("SOPClassUID") and original.get("SOPInstanceUID")):
-            raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
-        truths = evaluate(self.plan.conditions, original)
-        for reject in self.plan.rejects:
-            if truths[reject.condition]:
-                origin = self.plan.origin(reject.order)
-                raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
+        truths = self.engine.admit(original)
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
         outcome = Outcome(Dataset())
@@ -242,7 +235,7 @@ class _Rewriter:
         """The few top-level values conditions, keys and the output contract read."""
         wanted = {_CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, *_IDENTIFYING}
         for cond in self.plan.conditions:
-            wanted |= set(_operands(cond))
+            wanted |= {atom[1] for atom in atoms(cond)}
         ds = Dataset()
         by_tag = {e.tag: e for e in top}
         if _PIXEL_REP in by_tag:
@@ -334,13 +327,3 @@ class _Rewriter:
 
     def _value_text(self, element: _Element, charset) -> str:
         return str(self._decode(element, charset).value)
-
-
-def _operands(cond: tuple) -> Iterator[int]:
-    if cond[0] in ("and", "or"):
-        yield from _operands(cond[1])
-        yield from _operands(cond[2])
-    elif cond[0] == "not":
-        yield from _operands(cond[1])
-    else:
-        yield cond[1]

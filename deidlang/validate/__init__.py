@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..plan import Plan
 from ..resolve import Resolver
-from ._analysis import deciders, survivals
+from ._analysis import atoms, deciders, survivals
 from ._finding import Finding
 from .minimum import minimum
 from .profile import basic_profile
@@ -18,7 +18,7 @@ from .waivers import waivers
 OBLIGATIONS = (minimum, waivers)
 PROFILES = {"basic-profile": basic_profile}
 
-__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "deciders", "survivals", "validate"]
+__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "atoms", "deciders", "survivals", "validate"]
 
 
 def validate(plan: Plan, profile: str | None = None) -> list[Finding]:

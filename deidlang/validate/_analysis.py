@@ -48,17 +48,17 @@ def survivals(plan: Plan, resolver: Resolver, tag: int, vr: str,
 def deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | None]:
     """The rules of a chain that decide under at least one assignment (None: the default)."""
     conds = [plan.conditions[r.condition] if r.condition is not None else None for r in chain]
-    atoms = sorted({a for c in conds if c is not None for a in _atoms(c)}, key=repr)
-    if len(atoms) > MAX_ATOMS:
-        evaluate = None  # each condition free
+    names = sorted({a for c in conds if c is not None for a in atoms(c)}, key=repr)
+    if len(names) > MAX_ATOMS:
+        exact = False  # too many: each condition free
         assignments: Iterable = itertools.product((False, True), repeat=sum(c is not None for c in conds))
     else:
-        evaluate = True
-        assignments = itertools.product((False, True), repeat=len(atoms))
+        exact = True
+        assignments = itertools.product((False, True), repeat=len(names))
     found: dict[int, PlanRule | None] = {}
     for values in assignments:
-        if evaluate:
-            truth = dict(zip(atoms, values))
+        if exact:
+            truth = dict(zip(names, values))
             truths = [True if c is None else _eval(c, truth) for c in conds]
         else:
             free = iter(values)
@@ -68,12 +68,13 @@ def deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | Non
     return found.values()
 
 
-def _atoms(cond: tuple) -> Iterable[tuple]:
+def atoms(cond: tuple) -> Iterable[tuple]:
+    """The comparisons, `in` and `exists` tests a condition is made of."""
     if cond[0] in ("and", "or"):
-        yield from _atoms(cond[1])
-        yield from _atoms(cond[2])
+        yield from atoms(cond[1])
+        yield from atoms(cond[2])
     elif cond[0] == "not":
-        yield from _atoms(cond[1])
+        yield from atoms(cond[1])
     else:
         yield cond
 
