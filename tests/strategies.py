@@ -185,14 +185,15 @@ def planted_datasets(draw, seed: int | None = None, study: dict[str, str] | None
     ds = Dataset()
     if charset:
         ds.SpecificCharacterSet = charset
+    for _ in range(draw(st.integers(0, 12))):
+        elem = _element(draw, name_text)
+        ds[elem.tag] = elem
+    # after the random elements, which must not overwrite them (found by the thorough profile)
     study = study or {}
     ds.SOPClassUID = CTImageStorage
     ds.SOPInstanceUID = study.get("instance", f"1.2.826.0.1.3680043.10.99.{seed}.1")
     ds.StudyInstanceUID = study.get("study", f"1.2.826.0.1.3680043.10.99.{seed}")
     ds.Modality = draw(st.sampled_from(["CT", "MR", "US", "OT"]))
-    for _ in range(draw(st.integers(0, 12))):
-        elem = _element(draw, name_text)
-        ds[elem.tag] = elem
     for e in MINIMUM:
         if e.vr != "SQ":
             ds.add_new(e.tag, e.vr, plant[e.tag])
