@@ -78,8 +78,9 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
             progress.close()
     elapsed = time.monotonic() - start
     skipped = f", {summary.skipped} skipped (finished before)" if summary.skipped else ""
+    engines = f" (fast path {summary.fast}, reference engine {summary.reference})" if summary.reference else ""
     click.echo(f"{summary.written} written, {summary.failed} failed, {summary.rejected} rejected{skipped} "
-               f"in {elapsed:.1f}s -> {outdir}")
+               f"in {elapsed:.1f}s -> {outdir}{engines}")
     return 0 if summary.ok else 1
 
 
