@@ -40,6 +40,11 @@ _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP = 0x00080005, 0x00080016, 0x00080018, 0x00280103
 
 
+# Actions whose new value is independent of the old one, and the encoded results already made.
+_CONSTANT = frozenset({"empty", "dummy", "dummy-date", "replace"})
+_CONSTANT_CACHE: dict[tuple, bytes] = {}
+
+
 class Unsupported(Exception):
     """This file needs the reference engine; the message says why (no values in it)."""
 
@@ -313,6 +318,15 @@ class _Rewriter:
             if top and element.tag in (_SOP_CLASS, _SOP_INSTANCE):
                 self.sop[element.tag] = self._value_text(element, charset)
             return self._copy(element)
+        if action in _CONSTANT and not (top and element.tag in (_SOP_CLASS, _SOP_INSTANCE)):
+            # the new value does not depend on the old one: encode it once per element kind
+            key = (self.plan.plan_hash, element.tag, vr, action, rule.argument if rule else None, self.implicit,
+                   tuple(charset))
+            encoded = _CONSTANT_CACHE.get(key)
+            if encoded is None:
+                new = self.engine.transform(DataElement(element.tag, vr, None), action, rule, ctx)
+                encoded = _CONSTANT_CACHE[key] = self._encode(new, charset)
+            return encoded
         try:
             elem = self._decode(element, charset)
         except Exception:
