@@ -7,6 +7,11 @@ changes are decoded and re-encoded, with the reference engine's own code, so bot
 result (`tests/test_stream.py` checks it on generated datasets and plans). Conditions read only the
 few top-level values they name.
 
+Values that do not depend on the old one (empty, dummy, replace) are encoded once per element kind
+and reused, without decoding the old value; so where the reference engine removes an element whose
+value cannot be decoded, this path writes the constant instead (nothing of the value survives either
+way).
+
 What it does not handle it refuses with `Unsupported`, and the runner uses the reference engine for
 that file (counted): no preamble, a deflated or big-endian transfer syntax, an active pixel rule, a
 plan with `clean`, undefined-length UN elements, and anything malformed.
