@@ -53,8 +53,10 @@ def _collect_comment(token: Token) -> Token:
 def _parser(keep_comments: bool = False) -> Lark:
     grammar = (shipped_dir("grammar") / "deid.lark").read_text(encoding="utf-8")
     callbacks = {"COMMENT": _collect_comment} if keep_comments else {}
+    # cache=True keeps the built LALR tables in the temp folder (keyed by the grammar's hash): a cold
+    # start then loads them instead of building them again
     return Lark(grammar, parser="lalr", propagate_positions=True, strict=True, maybe_placeholders=True,
-                lexer_callbacks=callbacks)
+                lexer_callbacks=callbacks, cache=not keep_comments)
 
 
 @dataclass(frozen=True)
