@@ -183,34 +183,29 @@ class Node:
                 self._idle.notify_all()
 
     def _store_one(self, event) -> int | Dataset:
-        status = self._deidentify(event)
-        outcome = "written" if status == 0 else ("rejected" if status.ErrorComment.startswith("rejected") else "failed")
-        self.report({"outcome": outcome, "engine": "reference",
-                     "reason": "" if status == 0 else str(status.ErrorComment)})
-        return status
-
-    def _deidentify(self, event) -> int | Dataset:
+        """Count, report and answer one instance: success, or a failure status with its reason."""
         self.counts.add("received")
+        outcome, reason = self._deidentify(event)
+        self.counts.add(outcome)
+        self.report({"outcome": "written" if outcome in ("stored", "queued") else outcome, "engine": "reference",
+                     "reason": reason})
+        return 0x0000 if not reason else _failure(reason)
+
+    def _deidentify(self, event) -> tuple[str, str]:
+        """(stored | queued | rejected | failed, a PHI-free reason for the last two)."""
         try:
             ds = event.dataset
             ds.file_meta = event.file_meta
         except Exception:
-            self.counts.add("failed")
-            return _failure("the dataset could not be decoded")
+            return "failed", "the dataset could not be decoded"
         try:
             outcome = self.engine.apply(ds, self.key)
-        except Rejected as err:
-            self.counts.add("rejected")
+        except (Rejected, EngineError) as err:
             self._to_quarantine(ds, err.message)
-            return _failure(err.message)
-        except EngineError as err:
-            self.counts.add("failed")
-            self._to_quarantine(ds, err.message)
-            return _failure(err.message)
+            return "rejected" if isinstance(err, Rejected) else "failed", err.message
         except Exception as err:  # fail closed: answered with a failure, nothing stored
-            self.counts.add("failed")
             self._to_quarantine(ds, f"internal error ({type(err).__name__})")
-            return _failure("internal error while de-identifying")
+            return "failed", "internal error while de-identifying"
         out = outcome.dataset
         try:
             if self.map_path is not None:
@@ -220,10 +215,8 @@ class Node:
                       str(out.get("SeriesInstanceUID", "unknown")) / name) if self.store else self.outbox / name
             write_atomically(lambda f: out.save_as(f, enforce_file_format=True), target)
         except Exception as err:
-            self.counts.add("failed")
-            return _failure(f"cannot write the output ({type(err).__name__})")
-        self.counts.add("stored" if self.store else "queued")
-        return 0x0000
+            return "failed", f"cannot write the output ({type(err).__name__})"
+        return ("stored" if self.store else "queued"), ""
 
     def _map(self) -> PseudonymMap:
         store = getattr(self._maps, "store", None)

@@ -15,7 +15,7 @@ from deidlang.resolve import Resolver
 
 from .conftest import ROOT
 
-NAME, ID, AGE = 0x00100010, 0x00100020, 0x00101010
+NAME, AGE = 0x00100010, 0x00101010
 
 
 def decide(plan, tag, vr="LO", creator=None, position=(), truths=None):

@@ -9,7 +9,6 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom import dcmread
-from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
 import deidlang
 from deidlang.compiler import compile_text

@@ -102,8 +102,8 @@ def _assert_located(err: RuleError, text: str) -> None:
     assert err.span is not None
     if err.span.source == "<string>":
         lines = text.split("\n")
-        assert 1 <= err.span.line <= len(lines)
-        assert 1 <= err.span.col <= len(lines[err.span.line - 1]) + 1
+        assert err.span.line in range(1, len(lines) + 1)
+        assert err.span.col in range(1, len(lines[err.span.line - 1]) + 2)
 
 
 @given(text=st.text(max_size=200))

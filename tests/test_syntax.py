@@ -92,7 +92,7 @@ def test_syntax_errors_point_inside_the_input(text):
         parse(text, "t.deid")
     span = info.value.span
     lines = text.split("\n")
-    assert 1 <= span.line <= len(lines)
-    assert 1 <= span.col <= len(lines[span.line - 1]) + 1
+    assert span.line in range(1, len(lines) + 1)
+    assert span.col in range(1, len(lines[span.line - 1]) + 2)
     assert info.value.help.startswith("expected") or "string" in info.value.message
     assert "^" in info.value.render()

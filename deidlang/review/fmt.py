@@ -12,7 +12,7 @@ line before the statement that followed it. Runs of blank lines become one. Form
 from __future__ import annotations
 
 from .. import ast
-from ..syntax import Comment, parse_with_comments
+from ..syntax import parse_with_comments
 
 _KIND_ORDER = {ast.Path: 0, ast.Keyword: 1, ast.TagPattern: 1, ast.CreatorElement: 2, ast.Group: 3,
                ast.VRClass: 4, ast.AnyPrivate: 5, ast.Named: 6}
@@ -184,10 +184,3 @@ def _value(value: str | float) -> str:
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-
-def check(text: str, source: str = "<string>") -> bool:
-    """Whether the text is already in canonical form."""
-    return format_text(text, source) == text
-
-
-__all__ = ["Comment", "check", "condition_text", "format_text", "selector", "statement"]
