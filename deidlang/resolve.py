@@ -36,6 +36,8 @@ class Resolver:
         for rules in self._paths.values():
             rules.sort(key=lambda r: r.precedence, reverse=True)
         self._cache: dict[tuple[int, str, str | None], tuple[PlanRule, ...]] = {}
+        #: leaf tags of path rules: only these elements can be decided differently by position
+        self.path_leaves = frozenset(self._paths)
 
     def candidates(self, tag: int, vr: str, creator: str | None) -> tuple[PlanRule, ...]:
         """Rules that apply to this element anywhere (path rules excluded), most specific first."""

@@ -48,9 +48,8 @@ class Outcome:
     """What `Engine.apply` produced: the new dataset (with file meta) and what happened, in words
     that never contain a value."""
 
-    dataset: Dataset
+    dataset: Dataset | None  # None from the streaming fast path, which builds no Dataset
     notes: list[str] = field(default_factory=list)
-    actions: dict[str, int] = field(default_factory=dict)
     #: (kind, original, replacement) for every keyed replacement: what a re-identification map
     #: records. These hold identifying values: keep them out of logs.
     pairs: set[tuple[str, str, str]] = field(default_factory=set)
@@ -193,10 +192,9 @@ class Engine:
         return self.transform(elem, action, rule, ctx)
 
     def verdict(self, tag: int, vr: str, rule: PlanRule | None, ctx: _Context) -> str | None:
-        """The action for an element, counted (and its effect on dates noted); None when the element
-        goes: removed, or the action does not fit its VR."""
+        """The action for an element (its effect on dates noted); None when the element goes: removed,
+        or the action does not fit its VR."""
         action = rule.action if rule else self.resolver.default_action(tag)
-        ctx.outcome.actions[action] = ctx.outcome.actions.get(action, 0) + 1
         if vr in DATE_VRS:
             ctx.dates.add({"keep": "kept", "shift-date": "modified", "truncate-date": "modified"}.get(action, "removed"))
         if action == "remove":

@@ -7,206 +7,252 @@ changes are decoded and re-encoded, with the reference engine's own code, so bot
 result (`tests/test_stream.py` checks it on generated datasets and plans). Conditions read only the
 few top-level values they name.
 
-Values that do not depend on the old one (empty, dummy, replace) are encoded once per element kind
-and reused, without decoding the old value; so where the reference engine removes an element whose
-value cannot be decoded, this path writes the constant instead (nothing of the value survives either
-way).
+Per file, only what differs between files is worked out. What happens to an element of a given tag,
+VR, private creator (and, for path rules, position) under given condition truths is decided once per
+process and kept in a table; values that do not depend on the old one (empty, dummy, replace) are
+encoded once and reused without decoding the old value; keyed results are kept by their input bytes,
+so a study's UIDs are computed once; the output contract's stamps are encoded once per outcome.
+Large kept values (pixel data) are not copied at all: the output names them as ranges of the input,
+which `fileio.write_parts` copies inside the kernel.
+
+Where the reference engine removes an element whose value cannot be decoded, this path writes the
+constant of an empty/dummy/replace rule instead (nothing of the value survives either way).
 
 What it does not handle it refuses with `Unsupported`, and the runner uses the reference engine for
 that file (counted): no preamble, a deflated or big-endian transfer syntax, an active pixel rule, a
-plan with `clean`, undefined-length UN elements, and anything malformed.
+plan with `clean`, undefined-length UN elements, file meta values that are not ASCII, and anything
+malformed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element, write_file_meta_info
+from pydicom.filewriter import write_data_element
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
-from ..dictionary import ALL_VRS, format_tag
-from ..plan import Plan, is_private, is_private_creator
+from ..compiler import APPLIES_TO
+from ..dictionary import ALL_VRS, DATE_VRS, format_tag
+from ..errors import EngineError
+from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
-from .dataset import _CONTRACT, _IDENTIFYING, Engine, Outcome, _Context, _file_meta, engine_for
+from .dataset import _CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for
 from .keys import Key
 
+_VRS = {vr.encode(): vr for vr in ALL_VRS}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_SHORT_VRS = {raw: vr for raw, vr in _VRS.items() if raw not in _LONG_VRS}
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP = 0x00080005, 0x00080016, 0x00080018, 0x00280103
+_CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
+_SOP = (_SOP_CLASS, _SOP_INSTANCE)
+_SKIPPED_AT_TOP = frozenset((*_CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
+_U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
+_SHORT = struct.Struct("<HH2xH").unpack_from  # group, element, length of a short explicit-VR header
 
+#: Kept top-level values at least this long stay in the input and are copied by range.
+SPAN = 1 << 16
 
-# Actions whose new value is independent of the old one, and the encoded results already made.
+# What the table says to do with an element.
+_DROP, _COPY, _CONST, _COMPUTE, _SEQ = range(5)
 _CONSTANT = frozenset({"empty", "dummy", "dummy-date", "replace"})
-_CONSTANT_CACHE: dict[tuple, bytes] = {}
+_DATE_EFFECT = {"keep": "kept", "shift-date": "modified", "truncate-date": "modified"}
+
+# Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
+_TABLES: dict[tuple, dict] = {}
+_TABLE_LIMIT = 100_000
+_RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 
 
 class Unsupported(Exception):
     """This file needs the reference engine; the message says why (no values in it)."""
 
 
-@dataclass(frozen=True)
-class _Element:
-    tag: int
-    vr: str
-    start: int  # of the header
-    value: int  # start of the value
-    length: int  # of the value, or _UNDEFINED
-    end: int  # of the whole element
+# An element: (tag, VR, start of header, start of value, value length or _UNDEFINED, end).
+_Element = tuple[int, str, int, int, int, int]
+Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
 
 
 def supports(plan: Plan) -> str | None:
     """Why a plan as a whole needs the reference engine, or None."""
-    if any(rule.action == "clean" for rule in plan.rules):
-        return "the plan cleans text (its terms come from the whole dataset)"
-    return None
+    table = _table("plan", plan.plan_hash)
+    if "reason" not in table:
+        table["reason"] = ("the plan cleans text (its terms come from the whole dataset)"
+                           if any(rule.action == "clean" for rule in plan.rules) else None)
+        table["wanted"] = frozenset({_CHARSET, *_SOP, _PIXEL_REP, _PATIENT_ID,
+                                     *(atom[1] for cond in plan.conditions for atom in atoms(cond))})
+    return table["reason"]
 
 
-def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:
-    """De-identified Part 10 bytes for the Part 10 ``data``, or `Unsupported`."""
+def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part], Outcome]:
+    """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
+    `Unsupported`. Ranges in the parts refer to ``data``."""
     reason = supports(plan)
     if reason:
         raise Unsupported(reason)
     return _Rewriter(data, engine_for(plan), Key.of(key)).run()
 
 
+def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:
+    """`rewrite_parts` joined into one bytes object."""
+    parts, outcome = rewrite_parts(data, plan, key)
+    return b"".join(data[p.start:p.stop] if isinstance(p, range) else p for p in parts), outcome
+
+
+def _table(*key) -> dict:
+    table = _TABLES.get(key)
+    if table is None or len(table) > _TABLE_LIMIT:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        table = _TABLES[key] = {}
+    return table
+
+
 class _Rewriter:
     def __init__(self, data: bytes, engine: Engine, key: Key) -> None:
         if len(data) < 132 or data[128:132] != b"DICM":
             raise Unsupported("no Part 10 preamble")
-        self.data, self.engine, self.plan, self.key = data, engine, engine.plan, key
+        self.data, self.size, self.engine, self.plan, self.key = data, len(data), engine, engine.plan, key
+        self.implicit = False
         meta_end, syntax = self._file_meta()
         uid = UID(syntax)
         if not uid.is_little_endian or uid.is_deflated:
             raise Unsupported(f"transfer syntax {uid.name}")
         self.syntax, self.implicit, self.body = syntax, uid.is_implicit_VR, meta_end
         self.pixel_rep = 0
+        self.paths = engine.resolver.path_leaves
 
     def _file_meta(self) -> tuple[int, str]:
         offset, syntax = 132, None
-        while offset + 8 <= len(self.data) and struct.unpack_from("<H", self.data, offset)[0] == 0x0002:
-            element = self._header(offset, implicit=False)
-            if element.tag == 0x00020010:
-                syntax = self.data[element.value:element.value + element.length].rstrip(b"\0 ").decode("ascii")
-            offset = element.end
+        while offset + 8 <= self.size and _U16(self.data, offset)[0] == 0x0002:
+            tag, _, _, value, length, end = self._header(offset)
+            if tag == 0x00020010:
+                syntax = self.data[value:value + length].rstrip(b"\0 ").decode("ascii", "replace")
+            offset = end
         if syntax is None:
             raise Unsupported("no transfer syntax in the file meta")
         return offset, syntax
 
     # ------------------------------------------------------------ reading the stream
 
-    def _header(self, offset: int, implicit: bool | None = None) -> _Element:
-        implicit = self.implicit if implicit is None else implicit
+    def _header(self, offset: int) -> _Element:
         data = self.data
-        if offset + 8 > len(data):
+        if offset + 8 > self.size:
             raise Unsupported("truncated element")
-        group, elem = struct.unpack_from("<HH", data, offset)
+        group, elem = _TAG(data, offset)
         tag = group << 16 | elem
         if group == 0xFFFE:  # item or delimiter: no VR in any syntax
-            (length,) = struct.unpack_from("<L", data, offset + 4)
-            return _Element(tag, "", offset, offset + 8, length, offset + 8 + (0 if length == _UNDEFINED else length))
-        if implicit:
-            (length,) = struct.unpack_from("<L", data, offset + 4)
+            length = _U32(data, offset + 4)[0]
+            return tag, "", offset, offset + 8, length, offset + 8 + (0 if length == _UNDEFINED else length)
+        if self.implicit:
+            length = _U32(data, offset + 4)[0]
             vr, value = self._implicit_vr(tag, length), offset + 8
         else:
             raw_vr = data[offset + 4:offset + 6]
-            vr = raw_vr.decode("ascii", "replace")
-            if vr not in ALL_VRS:
+            vr = _VRS.get(raw_vr)
+            if vr is None:
                 raise Unsupported("malformed VR")
             if raw_vr in _LONG_VRS:
-                (length,) = struct.unpack_from("<L", data, offset + 8)
-                value = offset + 12
+                length, value = _U32(data, offset + 8)[0], offset + 12
             else:
-                (length,) = struct.unpack_from("<H", data, offset + 6)
-                value = offset + 8
+                length, value = _U16(data, offset + 6)[0], offset + 8
         if length == _UNDEFINED:
-            if vr == "UN" and not implicit:
+            if vr == "UN" and not self.implicit:
                 raise Unsupported("undefined-length UN element")
             end = self._undefined_end(value)
         else:
             end = value + length
-        if end > len(data):
+        if end > self.size:
             raise Unsupported("an element runs past the end of the file")
-        return _Element(tag, vr, offset, value, length, end)
+        return tag, vr, offset, value, length, end
 
     def _implicit_vr(self, tag: int, length: int) -> str:
-        if is_private_creator(tag):
-            return "LO"
-        try:
-            vr = dictionary_VR(tag)
-        except KeyError:
-            return "SQ" if length == _UNDEFINED else "UN"
-        if " or " in vr:  # as pydicom settles them: pixel representation, else the first word
-            if vr.startswith("US or SS"):
-                return "SS" if self.pixel_rep == 1 else "US"
-            return "OW" if vr == "OB or OW" else vr.split(" or ")[0]
+        table = _table("implicit-vr")
+        key = (tag, length == _UNDEFINED, self.pixel_rep)
+        vr = table.get(key)
+        if vr is None:
+            vr = table[key] = _implicit_vr(tag, length == _UNDEFINED, self.pixel_rep)
         return vr
 
     def _undefined_end(self, offset: int) -> int:
         """The end of an undefined-length sequence or encapsulated pixel data: its delimiter."""
         while True:
-            item = self._header(offset)
-            if item.tag == _SEQ_END:
-                return item.value
-            if item.tag != _ITEM:
+            tag, _, _, value, length, end = self._header(offset)
+            if tag == _SEQ_END:
+                return value
+            if tag != _ITEM:
                 raise Unsupported("malformed sequence")
-            offset = item.end if item.length != _UNDEFINED else self._item_end(item.value) + 8
+            offset = end if length != _UNDEFINED else self._item_end(value) + 8
 
     def _item_end(self, offset: int) -> int:
         """Where the delimiter of an undefined-length item starts."""
         while True:
             element = self._header(offset)
-            if element.tag == _ITEM_END:
-                return element.start
-            offset = element.end
+            if element[0] == _ITEM_END:
+                return offset
+            offset = element[5]
 
-    def _elements(self, start: int, end: int) -> Iterator[_Element]:
-        offset = start
-        while offset < end:
-            element = self._header(offset)
-            if element.tag == _ITEM_END:
-                return
-            yield element
-            offset = element.end
+    def _elements(self, offset: int, stop: int) -> list[_Element]:
+        """The elements of one level, from ``offset`` to ``stop`` or an item delimiter. Short
+        explicit-VR headers, most of a file, are read inline; everything else by `_header`."""
+        data, size, header, explicit, out = self.data, self.size, self._header, not self.implicit, []
+        append = out.append
+        while offset < stop:
+            if explicit and offset + 8 <= size:
+                vr = _SHORT_VRS.get(data[offset + 4:offset + 6])
+                if vr is not None:
+                    group, elem, length = _SHORT(data, offset)
+                    end = offset + 8 + length
+                    if end > size:
+                        raise Unsupported("an element runs past the end of the file")
+                    append((group << 16 | elem, vr, offset, offset + 8, length, end))
+                    offset = end
+                    continue
+            element = header(offset)
+            if element[0] == _ITEM_END:
+                break
+            append(element)
+            offset = element[5]
+        return out
 
     def _items(self, element: _Element) -> Iterator[tuple[int, int]]:
         """(start, end) of the elements of each item of a sequence."""
-        offset = element.value
-        stop = element.end if element.length != _UNDEFINED else len(self.data)
+        offset = element[3]
+        stop = element[5] if element[4] != _UNDEFINED else self.size
         while offset < stop:
-            item = self._header(offset)
-            if item.tag == _SEQ_END:
+            tag, _, _, value, length, end = self._header(offset)
+            if tag == _SEQ_END:
                 return
-            if item.tag != _ITEM:
+            if tag != _ITEM:
                 raise Unsupported("malformed sequence item")
-            if item.length == _UNDEFINED:
-                end = self._item_end(item.value)
-                yield item.value, end
+            if length == _UNDEFINED:
+                end = self._item_end(value)
+                yield value, end
                 offset = end + 8  # past the item delimiter
             else:
-                yield item.value, item.end
-                offset = item.end
+                yield value, end
+                offset = end
 
-    def _decode(self, element: _Element, charset) -> DataElement:
-        raw = RawDataElement(Tag(element.tag), element.vr, element.length,
-                             self.data[element.value:element.end], element.value, self.implicit, True)
-        return convert_raw_data_element(raw, encoding=charset)
+    def _decode(self, element: _Element) -> DataElement:
+        tag, vr, _, value, length, end = element
+        raw = RawDataElement(Tag(tag), vr, length, self.data[value:end], value, self.implicit, True)
+        return convert_raw_data_element(raw, encoding=self.charset)
 
     # ------------------------------------------------------------ writing
 
-    def _encode(self, elem: DataElement, charset) -> bytes:
+    def _encode(self, elem: DataElement) -> bytes:
         fp = DicomBytesIO()
         fp.is_little_endian, fp.is_implicit_VR = True, self.implicit
-        write_data_element(fp, elem, charset)
+        write_data_element(fp, elem, self.charset)
         return fp.getvalue()
 
     def _sequence(self, tag: int, items: list[bytes]) -> bytes:
@@ -217,132 +263,253 @@ class _Rewriter:
 
     # ------------------------------------------------------------ the pass
 
-    def run(self) -> tuple[bytes, Outcome]:
-        top = list(self._elements(self.body, len(self.data)))
-        original = self._prescan(top)
-        charset = convert_encodings(original.get("SpecificCharacterSet") or "ISO_IR 6")  # as pydicom decodes
+    def run(self) -> tuple[list[Part], Outcome]:
+        top = self._elements(self.body, self.size)
+        self.original = original = self._prescan(top)
         truths = self.engine.admit(original)
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
-        outcome = Outcome(Dataset())
-        ctx = _Context(original, self.key, truths, outcome)
-        self.sop = {}
-        parts = self._level(top, (), ctx, charset)
-        stamps = Dataset()
-        self.engine.stamp(stamps, ctx)
-        parts += [(int(e.tag), self._encode(e, charset)) for e in stamps]
-        parts += [(_CHARSET, self._copy(e)) for e in top if e.tag == _CHARSET]  # always carried over
+        self.outcome = outcome = Outcome(None)  # no Dataset is built here
+        self.ctx = ctx = _Context(original, self.key, truths, outcome)
+        context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
+        self.ops = _table("ops", tuple(truths), *context)
+        self.results = _table("results", self.key, *context)
+        self.sop: dict[int, str] = {}
+        parts = self._level(top, ())
+        stamps_key = (self.key.persistent, frozenset(ctx.dates))
+        stamps = _table("stamps", *context)
+        if stamps_key not in stamps:
+            made = Dataset()
+            self.engine.stamp(made, ctx)
+            stamps[stamps_key] = [(int(e.tag), self._encode(e)) for e in made]
+        parts += stamps[stamps_key]
+        parts += [(_CHARSET, self.data[e[2]:e[5]]) for e in top if e[0] == _CHARSET]  # always carried over
         parts.sort(key=lambda p: p[0])
-        identity = Dataset()
-        identity.SOPClassUID, identity.SOPInstanceUID = self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE)
-        meta = DicomBytesIO()
-        meta.is_little_endian, meta.is_implicit_VR = True, False
-        write_file_meta_info(meta, _file_meta(identity, self.syntax))
-        body = b"".join(p[1] for p in parts)
-        return bytes(128) + b"DICM" + meta.getvalue() + body, outcome
+        head = bytes(128) + b"DICM" + _file_meta_bytes(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
+                                                       self.syntax)
+        return [head, *(p[1] for p in parts)], outcome
 
     def _prescan(self, top: list[_Element]) -> Dataset:
-        """The few top-level values conditions, keys and the output contract read."""
-        wanted = {_CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, *_IDENTIFYING}
-        for cond in self.plan.conditions:
-            wanted |= {atom[1] for atom in atoms(cond)}
-        ds = Dataset()
-        by_tag = {e.tag: e for e in top}
+        """The few top-level values conditions, keys and the output contract read, and the character
+        set (as pydicom decodes with it)."""
+        by_tag = {e[0]: e for e in top}
         if _PIXEL_REP in by_tag:
-            self.pixel_rep = int.from_bytes(self.data[by_tag[_PIXEL_REP].value:by_tag[_PIXEL_REP].value + 2], "little")
-        charset = convert_encodings("ISO_IR 6")
+            value = by_tag[_PIXEL_REP][3]
+            self.pixel_rep = int.from_bytes(self.data[value:value + 2], "little")
+        self.charset = convert_encodings("ISO_IR 6")
         if _CHARSET in by_tag:
-            charset = convert_encodings(self._decode(by_tag[_CHARSET], charset).value or "ISO_IR 6")
-        for element in top:
-            if element.tag in wanted or element.vr == "PN":
-                try:
-                    ds[element.tag] = self._decode(element, charset) if element.vr != "SQ" else DataElement(
-                        element.tag, "SQ", Sequence())
-                except Exception:
-                    continue  # undecodable: a condition reads it as absent, as the reference engine does
+            self.charset = convert_encodings(self._decode(by_tag[_CHARSET]).value or "ISO_IR 6")
+        ds = Dataset()
+        for tag in sorted(_table("plan", self.plan.plan_hash)["wanted"] & by_tag.keys()):
+            element = by_tag[tag]
+            decoded = self._decoded(element)
+            if decoded is not None:  # undecodable: a condition reads it as absent, as the reference engine does
+                ds[tag] = decoded
         return ds
 
-    def _copy(self, element: _Element) -> bytes:
-        return self.data[element.start:element.end]
+    def _decoded(self, element: _Element) -> DataElement | None:
+        """A top-level value that conditions or keys read, decoded once per process for equal bytes
+        (the values are only read, never changed)."""
+        table = _table("decoded", self.implicit, tuple(self.charset))
+        key = (element[0], element[1], self.data[element[3]:element[5]])
+        if key not in table:
+            try:
+                table[key] = self._decode(element) if element[1] != "SQ" else DataElement(key[0], "SQ", Sequence())
+            except Exception:
+                table[key] = None
+        return table[key]
 
-    def _level(self, elements: list[_Element], position, ctx: _Context, charset) -> list[tuple[int, bytes]]:
-        """One dataset level rewritten: (tag, encoded bytes) of what stays, in tag order."""
+    def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
+        """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
+        data, ops, top = self.data, self.ops, not position
+        dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
         for element in elements:
-            if is_private_creator(element.tag):
-                try:
-                    creators[(element.tag >> 16, element.tag & 0xFF)] = (
-                        element, str(self._decode(element, charset).value).strip())
-                except Exception:
-                    ctx.outcome.notes.append(f"{format_tag(element.tag)}: private creator could not be decoded: block removed")
-        out: list[tuple[int, bytes]] = []
+            tag = element[0]
+            if tag >> 16 & 1 and 0x10 <= tag & 0xFFFF <= 0xFF:
+                name = self._creator(element)
+                if name is None:
+                    notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
+                else:
+                    creators[(tag >> 16, tag & 0xFF)] = (element, name)
+        out: list[tuple[int, Part]] = []
         kept_blocks = set()
         for element in elements:
-            tag = element.tag
-            if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in (*_CONTRACT, _CHARSET)):
+            tag, vr = element[0], element[1]
+            low, private = tag & 0xFFFF, tag >> 16 & 1
+            if low == 0 or (private and 0x10 <= low <= 0xFF) or (top and tag in _SKIPPED_AT_TOP):
                 continue
-            block = (tag >> 16, (tag >> 8) & 0xFF)
-            creator = creators[block][1] if is_private(tag) and block in creators else None
-            vr = element.vr
-            if vr == "UN" and not is_private(tag):
-                vr = self._known_vr(tag, vr)
-            rule = self.engine.resolver.decide(tag, vr, creator, position, ctx.truths)
-            encoded = self._decide(element, vr, rule, position, ctx, charset)
-            if encoded is not None:
-                out.append((tag, encoded))
-                if is_private(tag):
-                    kept_blocks.add(block)
+            creator = None
+            if private:
+                block = (tag >> 16, low >> 8)
+                if block in creators:
+                    creator = creators[block][1]
+            elif vr == "UN":
+                vr = _known_vr(tag, vr)
+            key = (tag, vr, creator, position) if tag in self.paths else (tag, vr, creator)
+            op = ops.get(key)
+            if op is None:
+                op = ops[key] = self._op(tag, vr, creator, position)
+            kind, date, payload, action, rule = op
+            if date:
+                dates.add(date)
+            if kind == _DROP:
+                if payload:
+                    notes.append(payload)
+                continue
+            if kind == _SEQ:
+                part = self._sequence(tag, [
+                    b"".join(p[1] for p in self._level(self._elements(start, end), (*position, (tag, index))))
+                    for index, (start, end) in enumerate(self._items(element))])
+            elif top and tag in _SOP and vr != "SQ":  # the file meta follows these two values
+                part = self._sop_element(element, vr, kind, action, rule)
+            elif kind == _COPY:
+                start, end = element[2], element[5]
+                part = range(start, end) if top and end - start >= SPAN else data[start:end]
+            elif kind == _CONST:
+                part = payload
+            else:
+                part = self._compute(element, vr, action, rule)[0]
+            if part is None:
+                continue
+            out.append((tag, part))
+            if private:
+                kept_blocks.add(block)
         for block in kept_blocks:
             if block in creators:
                 element = creators[block][0]
-                out.append((element.tag, self._copy(element)))
+                out.append((element[0], data[element[2]:element[5]]))
         out.sort(key=lambda p: p[0])
         return out
 
-    def _known_vr(self, tag: int, vr: str) -> str:
-        try:
-            known = dictionary_VR(tag)
-        except KeyError:
-            return vr
-        return known if " or " not in known else vr
-
-    def _decide(self, element: _Element, vr: str, rule, position, ctx: _Context, charset) -> bytes | None:
-        action = self.engine.verdict(element.tag, vr, rule, ctx)
-        if action is None:
-            return None
+    def _op(self, tag: int, vr: str, creator: str | None, position) -> tuple:
+        """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
+        dates, payload, action, rule); the payload is the encoded constant or the note of a removal."""
+        resolver = self.engine.resolver
+        rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
+        action = rule.action if rule else resolver.default_action(tag)
+        date = _DATE_EFFECT.get(action, "removed") if vr in DATE_VRS else None
+        if action == "remove":
+            return _DROP, date, None, action, rule
+        allowed = APPLIES_TO[action]
+        if allowed is not None and vr not in allowed:
+            return _DROP, date, f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed", action, rule
         if vr == "SQ":
             if action in ("keep", "clean"):
-                items = []
-                for index, (start, end) in enumerate(self._items(element)):
-                    inner = self._level(list(self._elements(start, end)), (*position, (element.tag, index)), ctx, charset)
-                    items.append(b"".join(p[1] for p in inner))
-                return self._sequence(element.tag, items)
-            return self._sequence(element.tag, [])
-        top = not position  # the file meta follows the top level's SOP Class and Instance UIDs only
+                return _SEQ, date, None, action, rule
+            return _CONST, date, self._sequence(tag, []), action, rule  # empty and dummy: no items
         if action == "keep":
-            if top and element.tag in (_SOP_CLASS, _SOP_INSTANCE):
-                self.sop[element.tag] = self._value_text(element, charset)
-            return self._copy(element)
-        if action in _CONSTANT and not (top and element.tag in (_SOP_CLASS, _SOP_INSTANCE)):
-            # the new value does not depend on the old one: encode it once per element kind
-            key = (self.plan.plan_hash, element.tag, vr, action, rule.argument if rule else None, self.implicit,
-                   tuple(charset))
-            encoded = _CONSTANT_CACHE.get(key)
-            if encoded is None:
-                new = self.engine.transform(DataElement(element.tag, vr, None), action, rule, ctx)
-                encoded = _CONSTANT_CACHE[key] = self._encode(new, charset)
-            return encoded
-        try:
-            elem = self._decode(element, charset)
-        except Exception:
-            ctx.outcome.notes.append(f"{format_tag(element.tag)}: value could not be decoded: removed")
-            return None
-        new = self.engine.transform(elem, action, rule, ctx)
-        if new is None:
-            return None
-        if top and element.tag in (_SOP_CLASS, _SOP_INSTANCE):
-            self.sop[element.tag] = str(new.value)
-        return self._encode(new, charset)
+            return _COPY, date, None, action, rule
+        if action in _CONSTANT:
+            capture = Outcome(None)
+            new = self.engine.transform(DataElement(tag, vr, None), action, rule,
+                                        dataclasses.replace(self.ctx, outcome=capture))
+            if new is None:
+                return _DROP, date, capture.notes[0], action, rule
+            return _CONST, date, self._encode(new), action, rule
+        return _COMPUTE, date, None, action, rule
 
-    def _value_text(self, element: _Element, charset) -> str:
-        return str(self._decode(element, charset).value)
+    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None) -> tuple[bytes | None, str]:
+        """The encoded result of an action that reads the old value, and the new value as text;
+        remembered by the input bytes (and the patient, for per-patient date shifts)."""
+        raw = self.data[element[3]:element[5]]
+        key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
+               self.ctx.patient_id if action == "shift-date" else None)
+        result = self.results.get(key)
+        if result is None:
+            result = self._transform(element, action, rule)
+            if len(raw) <= _RESULT_VALUE_LIMIT:
+                self.results[key] = result
+        encoded, text, pairs, notes = result
+        self.outcome.pairs.update(pairs)
+        self.outcome.notes.extend(notes)
+        return encoded, text
+
+    def _transform(self, element: _Element, action: str, rule: PlanRule | None) -> tuple:
+        tag = element[0]
+        try:
+            elem = self._decode(element)
+        except Exception:
+            return None, None, (), (f"{format_tag(tag)}: value could not be decoded: removed",)
+        if action == "keep":
+            return None, str(elem.value), (), ()
+        capture = Outcome(None)
+        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture))
+        if new is None:
+            return None, None, tuple(capture.pairs), tuple(capture.notes)
+        return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)
+
+    def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
+        """SOP Class or Instance UID at the top level: its output value is also the file meta's."""
+        if kind == _COPY:
+            text = self._compute(element, vr, "keep", None)[1]
+            if text is not None:
+                self.sop[element[0]] = text
+            return self.data[element[2]:element[5]]
+        encoded, text = self._compute(element, vr, action, rule)
+        if encoded is not None:
+            self.sop[element[0]] = text
+        return encoded
+
+    def _creator(self, element: _Element) -> str | None:
+        """A private creator's name as the reference engine reads it, None when undecodable."""
+        table = _table("creators", tuple(self.charset))
+        raw = self.data[element[3]:element[5]]
+        if raw not in table:
+            try:
+                table[raw] = str(self._decode(element).value).strip()
+            except Exception:
+                table[raw] = None
+        return table[raw]
+
+
+def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
+    """The VR of an implicit-VR element, settled as pydicom settles it."""
+    if is_private_creator(tag):
+        return "LO"
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return "SQ" if undefined else "UN"
+    if " or " in vr:  # pixel representation, else the first word
+        if vr.startswith("US or SS"):
+            return "SS" if pixel_rep == 1 else "US"
+        return "OW" if vr == "OB or OW" else vr.split(" or ")[0]
+    return vr
+
+
+def _known_vr(tag: int, vr: str) -> str:
+    """The dictionary VR of a public element written as UN, where it has exactly one."""
+    try:
+        known = dictionary_VR(tag)
+    except KeyError:
+        return vr
+    return known if " or " not in known else vr
+
+
+def _file_meta_bytes(sop_class: str | None, sop_instance: str | None, syntax: str) -> bytes:
+    """Part 10 file meta (explicit VR little endian), built from the de-identified SOP UIDs; the
+    same elements and values as `dataset._file_meta` gives the reference engine."""
+    for keyword, value in (("SOPClassUID", sop_class), ("SOPInstanceUID", sop_instance)):
+        if not value:
+            raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
+    body = (_meta_element(0x0001, b"OB", b"\0\1") + _meta_element(0x0002, b"UI", _text(sop_class, b"\0"))
+            + _meta_element(0x0003, b"UI", _text(sop_instance, b"\0"))
+            + _meta_element(0x0010, b"UI", _text(syntax, b"\0"))
+            + _meta_element(0x0012, b"UI", _text(IMPLEMENTATION_CLASS_UID, b"\0"))
+            + _meta_element(0x0013, b"SH", _text(IMPLEMENTATION_VERSION, b" ")))
+    return _meta_element(0x0000, b"UL", struct.pack("<L", len(body))) + body
+
+
+def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
+    if vr == b"OB":
+        return struct.pack("<HH2s2xL", 0x0002, element, vr, len(value)) + value
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
+def _text(value: str, pad: bytes) -> bytes:
+    try:
+        encoded = value.encode("ascii")
+    except UnicodeEncodeError:
+        raise Unsupported("a file meta value that is not ASCII") from None
+    return encoded + pad if len(encoded) % 2 else encoded
