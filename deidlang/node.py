@@ -32,7 +32,8 @@ from pynetdicom.sop_class import Verification
 from .engine import Key, engine_for
 from .errors import EngineError, InputError, Rejected
 from .plan import Plan
-from .runner import quarantine_dataset, quiet_pydicom, write_atomically
+from .fileio import write_atomically
+from .runner import quarantine_dataset, quiet_pydicom
 from .store import PseudonymMap
 
 # Transfer syntaxes accepted: the native ones and the compressed ones the engine passes through.

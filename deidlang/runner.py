@@ -16,7 +16,6 @@ import re
 import secrets
 import shutil
 import stat
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,6 +29,7 @@ from pydicom.filewriter import dcmwrite
 
 from .engine import Decision, Key, engine_for, stream
 from .errors import EngineError, InputError, Rejected
+from .fileio import Input, write_atomically, write_parts_atomically
 from .journal import Journal
 from .plan import Plan
 from .store import PseudonymMap
@@ -146,21 +146,24 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
         fallback = "asked for" if engine == "reference" else ""
         if not fallback:
             try:
-                data = source.read_bytes()
-                encoded, outcome = stream.rewrite(data, plan, key)
-            except stream.Unsupported as why:
-                fallback = str(why)
+                data = Input(source)
             except OSError as err:
                 return FileResult(str(source), "failed", reason=f"cannot read: {err.strerror}")
-            except Rejected as err:
-                return FileResult(str(source), "rejected", reason=err.message, engine="fast")
-            except EngineError as err:
-                return FileResult(str(source), "failed", reason=err.message, engine="fast")
-            except Exception as err:  # fail closed
-                return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}",
-                                  engine="fast")
-            else:
-                return _finish(source, destination, outcome, lambda f: f.write(encoded), store, "fast", "")
+            with data:
+                try:
+                    parts, outcome = stream.rewrite_parts(data.data, plan, key)
+                except stream.Unsupported as why:
+                    fallback = str(why)
+                except Rejected as err:
+                    return FileResult(str(source), "rejected", reason=err.message, engine="fast")
+                except EngineError as err:
+                    return FileResult(str(source), "failed", reason=err.message, engine="fast")
+                except Exception as err:  # fail closed
+                    return FileResult(str(source), "failed",
+                                      reason=f"internal error while de-identifying: {_safe(err)}", engine="fast")
+                else:
+                    return _finish(source, destination, outcome,
+                                   lambda: write_parts_atomically(parts, data, destination), store, "fast", "")
         return _deidentify(source, destination, plan, Key.of(key), store, fallback)
 
 
@@ -230,13 +233,14 @@ def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: Ps
     except Exception as err:  # fail closed: whatever went wrong, nothing is written
         return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}",
                           engine="reference", fallback=fallback)
-    return _finish(source, destination, outcome, lambda f: dcmwrite(f, outcome.dataset, enforce_file_format=True),
-                   store, "reference", fallback)
+    return _finish(source, destination, outcome,
+                   lambda: write_atomically(lambda f: dcmwrite(f, outcome.dataset, enforce_file_format=True),
+                                            destination), store, "reference", fallback)
 
 
-def _finish(source: Path, destination: Path, outcome, write, store: PseudonymMap | None, engine: str,
-            fallback: str) -> FileResult:
-    """Record the keyed pairs, then write the output atomically."""
+def _finish(source: Path, destination: Path, outcome, save: Callable[[], None], store: PseudonymMap | None,
+            engine: str, fallback: str) -> FileResult:
+    """Record the keyed pairs, then ``save`` the output (atomically)."""
     try:
         if store is not None:  # before the write: no output ever exists without its pairs
             store.record(outcome.pairs)
@@ -244,26 +248,11 @@ def _finish(source: Path, destination: Path, outcome, write, store: PseudonymMap
         return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {_safe(err)}",
                           engine=engine, fallback=fallback)
     try:
-        write_atomically(write, destination)
+        save()
     except Exception as err:
         return FileResult(str(source), "failed", reason=f"cannot write the output: {_safe(err)}", engine=engine,
                           fallback=fallback)
     return FileResult(str(source), "written", str(destination), notes=outcome.notes, engine=engine, fallback=fallback)
-
-
-def write_atomically(write: Callable, destination: Path) -> None:
-    """Call ``write(file)`` on a temporary file beside ``destination``, then rename it into place:
-    no partial file ever carries the final name."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".deidlang-", suffix=".part", dir=destination.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-        os.replace(tmp, destination)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _safe(err: BaseException) -> str:
@@ -360,16 +349,34 @@ def _quarantine(source: Path, target: Path, reason: str) -> None:
 
 def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple[Path, Path]],
               done: Callable[[FileResult, Path], None]) -> None:
+    """Files go to the workers in batches, so that a small file does not pay for a round trip of its
+    own; at most a bounded window of batches is in flight, so memory stays flat however many files."""
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan.to_dict(), key, map_path)) as pool:
-        pending: dict[Future, Path] = {}
-        for source, dest in jobs:
-            pending[pool.submit(_work, source, dest)] = dest
-            if len(pending) >= workers * 8:  # a bounded window: memory stays flat however many files
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    done(fut.result(), pending.pop(fut))
-        for fut, dest in pending.items():
-            done(fut.result(), dest)
+        pending: dict[Future, list[tuple[Path, Path]]] = {}
+
+        def collect(futures) -> None:
+            for fut in futures:
+                for result, (_, dest) in zip(fut.result(), pending.pop(fut)):
+                    done(result, dest)
+
+        for batch in _batches(jobs):
+            pending[pool.submit(_work, batch)] = batch
+            if len(pending) >= workers * 4:
+                collect(wait(pending, return_when=FIRST_COMPLETED)[0])
+        collect(list(pending))
+
+
+def _batches(jobs: Iterator[tuple[Path, Path]], largest: int = 32) -> Iterator[list[tuple[Path, Path]]]:
+    """Batches that grow from one file to ``largest``: a short run is spread over every worker at
+    once, a long one pays little per file."""
+    size, batch = 1, []
+    for job in jobs:
+        batch.append(job)
+        if len(batch) >= size:
+            yield batch
+            size, batch = min(size * 2, largest), []
+    if batch:
+        yield batch
 
 
 def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
@@ -436,6 +443,6 @@ def _init_worker(plan_data: dict, key: Key, map_path: str | Path | None) -> None
     _WORKER = (Plan.from_dict(plan_data), key, store)
 
 
-def _work(source: Path, dest: Path) -> FileResult:
+def _work(batch: list[tuple[Path, Path]]) -> list[FileResult]:
     assert _WORKER is not None
-    return deidentify_file(source, dest, *_WORKER)
+    return [deidentify_file(source, dest, *_WORKER) for source, dest in batch]

@@ -62,24 +62,25 @@ def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     ds, _ = phantom(size=512)  # 512 KiB of pixels a file: writing takes a while
-    for i in range(60):
-        ds.save_as(src / f"big{i:02d}.dcm", enforce_file_format=True)
+    ds.save_as(src / "big000.dcm", enforce_file_format=True)
+    for i in range(1, 400):  # links: separate inputs to the runner, cheap to make
+        os.link(src / "big000.dcm", src / f"big{i:03d}.dcm")
     proc = subprocess.Popen([sys.executable, "-m", "deidlang", "run", str(src), "-o", str(out), "--workers", "2",
                              "-q"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(out.glob("*.dcm"))) < 5:
-        time.sleep(0.05)
+    while time.monotonic() < deadline and not any(out.glob("*.dcm")):
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = list(out.glob("*.dcm"))
-    assert 0 < len(finished) < 60
+    assert 0 < len(finished) < 400
     for path in finished:  # every file under its final name is complete and valid
         assert dcmread(path).PatientIdentityRemoved == "YES"
     # a resumed run finishes the job
     resumed = run(deidlang.compile("basic-profile"), [src], out, KEY, resume=True)
-    assert resumed.written + resumed.skipped == 60 and resumed.failed == 0
-    assert len(list(out.glob("*.dcm"))) == 60
+    assert resumed.written + resumed.skipped == 400 and resumed.failed == 0
+    assert len(list(out.glob("*.dcm"))) == 400
 
 
 def test_dask_local_cluster_matches_the_local_runner(tmp_path):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from pathlib import Path
 
 import click
 
+from ..fileio import write_atomically
 from ..review.fmt import format_text
 
 
@@ -34,8 +34,11 @@ def command(check_only: bool, files: tuple[str, ...]) -> int:
 
 
 def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".deidlang-fmt-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, path.stat().st_mode & 0o777)
-    os.replace(tmp, path)
+    """The file replaced atomically by its formatted text, with its permissions kept."""
+    mode = path.stat().st_mode & 0o777
+
+    def write(f) -> None:
+        f.write(text.encode("utf-8"))
+        os.fchmod(f.fileno(), mode)
+
+    write_atomically(write, path)

@@ -321,17 +321,15 @@ class _Rewriter:
 
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
-        data, ops, top = self.data, self.ops, not position
+        data, ops, paths, top = self.data, self.ops, self.paths, not position
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
-        for element in elements:
-            tag = element[0]
-            if tag >> 16 & 1 and 0x10 <= tag & 0xFFFF <= 0xFF:
-                name = self._creator(element)
-                if name is None:
-                    notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
-                else:
-                    creators[(tag >> 16, tag & 0xFF)] = (element, name)
+        for element in [e for e in elements if e[0] & 0x10000 and 0x10 <= e[0] & 0xFFFF <= 0xFF]:
+            tag, name = element[0], self._creator(element)
+            if name is None:
+                notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
+            else:
+                creators[(tag >> 16, tag & 0xFF)] = (element, name)
         out: list[tuple[int, Part]] = []
         kept_blocks = set()
         for element in elements:
@@ -346,7 +344,7 @@ class _Rewriter:
                     creator = creators[block][1]
             elif vr == "UN":
                 vr = _known_vr(tag, vr)
-            key = (tag, vr, creator, position) if tag in self.paths else (tag, vr, creator)
+            key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator)
             op = ops.get(key)
             if op is None:
                 op = ops[key] = self._op(tag, vr, creator, position)

@@ -2,24 +2,29 @@
 
     python tests/benchmarks/bench.py                    # the two corpora of the README, 3 repeats
     python tests/benchmarks/bench.py --ct 200 --small 1000 --repeat 1   # a quicker look
+    python tests/benchmarks/bench.py --dir /dev/shm     # in memory: the tools' own cost, not the disk's
 
 Generates, deterministically, a CT corpus (512x512 uint16 slices in 10 studies) and a small-file corpus
 (16x16), each file with a realistic header of about 120 elements including private blocks and
 sequences. Then reports the median wall time of: `cp -r`, a no-op pydicom read + write, deidlang with
 the basic profile on 1 and 2 workers (fast path) and with the reference engine, and peer tools that are
-installed (dicognito, dicom-anonymizer), with ratios to `cp` and to pydicom, the peak RSS of the
-deidlang runs, and the time to compile the basic profile. Every figure is measured in the run.
+installed (dicognito and dicom-anonymizer from the `bench` extra, GDCM's gdcmanon from Debian's
+libgdcm-tools), with ratios to `cp` and to pydicom, the peak RSS of each, and the time to compile the
+basic profile. Every figure is measured in the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +101,7 @@ def make_corpus(folder: Path, files: int, size: int, studies: int = 10) -> None:
 
 NOOP = """
 import sys, os
+from collections.abc import Callable
 from pathlib import Path
 from pydicom import dcmread
 src, dst = Path(sys.argv[1]), Path(sys.argv[2])
@@ -105,35 +111,7 @@ for path in src.rglob("*.dcm"):
     dcmread(path).save_as(out)
 """
 
-
-def timed(command: list[str], out: Path, repeat: int) -> tuple[float, int]:
-    """Median seconds over ``repeat`` runs into a fresh ``out``, and the peak RSS (KiB) of the command's
-    main process as GNU time reports it (worker processes are not counted; 0 without GNU time)."""
-    times, peak = [], 0
-    gnu_time = shutil.which("time") if Path("/usr/bin/time").exists() else None
-    for _ in range(repeat):
-        shutil.rmtree(out, ignore_errors=True)
-        with tempfile.NamedTemporaryFile("r") as rss:
-            wrapped = ["/usr/bin/time", "-o", rss.name, "-f", "%M", *command] if gnu_time else command
-            start = time.perf_counter()
-            code = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-            times.append(time.perf_counter() - start)
-            if code not in (0, 1):
-                raise SystemExit(f"failed: {' '.join(command)}")
-            text = rss.read().strip().splitlines()
-            peak = max(peak, int(text[-1]) if text and text[-1].isdigit() else 0)
-    return statistics.median(times), peak
-
-
-def bench(name: str, corpus: Path, work: Path, repeat: int) -> list[tuple[str, float, int]]:
-    out = work / "out"
-    py = sys.executable
-    rows = [("cp -r", *timed(["cp", "-r", str(corpus), str(out)], out, repeat)),
-            ("pydicom read+write (no change)", *timed([py, "-c", NOOP, str(corpus), str(out)], out, repeat))]
-    for label, extra in (("deidlang, 1 worker", ["--workers", "1"]), ("deidlang, 2 workers", ["--workers", "2"])):
-        rows.append((label, *timed([py, "-m", "deidlang", "run", str(corpus), "-o", str(out), "-q", *extra], out,
-                                   repeat)))
-    reference = f"""
+REFERENCE = """
 import sys
 import deidlang
 from deidlang.runner import deidentify_file, plan_outputs
@@ -141,18 +119,75 @@ plan, key = deidlang.compile("basic-profile"), deidlang.Key.random()
 for src, dst in plan_outputs([sys.argv[1]], sys.argv[2]):
     deidentify_file(src, dst, plan, key, engine="reference")
 """
-    rows.append(("deidlang reference engine, 1 worker", *timed([py, "-c", reference, str(corpus), str(out)], out,
-                                                                repeat)))
-    if shutil.which("dicognito"):
-        rows.append(("dicognito", *timed(["sh", "-c", f"cp -r {corpus} {out} && dicognito {out}"], out, repeat)))
-    if shutil.which("dicom-anonymizer"):
-        rows.append(("dicom-anonymizer", *timed(["dicom-anonymizer", str(corpus), str(out)], out, repeat)))
-    cp, noop = rows[0][1], rows[1][1]
-    print(f"\n{name}")
-    print(f"{'tool':<40}{'median s':>10}{'x cp':>8}{'x pydicom':>11}{'peak RSS MiB':>14}")
-    for label, seconds, rss in rows:
-        print(f"{label:<40}{seconds:>10.2f}{seconds / cp:>8.2f}{seconds / noop:>11.2f}{rss / 1024:>14.0f}")
-    return rows
+
+
+def tools(work: Path) -> list[tuple[str, Callable[[Path, Path], list[str]]]]:
+    """(label, command for an input and a new output folder) of every tool to time; peers only when
+    installed (the `bench` extra: dicognito, dicom-anonymizer; Debian's libgdcm-tools: gdcmanon)."""
+    py = sys.executable
+    found = [
+        ("cp -r", lambda src, out: ["cp", "-r", str(src), str(out)]),
+        ("pydicom read+write (no change)", lambda src, out: [py, "-c", NOOP, str(src), str(out)]),
+        ("deidlang, 1 worker", lambda src, out: [py, "-m", "deidlang", "run", str(src), "-o", str(out), "-q",
+                                                "--workers", "1"]),
+        ("deidlang, 2 workers", lambda src, out: [py, "-m", "deidlang", "run", str(src), "-o", str(out), "-q",
+                                                 "--workers", "2"]),
+        ("deidlang reference engine, 1 worker", lambda src, out: [py, "-c", REFERENCE, str(src), str(out)]),
+    ]
+    if shutil.which("gdcmanon") and shutil.which("openssl"):  # its basic profile needs a certificate
+        key, cert = work / "gdcm-key.pem", work / "gdcm-cert.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                        str(cert), "-subj", "/CN=bench", "-days", "1"], check=True, capture_output=True)
+        found.append(("gdcmanon (GDCM, C++), 1 process", lambda src, out: [
+            "sh", "-c", f'mkdir -p "{out}" && gdcmanon -e -c "{cert}" -r --continue -i "{src}" -o "{out}"']))
+    if importlib.util.find_spec("dicognito"):
+        found.append(("dicognito, 1 process", lambda src, out: [py, "-m", "dicognito", str(src), "-o", str(out),
+                                                                "--quiet"]))
+    anonymizer = shutil.which("dicom-anonymizer", path=f"{Path(py).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if anonymizer:  # it takes one folder at a time
+        found.append(("dicom-anonymizer, 1 process per folder", lambda src, out: [
+            "sh", "-c", f'for d in "{src}"/*/; do n=$(basename "$d"); mkdir -p "{out}/$n" && '
+                        f'"{anonymizer}" "$d" "{out}/$n" >/dev/null || exit 2; done']))
+    return found
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """Seconds of one run, and the peak RSS (KiB) of its largest process as GNU time reports it
+    (0 without GNU time). Written data of earlier runs is flushed first, so that no run pays for
+    another's."""
+    os.sync()
+    with tempfile.NamedTemporaryFile("r") as rss:
+        wrapped = ["/usr/bin/time", "-o", rss.name, "-f", "%M", *command] if Path("/usr/bin/time").exists() else command
+        start = time.perf_counter()
+        code = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        seconds = time.perf_counter() - start
+        if code != 0:
+            raise SystemExit(f"failed ({code}): {' '.join(command)}")
+        text = rss.read().strip().splitlines()
+    return seconds, int(text[-1]) if text and text[-1].isdigit() else 0
+
+
+def bench(name: str, corpus: Path, work: Path, repeat: int) -> None:
+    """Every tool ``repeat`` times, interleaved (drift of the machine hits all alike), each run into a
+    new folder: deleting many files just before a run slows file creation on some file systems."""
+    found = tools(work)
+    runs: dict[str, list[tuple[float, int]]] = {label: [] for label, _ in found}
+    for round_ in range(repeat):
+        for n, (label, command) in enumerate(found):
+            runs[label].append(timed(command(corpus, work / f"out-{round_}-{n}")))
+    for n in range(len(found)):
+        for round_ in range(repeat):
+            shutil.rmtree(work / f"out-{round_}-{n}", ignore_errors=True)
+    median = {label: statistics.median(s for s, _ in times) for label, times in runs.items()}
+    cp, noop = median["cp -r"], median["pydicom read+write (no change)"]
+    print(f"\n{name} (median of {repeat})")
+    print(f"{'tool':<42}{'median s':>10}{'x cp':>8}{'x pydicom':>11}{'peak RSS MiB':>14}")
+    for label, seconds in median.items():
+        rss = max(r for _, r in runs[label])
+        print(f"{label:<42}{seconds:>10.2f}{seconds / cp:>8.2f}{seconds / noop:>11.2f}{rss / 1024:>14.0f}")
+    for peer in [label for label in median if label.startswith(("gdcmanon", "dicognito", "dicom-anonymizer"))]:
+        print(f"{peer}: {median[peer] / median['deidlang, 1 worker']:.1f}x the time of deidlang on 1 worker, "
+              f"{median[peer] / median['deidlang, 2 workers']:.1f}x on 2")
 
 
 def main() -> None:
@@ -160,6 +195,9 @@ def main() -> None:
     parser.add_argument("--ct", type=int, default=1000, help="CT slices (512x512)")
     parser.add_argument("--small", type=int, default=5000, help="small files (16x16)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where corpora and outputs go (default: the system's temporary folder; "
+                             "/dev/shm measures without the disk)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import deidlang.compiler as compiler
@@ -171,15 +209,19 @@ def main() -> None:
     compiler.compile_file("basic-profile")
     warm = time.perf_counter() - start
     print(f"compile basic-profile: {cold * 1000:.0f} ms cold (grammar load included), {warm * 1000:.0f} ms warm")
-    with tempfile.TemporaryDirectory(prefix="deidlang-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="deidlang-bench-", dir=args.dir) as tmp:
         work = Path(tmp)
         for name, files, size in (("CT corpus", args.ct, 512), ("small-file corpus", args.small, 16)):
             if not files:
                 continue
             corpus = work / name.split()[0]
             make_corpus(corpus, files, size)
-            mb = sum(p.stat().st_size for p in corpus.rglob("*.dcm")) / 1e6
-            bench(f"{name}: {files} files, {mb:.0f} MB", corpus, work, args.repeat)
+            size_bytes = sum(p.stat().st_size for p in corpus.rglob("*.dcm"))
+            needed = size_bytes * 1.1 * args.repeat * len(tools(work))
+            if shutil.disk_usage(work).free < needed:
+                raise SystemExit(f"{needed / 1e9:.1f} GB free needed in {work} for {args.repeat} repeats: "
+                                 "use --repeat 1, smaller corpora or --dir")
+            bench(f"{name}: {files} files, {size_bytes / 1e6:.0f} MB", corpus, work, args.repeat)
             shutil.rmtree(corpus)
 
 
