@@ -7,7 +7,8 @@ the output folder is created on the first write that needs it.
 
 A large input is mapped rather than read, so only the header pages the fast path looks at are
 touched; the large values it keeps (pixel data) are copied from the input file to the output file
-inside the kernel (`os.copy_file_range`), or through memory where that is not possible.
+inside the kernel (`os.copy_file_range`), or through memory where that is not possible. Inputs must
+not be truncated while a run reads them (as with any reader of a mapped file, that ends the worker).
 """
 
 from __future__ import annotations

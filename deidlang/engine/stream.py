@@ -69,7 +69,7 @@ _DATE_EFFECT = {"keep": "kept", "shift-date": "modified", "truncate-date": "modi
 
 # Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
 _TABLES: dict[tuple, dict] = {}
-_TABLE_LIMIT = 100_000
+_TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
 _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 
 
