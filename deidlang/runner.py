@@ -351,7 +351,7 @@ def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple
               done: Callable[[FileResult, Path], None]) -> None:
     """Files go to the workers in batches, so that a small file does not pay for a round trip of its
     own; at most a bounded window of batches is in flight, so memory stays flat however many files."""
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan.to_dict(), key, map_path)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan, key, map_path)) as pool:
         pending: dict[Future, list[tuple[Path, Path]]] = {}
 
         def collect(futures) -> None:
@@ -436,11 +436,11 @@ def quiet_pydicom() -> None:
     logger.propagate = False
 
 
-def _init_worker(plan_data: dict, key: Key, map_path: str | Path | None) -> None:
+def _init_worker(plan: Plan, key: Key, map_path: str | Path | None) -> None:
     global _WORKER
     quiet_pydicom()
     store = PseudonymMap(map_path, key) if map_path is not None else None
-    _WORKER = (Plan.from_dict(plan_data), key, store)
+    _WORKER = (plan, key, store)
 
 
 def _work(batch: list[tuple[Path, Path]]) -> list[FileResult]:
