@@ -81,3 +81,14 @@ def test_kept_pixel_data_is_copied_byte_for_byte(tmp_path):
     source = CORPUS / "SC_rgb_jpeg_dcmtk.dcm"  # encapsulated JPEG
     out, _ = stream.rewrite(source.read_bytes(), plan, KEY)
     assert dcmread(io.BytesIO(out)).PixelData == dcmread(source).PixelData
+
+
+def test_tables_are_only_caches(monkeypatch):
+    """The per-process decision and result tables, cleared at every use, change nothing."""
+    plan = deidlang.compile("basic-profile")
+    files = [CORPUS / name for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb_jpeg_dcmtk.dcm")]
+    before = [stream.rewrite(f.read_bytes(), plan, KEY) for f in files]
+    monkeypatch.setattr(stream, "_TABLE_LIMIT", 0)
+    after = [stream.rewrite(f.read_bytes(), plan, KEY) for f in files]
+    assert [data for data, _ in after] == [data for data, _ in before]
+    assert [outcome.pairs for _, outcome in after] == [outcome.pairs for _, outcome in before]

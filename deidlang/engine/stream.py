@@ -84,13 +84,19 @@ Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
 
 def supports(plan: Plan) -> str | None:
     """Why a plan as a whole needs the reference engine, or None."""
-    table = _table("plan", plan.plan_hash)
-    if "reason" not in table:
-        table["reason"] = ("the plan cleans text (its terms come from the whole dataset)"
+    return _facts(plan)["reason"]
+
+
+def _facts(plan: Plan) -> dict:
+    """What this path needs to know about a plan, worked out once: whether it can take it, and which
+    top-level values its conditions (and the keys and file meta) read."""
+    facts = _table("plan", plan.plan_hash)
+    if not facts:
+        facts["reason"] = ("the plan cleans text (its terms come from the whole dataset)"
                            if any(rule.action == "clean" for rule in plan.rules) else None)
-        table["wanted"] = frozenset({_CHARSET, *_SOP, _PIXEL_REP, _PATIENT_ID,
+        facts["wanted"] = frozenset({_CHARSET, *_SOP, _PIXEL_REP, _PATIENT_ID,
                                      *(atom[1] for cond in plan.conditions for atom in atoms(cond))})
-    return table["reason"]
+    return facts
 
 
 def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part], Outcome]:
@@ -300,7 +306,7 @@ class _Rewriter:
         if _CHARSET in by_tag:
             self.charset = convert_encodings(self._decode(by_tag[_CHARSET]).value or "ISO_IR 6")
         ds = Dataset()
-        for tag in sorted(_table("plan", self.plan.plan_hash)["wanted"] & by_tag.keys()):
+        for tag in sorted(_facts(self.plan)["wanted"] & by_tag.keys()):
             element = by_tag[tag]
             decoded = self._decoded(element)
             if decoded is not None:  # undecodable: a condition reads it as absent, as the reference engine does
