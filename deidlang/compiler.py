@@ -17,7 +17,7 @@ from pydicom.valuerep import validate_value
 from . import ast
 from ._resources import shipped_dir
 from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
-from .errors import CompileError, RuleError, Span
+from .errors import CompileError, RuleError
 from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 from .syntax import parse
 
