@@ -128,7 +128,7 @@ class _Rewriter:
         if len(data) < 132 or data[128:132] != b"DICM":
             raise Unsupported("no Part 10 preamble")
         self.data, self.size, self.engine, self.plan, self.key = data, len(data), engine, engine.plan, key
-        self.implicit = False
+        self.implicit, self.implicit_vrs = False, _table("implicit-vr")
         meta_end, syntax = self._file_meta()
         uid = UID(syntax)
         if not uid.is_little_endian or uid.is_deflated:
@@ -182,7 +182,7 @@ class _Rewriter:
         return tag, vr, offset, value, length, end
 
     def _implicit_vr(self, tag: int, length: int) -> str:
-        table = _table("implicit-vr")
+        table = self.implicit_vrs
         key = (tag, length == _UNDEFINED, self.pixel_rep)
         vr = table.get(key)
         if vr is None:
@@ -305,6 +305,8 @@ class _Rewriter:
         self.charset = convert_encodings("ISO_IR 6")
         if _CHARSET in by_tag:
             self.charset = convert_encodings(self._decode(by_tag[_CHARSET]).value or "ISO_IR 6")
+        self.decoded = _table("decoded", self.implicit, tuple(self.charset))
+        self.creators = _table("creators", tuple(self.charset))
         ds = Dataset()
         for tag in sorted(_facts(self.plan)["wanted"] & by_tag.keys()):
             element = by_tag[tag]
@@ -316,7 +318,7 @@ class _Rewriter:
     def _decoded(self, element: _Element) -> DataElement | None:
         """A top-level value that conditions or keys read, decoded once per process for equal bytes
         (the values are only read, never changed)."""
-        table = _table("decoded", self.implicit, tuple(self.charset))
+        table = self.decoded
         key = (element[0], element[1], self.data[element[3]:element[5]])
         if key not in table:
             try:
@@ -457,7 +459,7 @@ class _Rewriter:
 
     def _creator(self, element: _Element) -> str | None:
         """A private creator's name as the reference engine reads it, None when undecodable."""
-        table = _table("creators", tuple(self.charset))
+        table = self.creators
         raw = self.data[element[3]:element[5]]
         if raw not in table:
             try:
