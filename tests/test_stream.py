@@ -92,3 +92,26 @@ def test_tables_are_only_caches(monkeypatch):
     after = [stream.rewrite(f.read_bytes(), plan, KEY) for f in files]
     assert [data for data, _ in after] == [data for data, _ in before]
     assert [outcome.pairs for _, outcome in after] == [outcome.pairs for _, outcome in before]
+
+
+@pytest.mark.parametrize("raw", [b"1.2.3.4\0", b"1.2.3.45", b" 1.2.3  ", b"1.23\0 ", b"", b"\0\0", b"  ",
+                                 b"1.2\xe9.34\0", b"1.2.3\\4.5.6\0", b"\\\0", b"1.2\x85\xa0 "])
+@pytest.mark.parametrize("implicit", [False, True])
+def test_uid_shortcut_equals_the_general_way(raw, implicit, monkeypatch):
+    """The `uid` action's own UI decoding and encoding gives the bytes and pairs pydicom's does."""
+    plan = deidlang.compile("basic-profile")
+    ds = dcmread(CORPUS / "CT_small.dcm")
+    placeholder = "9" * len(raw)  # planted as a valid value, then swapped for the raw bytes
+    ds.ReferencedSOPInstanceUID = placeholder
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian if implicit else pydicom.uid.ExplicitVRLittleEndian
+    fp = io.BytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    head = b"\x08\x00\x55\x11" + (len(raw).to_bytes(4, "little") if implicit else b"UI" + len(raw).to_bytes(2, "little"))
+    assert fp.getvalue().count(head + placeholder.encode()) == 1
+    data = fp.getvalue().replace(head + placeholder.encode(), head + raw)
+    shortcut = stream.rewrite(data, plan, KEY)
+    monkeypatch.setattr(stream._Rewriter, "_new_uid", lambda self, element: None)
+    stream._TABLES.clear()
+    general = stream.rewrite(data, plan, KEY)
+    assert shortcut[0] == general[0]
+    assert shortcut[1].pairs == general[1].pairs and shortcut[1].notes == general[1].notes

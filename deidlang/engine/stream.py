@@ -45,6 +45,7 @@ from ..dictionary import ALL_VRS, DATE_VRS, format_tag
 from ..errors import EngineError
 from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
+from . import values
 from .dataset import _CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for
 from .keys import Key
 
@@ -432,6 +433,10 @@ class _Rewriter:
         return encoded, text
 
     def _transform(self, element: _Element, action: str, rule: PlanRule | None) -> tuple:
+        if action == "uid" and element[1] == "UI":
+            result = self._new_uid(element)
+            if result is not None:
+                return result
         tag = element[0]
         try:
             elem = self._decode(element)
@@ -444,6 +449,21 @@ class _Rewriter:
         if new is None:
             return None, None, tuple(capture.pairs), tuple(capture.notes)
         return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)
+
+    def _new_uid(self, element: _Element) -> tuple | None:
+        """The `uid` action on a single UI value, decoded and encoded here as pydicom does it (a UI
+        value is ASCII, padded with NUL or space), since every file has a new SOP Instance UID and
+        pydicom's general machinery would cost most of the file's time. Several values (rare): None,
+        and the general way is taken."""
+        text = self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
+        if "\\" in text:
+            return None
+        text = text.strip()
+        new = values.new_uid(self.key.secret, text) if text else text
+        encoded = new.encode("ascii") + b"\0" * (len(new) % 2)
+        head = (struct.pack("<HHL", element[0] >> 16, element[0] & 0xFFFF, len(encoded)) if self.implicit else
+                struct.pack("<HH2sH", element[0] >> 16, element[0] & 0xFFFF, b"UI", len(encoded)))
+        return head + encoded, new, (("uid", text.rstrip("\0"), new),) if new else (), ()
 
     def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
         """SOP Class or Instance UID at the top level: its output value is also the file meta's."""
