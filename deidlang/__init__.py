@@ -21,14 +21,21 @@ from .engine import Key, Outcome, engine_for
 from .errors import CompileError, DeidError, DeidSyntaxError, EngineError, ObligationError, Rejected, RuleError
 from .plan import Plan
 from .runner import FileResult, deidentify_file, load_key
-from .syntax import parse
-from .validate import Finding, validate
+from .validate import Finding, proved, validate
 
 __all__ = [
     "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "FileResult", "Finding", "Key", "ObligationError",
     "Outcome", "Plan", "Rejected", "RuleError", "__version__", "apply", "compile", "deidentify_file",
     "load_key", "parse", "validate",
 ]
+
+
+def __getattr__(name: str):
+    if name == "parse":  # the parser (lark) is loaded only when asked for
+        from .syntax import parse
+
+        return parse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
@@ -39,13 +46,8 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     obligation, such as an element of the aryanto50 minimum that could survive.
     """
     if isinstance(rules, Path) or "\n" not in rules and (resolve_ruleset(rules) or rules.endswith(".deid")):
-        plan = compile_file(rules)
-    else:
-        plan = compile_text(str(rules))
-    errors = [f for f in validate(plan, profile) if f.is_error]
-    if errors:
-        raise ObligationError(errors)
-    return plan
+        return proved(compile_file(rules), profile)
+    return proved(compile_text(str(rules)), profile)
 
 
 def apply(plan: Plan, dataset: Dataset, *, key: Key | bytes) -> Outcome:

@@ -19,7 +19,6 @@ from ._resources import shipped_dir
 from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
 from .errors import CompileError, RuleError
 from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
-from .syntax import parse
 
 #: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
 #: engine at run time for masks, groups and private elements, where a misfit means removal.
@@ -67,12 +66,19 @@ def compile_text(text: str, source: str = "<string>", base_dir: Path | None = No
 
 def compile_file(path: str | Path) -> Plan:
     """Compile a rule file given by path or shipped name (without the proof obligations)."""
+    return compile_file_with_sources(path)[0]
+
+
+def compile_file_with_sources(path: str | Path) -> tuple[Plan, tuple[Path, ...]]:
+    """`compile_file`, and every rule file it read (resolved): what the plan depends on."""
     found = resolve_ruleset(path)
     if found is None:
         raise CompileError(f"no rule file `{path}`", None,
                            f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
     text = found.read_text(encoding="utf-8")
-    return _Compiler(found.resolve()).run(text, _display(found), found.resolve().parent)
+    compiler = _Compiler(found.resolve())
+    plan = compiler.run(text, _display(found), found.resolve().parent)
+    return plan, tuple(sorted(compiler.seen))
 
 
 def _display(path: Path) -> str:
@@ -130,6 +136,8 @@ class _Compiler:
     # ------------------------------------------------------------ statements
 
     def _program(self, text: str, source: str, base_dir: Path) -> None:
+        from .syntax import parse  # here, not at the top: a cached plan (`plancache`) needs no parser
+
         self.texts[source] = text
         program = parse(text, source)
         lines = text.splitlines()

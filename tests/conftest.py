@@ -25,6 +25,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KEY = b"deidlang-test-key-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _plan_cache(tmp_path_factory) -> None:
+    """Compiled plans are cached in a folder of the test session, not the user's (`plancache`)."""
+    os.environ["DEIDLANG_CACHE"] = str(tmp_path_factory.mktemp("plan-cache"))
+
+
 @pytest.fixture
 def key() -> bytes:
     return KEY

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -9,7 +10,7 @@ import time
 import click
 from tqdm import tqdm
 
-from .. import compile as compile_rules
+from ..plancache import compile_cached as compile_rules
 from ..dictionary import format_tag, keyword_of
 from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
 
@@ -40,6 +41,9 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     quiet_pydicom()
     plan = compile_rules(rules)
     key = load_key(key_file, os.environ)
+    # What exists now (modules, the plan) lives as long as the process: the collector need not walk
+    # it again during the run or at exit, and forked workers leave its memory pages shared.
+    gc.freeze()
     if dry_run:
         return _dry_run(plan, inputs, key)
     if outdir is None:

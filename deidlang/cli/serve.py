@@ -12,7 +12,7 @@ import time
 
 import click
 
-from .. import compile as compile_rules
+from ..plancache import compile_cached as compile_rules
 from ..errors import InputError
 from ..runner import load_key
 

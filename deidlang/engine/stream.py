@@ -131,10 +131,13 @@ class _Rewriter:
         self.data, self.size, self.engine, self.plan, self.key = data, len(data), engine, engine.plan, key
         self.implicit, self.implicit_vrs = False, _table("implicit-vr")
         meta_end, syntax = self._file_meta()
-        uid = UID(syntax)
-        if not uid.is_little_endian or uid.is_deflated:
-            raise Unsupported(f"transfer syntax {uid.name}")
-        self.syntax, self.implicit, self.body = syntax, uid.is_implicit_VR, meta_end
+        implicit = _table("syntaxes").get(syntax)
+        if implicit is None:
+            uid = UID(syntax)
+            if not uid.is_little_endian or uid.is_deflated:
+                raise Unsupported(f"transfer syntax {uid.name}")
+            implicit = _table("syntaxes")[syntax] = uid.is_implicit_VR
+        self.syntax, self.implicit, self.body = syntax, implicit, meta_end
         self.pixel_rep = 0
         self.paths = engine.resolver.path_leaves
 
@@ -303,9 +306,13 @@ class _Rewriter:
         if _PIXEL_REP in by_tag:
             value = by_tag[_PIXEL_REP][3]
             self.pixel_rep = int.from_bytes(self.data[value:value + 2], "little")
-        self.charset = convert_encodings("ISO_IR 6")
-        if _CHARSET in by_tag:
-            self.charset = convert_encodings(self._decode(by_tag[_CHARSET]).value or "ISO_IR 6")
+        element = by_tag.get(_CHARSET)
+        raw = self.data[element[3]:element[5]] if element else None
+        charsets = _table("charsets")
+        if raw not in charsets:
+            self.charset = convert_encodings("ISO_IR 6")  # to decode the character set itself
+            charsets[raw] = convert_encodings((element and self._decode(element).value) or "ISO_IR 6")
+        self.charset = charsets[raw]
         self.decoded = _table("decoded", self.implicit, tuple(self.charset))
         self.creators = _table("creators", tuple(self.charset))
         ds = Dataset()

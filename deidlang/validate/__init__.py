@@ -7,6 +7,7 @@ alone, statically: conditions are treated as unknown, so a guarantee holds for e
 
 from __future__ import annotations
 
+from ..errors import ObligationError
 from ..plan import Plan
 from ..resolve import Resolver
 from ._analysis import atoms, deciders, survivals
@@ -18,7 +19,7 @@ from .waivers import waivers
 OBLIGATIONS = (minimum, waivers)
 PROFILES = {"basic-profile": basic_profile}
 
-__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "atoms", "deciders", "survivals", "validate"]
+__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "atoms", "deciders", "proved", "survivals", "validate"]
 
 
 def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
@@ -34,3 +35,11 @@ def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
         findings += PROFILES[profile](plan, resolver)
     findings += [Finding("warning", message, plan.origin(order)) for message, order in plan.warnings]
     return findings
+
+
+def proved(plan: Plan, profile: str | None = None) -> Plan:
+    """The plan, once every obligation holds; else `ObligationError` listing each that fails."""
+    errors = [f for f in validate(plan, profile) if f.is_error]
+    if errors:
+        raise ObligationError(errors)
+    return plan

@@ -1,0 +1,95 @@
+"""Compiled, proved plans kept between runs, so that `deidlang run` starts without parsing its rules.
+
+Parsing and proving the basic profile costs about as much as de-identifying a hundred files; an
+archive job started per folder or per study pays it every time. A cached plan is used only when
+nothing it was made from has changed: the deidlang build (its version, its own files, and the
+pydicom and lark it runs with), the working folder (messages name rule files relative to it) and
+every rule file read, the included ones too, by content. Anything else compiles and proves the
+rules again. An entry holds the plan (rules and their lines, never DICOM data), readable by the
+user alone.
+
+``DEIDLANG_CACHE=off`` turns the cache off; ``DEIDLANG_CACHE=DIR`` puts it in DIR; by default it
+is ``$XDG_CACHE_HOME/deidlang`` (``~/.cache/deidlang``). A cache that cannot be read or written is
+simply not used.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from importlib.metadata import version
+from pathlib import Path
+
+from ._resources import shipped_dir
+from ._version import __version__
+from .compiler import compile_file_with_sources, resolve_ruleset
+from .fileio import write_atomically
+from .plan import Plan
+from .validate import proved
+
+
+def compile_cached(rules: str) -> Plan:
+    """``deidlang.compile(rules)`` for a rule file or shipped ruleset, from the cache when it is
+    current; rule text is compiled as given."""
+    folder, path = _folder(), resolve_ruleset(rules)
+    if folder is None or path is None:
+        from . import compile
+
+        return compile(rules)
+    build = _build()
+    name = hashlib.sha256(json.dumps([build, str(path.resolve()), os.getcwd()]).encode()).hexdigest()
+    entry = folder / f"{name}.json"
+    plan = _load(entry, build)
+    if plan is None:
+        plan, sources = compile_file_with_sources(path)
+        proved(plan)
+        _store(entry, build, plan, sources)
+    return plan
+
+
+def _folder() -> Path | None:
+    setting = os.environ.get("DEIDLANG_CACHE", "")
+    if setting.lower() in ("off", "0", "no"):
+        return None
+    if setting:
+        return Path(setting)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "deidlang"
+
+
+@functools.cache
+def _build() -> str:
+    """What identifies the code that compiles and proves: versions, and the size and time of every
+    file of the package and its grammar (so an edited checkout never uses a stale plan)."""
+    stamps = [__version__, version("pydicom"), version("lark")]
+    for top in (Path(__file__).parent, shipped_dir("grammar")):
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                info = os.stat(os.path.join(folder, name))
+                stamps.append(f"{folder}/{name}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _load(entry: Path, build: str) -> Plan | None:
+    try:
+        data = json.loads(entry.read_text(encoding="utf-8"))
+        if data["build"] != build or any(_digest(path) != digest for path, digest in data["sources"]):
+            return None
+        return Plan.from_dict(data["plan"])
+    except (OSError, ValueError, KeyError, TypeError):  # absent, stale or damaged: compile instead
+        return None
+
+
+def _store(entry: Path, build: str, plan: Plan, sources: tuple[Path, ...]) -> None:
+    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan": plan.to_dict()}
+    try:
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomically(lambda f: f.write(json.dumps(data).encode()), entry)
+    except OSError:
+        pass
