@@ -31,7 +31,10 @@ class Input:
     def __init__(self, path: str | Path) -> None:
         self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            size = os.fstat(self.fd).st_size
+            info = os.fstat(self.fd)
+            size = info.st_size
+            #: (size, mtime_ns) as it was opened
+            self.version = (size, info.st_mtime_ns)
             if size >= MAP_FROM:
                 self.data: bytes | mmap.mmap = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ)
             else:

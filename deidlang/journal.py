@@ -43,13 +43,14 @@ class Journal:
         st = source.stat()
         return (row[0], row[1]) == (st.st_size, st.st_mtime_ns)
 
-    def record(self, source: str, status: str, output: str | None, plan_hash: str) -> None:
-        try:
-            st = Path(source).stat()
-        except OSError:
+    def record(self, source: str, version: tuple[int, int] | None, status: str, output: str | None,
+               plan_hash: str) -> None:
+        """An input's outcome, with its (size, mtime_ns) as they were when it was read; an input never
+        read (version None) is not recorded, and so is tried again on resume."""
+        if version is None:
             return
         self.db.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?)",
-                        (source, st.st_size, st.st_mtime_ns, plan_hash, status, output))
+                        (source, *version, plan_hash, status, output))
         if time.monotonic() - self.committed >= 1.0:
             self.db.execute("COMMIT")
             self.db.execute("BEGIN")

@@ -44,6 +44,8 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     engine: str = ""  # fast (the byte stream) or reference (pydicom Datasets)
     fallback: str = ""  # why the fast path could not take this file
+    #: (size, mtime_ns) of the input when it was read, which the journal records; None if unknown
+    version: tuple[int, int] | None = None
 
 
 @dataclass
@@ -150,21 +152,32 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
             except OSError as err:
                 return FileResult(str(source), "failed", reason=f"cannot read: {err.strerror}")
             with data:
+                result = None
                 try:
                     parts, outcome = stream.rewrite_parts(data.data, plan, key)
                 except stream.Unsupported as why:
                     fallback = str(why)
                 except Rejected as err:
-                    return FileResult(str(source), "rejected", reason=err.message, engine="fast")
+                    result = FileResult(str(source), "rejected", reason=err.message, engine="fast")
                 except EngineError as err:
-                    return FileResult(str(source), "failed", reason=err.message, engine="fast")
+                    result = FileResult(str(source), "failed", reason=err.message, engine="fast")
                 except Exception as err:  # fail closed
-                    return FileResult(str(source), "failed",
-                                      reason=f"internal error while de-identifying: {_safe(err)}", engine="fast")
+                    result = FileResult(str(source), "failed",
+                                        reason=f"internal error while de-identifying: {_safe(err)}", engine="fast")
                 else:
-                    return _finish(source, destination, outcome,
-                                   lambda: write_parts_atomically(parts, data, destination), store, "fast", "")
-        return _deidentify(source, destination, plan, Key.of(key), store, fallback)
+                    result = _finish(source, destination, outcome,
+                                     lambda: write_parts_atomically(parts, data, destination), store, "fast", "")
+                if result is not None:
+                    result.version = data.version
+                    return result
+        try:
+            info = source.stat()  # before reading: a change made while it is read is seen on resume
+        except OSError:
+            info = None
+        result = _deidentify(source, destination, plan, Key.of(key), store, fallback)
+        if info is not None:
+            result.version = (info.st_size, info.st_mtime_ns)
+        return result
 
 
 @dataclass
@@ -301,7 +314,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     def done(result: FileResult, dest: Path) -> None:
         summary.add(result)
         if result.status != "skipped":
-            journal.record(result.source, result.status, result.output, plan.plan_hash)
+            journal.record(result.source, result.version, result.status, result.output, plan.plan_hash)
         if quarantine is not None and result.status in ("failed", "rejected"):
             _quarantine(Path(result.source), Path(quarantine) / dest.relative_to(out), result.reason)
         if report_file is not None:

@@ -12,6 +12,7 @@ import time
 from pydicom import dcmread
 
 import deidlang
+from deidlang.engine import stream
 from deidlang.phantom import phantom
 from deidlang.runner import run
 
@@ -38,6 +39,22 @@ def test_resume_skips_finished_and_redoes_changed(tmp_path):
     assert run(plan, [src], out, KEY, resume=True).written == 1
     other = deidlang.compile("aryanto50")  # so is everything under a changed plan
     assert run(other, [src], out, KEY, resume=True).written == 4
+
+
+def test_an_input_changed_while_it_is_read_is_redone_on_resume(tmp_path, monkeypatch):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_inputs(src, 2)
+    plan = deidlang.compile("basic-profile")
+    real = stream.rewrite_parts
+
+    def rewrite_while_changed(data, *args):
+        os.utime(src / "i0.dcm", ns=(7, 7))  # as if a writer touched it mid-read
+        return real(data, *args)
+
+    monkeypatch.setattr(stream, "rewrite_parts", rewrite_while_changed)
+    run(plan, [src / "i0.dcm"], out, KEY)
+    monkeypatch.setattr(stream, "rewrite_parts", real)
+    assert run(plan, [src / "i0.dcm"], out, KEY, resume=True).written == 1
 
 
 def test_quarantine_and_report(tmp_path):
