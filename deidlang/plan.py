@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 FORMAT = 1
@@ -166,11 +166,10 @@ class Plan:
 
     def to_dict(self, *, with_origins: bool = True) -> dict:
         """Plain JSON data. Without origins and warnings this is exactly what the hash covers."""
-        data = asdict(self)
+        data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
+                if with_origins or f.name not in ("origins", "warnings")}
         data["format"] = FORMAT
-        if not with_origins:
-            del data["origins"], data["warnings"]
-        return _jsonable(data)
+        return data
 
     def canonical_json(self) -> str:
         return json.dumps(self.to_dict(with_origins=False), sort_keys=True, separators=(",", ":"))
@@ -208,10 +207,13 @@ class Plan:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+    """Dataclasses as dicts and tuples as lists, all the way down."""
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
+    if is_dataclass(value):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
     return value
 
 

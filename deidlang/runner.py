@@ -293,6 +293,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     inputs = [Path(p) for p in inputs]
     out = Path(outdir).resolve()
     jobs = plan_outputs(inputs, out)
+    engine_for(plan)  # the engine (and the plan's hash) made once, here: forked workers inherit it
     store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
     journal = Journal(out)
     report_file = open(report_path, "w", encoding="utf-8") if report_path else None
