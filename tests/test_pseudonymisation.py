@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 
 import deidlang
 from deidlang.cli import main

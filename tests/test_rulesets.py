@@ -9,7 +9,7 @@ import pytest
 from pydicom import dcmread
 
 import deidlang
-from deidlang.compiler import compile_text, shipped_rulesets
+from deidlang.compiler import shipped_rulesets
 from deidlang.dictionary import aryanto50
 from deidlang.phantom import SHORT_VALUED, phantom
 from deidlang.runner import deidentify_file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import tempfile
 from pathlib import Path
 
@@ -94,24 +95,42 @@ def test_tables_are_only_caches(monkeypatch):
     assert [outcome.pairs for _, outcome in after] == [outcome.pairs for _, outcome in before]
 
 
+def planted(keyword: str, raw: bytes, implicit: bool) -> bytes:
+    """CT_small as a Part 10 file whose top-level UI element ``keyword`` holds exactly ``raw``
+    (planted as a valid value of that length, then swapped for the raw bytes)."""
+    ds = dcmread(CORPUS / "CT_small.dcm")
+    placeholder = b"9" * len(raw)
+    setattr(ds, keyword, placeholder.decode())
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian if implicit else pydicom.uid.ExplicitVRLittleEndian
+    fp = io.BytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    tag = pydicom.datadict.tag_for_keyword(keyword)
+    head = struct.pack("<HH", tag >> 16, tag & 0xFFFF) + (struct.pack("<L", len(raw)) if implicit
+                                                          else b"UI" + struct.pack("<H", len(raw)))
+    assert fp.getvalue().count(head + placeholder) == 1
+    return fp.getvalue().replace(head + placeholder, head + raw)
+
+
 @pytest.mark.parametrize("raw", [b"1.2.3.4\0", b"1.2.3.45", b" 1.2.3  ", b"1.23\0 ", b"", b"\0\0", b"  ",
                                  b"1.2\xe9.34\0", b"1.2.3\\4.5.6\0", b"\\\0", b"1.2\x85\xa0 "])
 @pytest.mark.parametrize("implicit", [False, True])
 def test_uid_shortcut_equals_the_general_way(raw, implicit, monkeypatch):
     """The `uid` action's own UI decoding and encoding gives the bytes and pairs pydicom's does."""
     plan = deidlang.compile("basic-profile")
-    ds = dcmread(CORPUS / "CT_small.dcm")
-    placeholder = "9" * len(raw)  # planted as a valid value, then swapped for the raw bytes
-    ds.ReferencedSOPInstanceUID = placeholder
-    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian if implicit else pydicom.uid.ExplicitVRLittleEndian
-    fp = io.BytesIO()
-    ds.save_as(fp, enforce_file_format=True)
-    head = b"\x08\x00\x55\x11" + (len(raw).to_bytes(4, "little") if implicit else b"UI" + len(raw).to_bytes(2, "little"))
-    assert fp.getvalue().count(head + placeholder.encode()) == 1
-    data = fp.getvalue().replace(head + placeholder.encode(), head + raw)
+    data = planted("ReferencedSOPInstanceUID", raw, implicit)
     shortcut = stream.rewrite(data, plan, KEY)
     monkeypatch.setattr(stream._Rewriter, "_new_uid", lambda self, element: None)
     stream._TABLES.clear()
     general = stream.rewrite(data, plan, KEY)
     assert shortcut[0] == general[0]
     assert shortcut[1].pairs == general[1].pairs and shortcut[1].notes == general[1].notes
+
+
+@pytest.mark.parametrize("raw", [b"1.2.3.4\0", b"", b"\0\0", b"  ", b" \0", b"\\\0", b"1\x85"])
+def test_sop_instance_check_agrees_with_the_reference_engine(raw, tmp_path):
+    """Files of one series share their verdict; each file's own SOP Instance UID is still checked."""
+    plan = deidlang.compile('include "basic-profile"\nreject if Modality == "MR" because "no MR"')
+    for value in (b"1.2.3.4.5\0", raw):  # the first fills the shared verdict
+        (tmp_path / "in.dcm").write_bytes(planted("SOPInstanceUID", value, implicit=False))
+        fast, reference = both(tmp_path / "in.dcm", plan, tmp_path)
+        assert (fast.status, fast.engine, fast.reason) == (reference.status, "fast", reference.reason)

@@ -126,8 +126,11 @@ class Engine:
     def admit(self, ds: Dataset) -> list[bool]:
         """The truth of every condition for this dataset (its top level), once the dataset is known to
         be an instance that no reject rule turns away."""
-        if not (ds.get("SOPClassUID") and ds.get("SOPInstanceUID")):
-            raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
+        require_instance(bool(ds.get("SOPClassUID")), bool(ds.get("SOPInstanceUID")))
+        return self.judge(ds)
+
+    def judge(self, ds: Dataset) -> list[bool]:
+        """`admit` without the instance check: the conditions' truths, or `Rejected`."""
         truths = evaluate(self.plan.conditions, ds)
         for reject in self.plan.rejects:
             if truths[reject.condition]:
@@ -282,6 +285,12 @@ class Engine:
             out.LongitudinalTemporalInformationModified = "REMOVED"
         else:
             out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+
+
+def require_instance(has_class: bool, has_instance: bool) -> None:
+    """Only an instance (SOP Class and Instance UIDs with values) can be de-identified into a file."""
+    if not (has_class and has_instance):
+        raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
 
 
 def _length(elem: DataElement) -> int:

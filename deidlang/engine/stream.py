@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 from collections.abc import Iterator
+from operator import itemgetter
 
 from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR
@@ -42,11 +43,12 @@ from pydicom.uid import UID
 
 from ..compiler import APPLIES_TO
 from ..dictionary import ALL_VRS, DATE_VRS, format_tag
-from ..errors import EngineError
+from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
 from . import values
-from .dataset import _CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for
+from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
+                      require_instance)
 from .keys import Key
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
@@ -59,6 +61,7 @@ _SOP = (_SOP_CLASS, _SOP_INSTANCE)
 _SKIPPED_AT_TOP = frozenset((*_CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
 _U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
 _SHORT = struct.Struct("<HH2xH").unpack_from  # group, element, length of a short explicit-VR header
+_FIRST = itemgetter(0)  # parts are put in tag order by their first item
 
 #: Kept top-level values at least this long stay in the input and are copied by range.
 SPAN = 1 << 16
@@ -95,8 +98,9 @@ def _facts(plan: Plan) -> dict:
     if not facts:
         facts["reason"] = ("the plan cleans text (its terms come from the whole dataset)"
                            if any(rule.action == "clean" for rule in plan.rules) else None)
-        facts["wanted"] = frozenset({_CHARSET, *_SOP, _PIXEL_REP, _PATIENT_ID,
-                                     *(atom[1] for cond in plan.conditions for atom in atoms(cond))})
+        # A file's own SOP Instance UID is only checked to be there, unless a condition reads it.
+        facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID,
+                                      *(atom[1] for cond in plan.conditions for atom in atoms(cond))}))
     return facts
 
 
@@ -275,8 +279,7 @@ class _Rewriter:
 
     def run(self) -> tuple[list[Part], Outcome]:
         top = self._elements(self.body, self.size)
-        self.original = original = self._prescan(top)
-        truths = self.engine.admit(original)
+        original, truths = self._admit(top)
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
@@ -294,46 +297,63 @@ class _Rewriter:
             stamps[stamps_key] = [(int(e.tag), self._encode(e)) for e in made]
         parts += stamps[stamps_key]
         parts += [(_CHARSET, self.data[e[2]:e[5]]) for e in top if e[0] == _CHARSET]  # always carried over
-        parts.sort(key=lambda p: p[0])
+        parts.sort(key=_FIRST)
         head = bytes(128) + b"DICM" + _file_meta_bytes(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
                                                        self.syntax)
         return [head, *(p[1] for p in parts)], outcome
 
-    def _prescan(self, top: list[_Element]) -> Dataset:
-        """The few top-level values conditions, keys and the output contract read, and the character
-        set (as pydicom decodes with it)."""
-        by_tag = {e[0]: e for e in top}
+    def _admit(self, top: list[_Element]) -> tuple[Dataset, list[bool]]:
+        """What the reference engine's `admit` decides, from the few top-level values conditions, keys
+        and the output contract read, decoded as pydicom decodes them (with the character set, worked
+        out here). Files with equal such values share one Dataset of them and one verdict; a file's
+        own SOP Instance UID is only checked to be there."""
+        data, by_tag = self.data, {e[0]: e for e in top}
         if _PIXEL_REP in by_tag:
             value = by_tag[_PIXEL_REP][3]
-            self.pixel_rep = int.from_bytes(self.data[value:value + 2], "little")
+            self.pixel_rep = int.from_bytes(data[value:value + 2], "little")
         element = by_tag.get(_CHARSET)
-        raw = self.data[element[3]:element[5]] if element else None
+        raw = data[element[3]:element[5]] if element else None
         charsets = _table("charsets")
         if raw not in charsets:
             self.charset = convert_encodings("ISO_IR 6")  # to decode the character set itself
             charsets[raw] = convert_encodings((element and self._decode(element).value) or "ISO_IR 6")
         self.charset = charsets[raw]
-        self.decoded = _table("decoded", self.implicit, tuple(self.charset))
         self.creators = _table("creators", tuple(self.charset))
-        ds = Dataset()
-        for tag in sorted(_facts(self.plan)["wanted"] & by_tag.keys()):
-            element = by_tag[tag]
-            decoded = self._decoded(element)
-            if decoded is not None:  # undecodable: a condition reads it as absent, as the reference engine does
-                ds[tag] = decoded
-        return ds
-
-    def _decoded(self, element: _Element) -> DataElement | None:
-        """A top-level value that conditions or keys read, decoded once per process for equal bytes
-        (the values are only read, never changed)."""
-        table = self.decoded
-        key = (element[0], element[1], self.data[element[3]:element[5]])
-        if key not in table:
+        read = [by_tag[tag] for tag in _facts(self.plan)["read"] if tag in by_tag]
+        key = tuple((e[0], e[1], data[e[3]:e[5]]) for e in read)
+        verdicts = _table("verdicts", self.plan.plan_hash, self.implicit, tuple(self.charset))
+        verdict = verdicts.get(key)
+        if verdict is None:
+            ds = Dataset()
+            for element in read:
+                try:
+                    ds[element[0]] = (self._decode(element) if element[1] != "SQ"
+                                      else DataElement(element[0], "SQ", Sequence()))
+                except Exception:  # undecodable: a condition reads it as absent, as in the reference engine
+                    pass
             try:
-                table[key] = self._decode(element) if element[1] != "SQ" else DataElement(key[0], "SQ", Sequence())
-            except Exception:
-                table[key] = None
-        return table[key]
+                verdict = (ds, bool(ds.get("SOPClassUID")), self.engine.judge(ds), None)
+            except Rejected as err:
+                verdict = (ds, bool(ds.get("SOPClassUID")), None, err.message)
+            verdicts[key] = verdict
+        ds, has_class, truths, rejection = verdict
+        require_instance(has_class, self._has_value(by_tag.get(_SOP_INSTANCE)))
+        if rejection is not None:
+            raise Rejected(rejection)
+        return ds, truths
+
+    def _has_value(self, element: _Element | None) -> bool:
+        """Whether an element's value, as pydicom decodes it, is not empty (a sequence counts as empty,
+        an undecodable value as absent). A UI value is ASCII padded with NUL or space, and several
+        values are never empty; anything else is decoded."""
+        if element is None or element[1] == "SQ":
+            return False
+        if element[1] == "UI":
+            return bool(self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0").strip())
+        try:
+            return bool(self._decode(element).value)
+        except Exception:
+            return False
 
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
@@ -393,7 +413,7 @@ class _Rewriter:
             if block in creators:
                 element = creators[block][0]
                 out.append((element[0], data[element[2]:element[5]]))
-        out.sort(key=lambda p: p[0])
+        out.sort(key=_FIRST)
         return out
 
     def _op(self, tag: int, vr: str, creator: str | None, position) -> tuple:
