@@ -9,8 +9,8 @@ rules again. An entry holds the plan (rules and their lines, never DICOM data), 
 user alone.
 
 ``DEIDLANG_CACHE=off`` turns the cache off; ``DEIDLANG_CACHE=DIR`` puts it in DIR; by default it
-is ``$XDG_CACHE_HOME/deidlang`` (``~/.cache/deidlang``). A cache that cannot be read or written is
-simply not used.
+is ``$XDG_CACHE_HOME/deidlang`` (``~/.cache/deidlang``), and there is none without a home folder. A
+cache that cannot be read or written is simply not used.
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def _folder() -> Path | None:
         return None
     if setting:
         return Path(setting)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "deidlang"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "deidlang") if os.path.isabs(base) else None  # no home: no cache (never the working folder)
 
 
 @functools.cache

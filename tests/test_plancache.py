@@ -78,3 +78,12 @@ def test_rule_text_is_compiled_as_given(cache):
     plan = plancache.compile_cached('include "basic-profile"\nkeep StudyDescription')
     assert plan == deidlang.compile('include "basic-profile"\nkeep StudyDescription')
     assert not cache.exists()
+
+
+def test_without_a_home_nothing_is_cached(tmp_path, monkeypatch):
+    monkeypatch.delenv("DEIDLANG_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # not absolute: ignored, as the XDG spec says
+    monkeypatch.setenv("HOME", "")
+    monkeypatch.chdir(tmp_path)
+    assert plancache.compile_cached("basic-profile") == deidlang.compile("basic-profile")
+    assert not any(tmp_path.iterdir())

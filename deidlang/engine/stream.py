@@ -74,6 +74,7 @@ _DATE_EFFECT = {"keep": "kept", "shift-date": "modified", "truncate-date": "modi
 # Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
 _TABLES: dict[tuple, dict] = {}
 _TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
+_VERDICT_LIMIT = 1024  # verdicts hold a small decoded Dataset each; files come a study at a time
 _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 
 
@@ -119,9 +120,11 @@ def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:
     return b"".join(data[p.start:p.stop] if isinstance(p, range) else p for p in parts), outcome
 
 
-def _table(*key) -> dict:
+def _table(*key, limit: int | None = None) -> dict:
+    """The per-process table for ``key``, emptied once it holds more than ``limit`` entries (at most
+    `_TABLE_LIMIT`)."""
     table = _TABLES.get(key)
-    if table is None or len(table) > _TABLE_LIMIT:
+    if table is None or len(table) > min(limit or _TABLE_LIMIT, _TABLE_LIMIT):
         if len(_TABLES) > 64:
             _TABLES.clear()
         table = _TABLES[key] = {}
@@ -321,7 +324,7 @@ class _Rewriter:
         self.creators = _table("creators", tuple(self.charset))
         read = [by_tag[tag] for tag in _facts(self.plan)["read"] if tag in by_tag]
         key = tuple((e[0], e[1], data[e[3]:e[5]]) for e in read)
-        verdicts = _table("verdicts", self.plan.plan_hash, self.implicit, tuple(self.charset))
+        verdicts = _table("verdicts", self.plan.plan_hash, self.implicit, tuple(self.charset), limit=_VERDICT_LIMIT)
         verdict = verdicts.get(key)
         if verdict is None:
             ds = Dataset()
