@@ -6,7 +6,8 @@ nothing it was made from has changed: the deidlang build (its version, its own f
 pydicom and lark it runs with), the working folder (messages name rule files relative to it) and
 every rule file read, the included ones too, by content. Anything else compiles and proves the
 rules again. An entry holds the plan (rules and their lines, never DICOM data), readable by the
-user alone.
+user alone; an entry or folder that another user owns or could write is ignored, since a planted
+plan could let identifying data through.
 
 ``DEIDLANG_CACHE=off`` turns the cache off; ``DEIDLANG_CACHE=DIR`` puts it in DIR; by default it
 is ``$XDG_CACHE_HOME/deidlang`` (``~/.cache/deidlang``), and there is none without a home folder. A
@@ -80,12 +81,22 @@ def _digest(path: str) -> str:
 
 def _load(entry: Path, build: str) -> Plan | None:
     try:
+        if not (_private(entry.parent) and _private(entry)):  # a plan someone else could write is not used
+            return None
         data = json.loads(entry.read_text(encoding="utf-8"))
         if data["build"] != build or any(_digest(path) != digest for path, digest in data["sources"]):
             return None
         return Plan.from_dict(data["plan"])
     except (OSError, ValueError, KeyError, TypeError):  # absent, stale or damaged: compile instead
         return None
+
+
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by no one else (always true where there are no such modes)."""
+    if not hasattr(os, "getuid"):
+        return True
+    info = path.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def _store(entry: Path, build: str, plan: Plan, sources: tuple[Path, ...]) -> None:

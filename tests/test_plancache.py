@@ -87,3 +87,14 @@ def test_without_a_home_nothing_is_cached(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert plancache.compile_cached("basic-profile") == deidlang.compile("basic-profile")
     assert not any(tmp_path.iterdir())
+
+
+def test_an_entry_others_could_write_is_not_used(cache, compiles):
+    plancache.compile_cached("basic-profile")
+    [entry] = cache.iterdir()
+    entry.chmod(0o666)
+    plancache.compile_cached("basic-profile")
+    assert len(compiles) == 2
+    cache.chmod(0o777)
+    plancache.compile_cached("basic-profile")
+    assert len(compiles) == 3
