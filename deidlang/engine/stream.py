@@ -11,9 +11,11 @@ Per file, only what differs between files is worked out. What happens to an elem
 VR, private creator (and, for path rules, position) under given condition truths is decided once per
 process and kept in a table; values that do not depend on the old one (empty, dummy, replace) are
 encoded once and reused without decoding the old value; keyed results are kept by their input bytes,
-so a study's UIDs are computed once; the output contract's stamps are encoded once per outcome.
-Large kept values (pixel data) are not copied at all: the output names them as ranges of the input,
-which `fileio.write_parts` copies inside the kernel.
+so a study's UIDs are computed once, and a file's own new SOP Instance UID is keyed and encoded here
+without pydicom's general machinery; files with equal condition and key values (a series) share one
+verdict; the output contract's stamps are encoded once per outcome. Large kept values (pixel data)
+are not copied at all: the output names them as ranges of the input, which
+`fileio.write_parts_atomically` copies inside the kernel.
 
 Where the reference engine removes an element whose value cannot be decoded, this path writes the
 constant of an empty/dummy/replace rule instead (nothing of the value survives either way).
@@ -108,10 +110,10 @@ def _facts(plan: Plan) -> dict:
 def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part], Outcome]:
     """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
     `Unsupported`. Ranges in the parts refer to ``data``."""
-    reason = supports(plan)
-    if reason:
-        raise Unsupported(reason)
-    return _Rewriter(data, engine_for(plan), Key.of(key)).run()
+    facts = _facts(plan)
+    if facts["reason"]:
+        raise Unsupported(facts["reason"])
+    return _Rewriter(data, engine_for(plan), Key.of(key), facts["read"]).run()
 
 
 def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:
@@ -132,10 +134,11 @@ def _table(*key, limit: int | None = None) -> dict:
 
 
 class _Rewriter:
-    def __init__(self, data: bytes, engine: Engine, key: Key) -> None:
+    def __init__(self, data: bytes, engine: Engine, key: Key, read: tuple[int, ...]) -> None:
         if len(data) < 132 or data[128:132] != b"DICM":
             raise Unsupported("no Part 10 preamble")
         self.data, self.size, self.engine, self.plan, self.key = data, len(data), engine, engine.plan, key
+        self.read = read  # the top-level tags conditions and keys read (`_facts`)
         self.implicit, self.implicit_vrs = False, _table("implicit-vr")
         meta_end, syntax = self._file_meta()
         implicit = _table("syntaxes").get(syntax)
@@ -322,7 +325,7 @@ class _Rewriter:
             charsets[raw] = convert_encodings((element and self._decode(element).value) or "ISO_IR 6")
         self.charset = charsets[raw]
         self.creators = _table("creators", tuple(self.charset))
-        read = [by_tag[tag] for tag in _facts(self.plan)["read"] if tag in by_tag]
+        read = [by_tag[tag] for tag in self.read if tag in by_tag]
         key = tuple((e[0], e[1], data[e[3]:e[5]]) for e in read)
         verdicts = _table("verdicts", self.plan.plan_hash, self.implicit, tuple(self.charset), limit=_VERDICT_LIMIT)
         verdict = verdicts.get(key)
@@ -352,7 +355,7 @@ class _Rewriter:
         if element is None or element[1] == "SQ":
             return False
         if element[1] == "UI":
-            return bool(self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0").strip())
+            return bool(self._ui_text(element).strip())
         try:
             return bool(self._decode(element).value)
         except Exception:
@@ -485,7 +488,7 @@ class _Rewriter:
         value is ASCII, padded with NUL or space), since every file has a new SOP Instance UID and
         pydicom's general machinery would cost most of the file's time. Several values (rare): None,
         and the general way is taken."""
-        text = self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
+        text = self._ui_text(element)
         if "\\" in text:
             return None
         text = text.strip()
@@ -494,6 +497,10 @@ class _Rewriter:
         head = (struct.pack("<HHL", element[0] >> 16, element[0] & 0xFFFF, len(encoded)) if self.implicit else
                 struct.pack("<HH2sH", element[0] >> 16, element[0] & 0xFFFF, b"UI", len(encoded)))
         return head + encoded, new, (("uid", text.rstrip("\0"), new),) if new else (), ()
+
+    def _ui_text(self, element: _Element) -> str:
+        """A UI value as pydicom decodes it before splitting: its default encoding, padding removed."""
+        return self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
 
     def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
         """SOP Class or Instance UID at the top level: its output value is also the file meta's."""
