@@ -10,7 +10,7 @@ import sys
 import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String
 
-from deidlang.plan import ACTIONS
+from deidlang.actions import ACTIONS
 
 from .conftest import ROOT
 

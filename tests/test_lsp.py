@@ -18,6 +18,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from deidlang.actions import ACTIONS
 from deidlang.cli import main
 from deidlang.review.fmt import format_text
 
@@ -165,6 +166,7 @@ async def test_hover_on_an_action(client: LanguageClient, folder: Path):
     result = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri(site)), types.Position(1, 3)))
     assert "**shift-date**" in result.contents.value and "DA, DT" in result.contents.value
+    assert ACTIONS["shift-date"].summary in result.contents.value  # from the action's one declaration
     close(client, site)
 
 
