@@ -84,7 +84,7 @@ def compile_text(text: str, source: str = "<string>", base_dir: Path | None = No
                  errors: ErrorLevel = ErrorLevel.RAISE) -> Plan | Compilation:
     """Compile rule text (without the proof obligations; `deidlang.compile` adds those).
 
-    >>> result = compile_text("remove PatinetName\nkeep PatientSexx", errors=ErrorLevel.COLLECT)
+    >>> result = compile_text("remove PatinetName; keep PatientSexx", errors=ErrorLevel.COLLECT)
     >>> [e.message for e in result.errors], result.plan
     (['unknown keyword `PatinetName`', 'unknown keyword `PatientSexx`'], None)
     """
