@@ -9,9 +9,10 @@ skipped; a file that includes itself, directly or not, is an error.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
-from collections.abc import Iterator
-from dataclasses import astuple, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, overload
 
@@ -64,6 +65,14 @@ def resolve_ruleset(name_or_path: str | Path, relative_to: Path | None = None) -
         return None
 
 
+#: How the compiler reads an included file: from disk unless told otherwise (an editor's unsaved buffers).
+Reader = Callable[[Path], str]
+
+
+def _read_disk(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class Compilation:
     """What `ErrorLevel.COLLECT` returns: the plan (None when there are errors) and every error of
@@ -75,20 +84,22 @@ class Compilation:
 
 
 @overload
-def compile_text(text: str, source: str = ..., base_dir: Path | None = ...,
+def compile_text(text: str, source: str = ..., base_dir: Path | None = ..., read: Reader = ...,
                  errors: Literal[ErrorLevel.RAISE, ErrorLevel.IMMEDIATE] = ...) -> Plan: ...
 @overload
-def compile_text(text: str, source: str = ..., base_dir: Path | None = ...,
+def compile_text(text: str, source: str = ..., base_dir: Path | None = ..., read: Reader = ...,
                  errors: Literal[ErrorLevel.COLLECT] = ...) -> Compilation: ...
-def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None,
+def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None, read: Reader = _read_disk,
                  errors: ErrorLevel = ErrorLevel.RAISE) -> Plan | Compilation:
-    """Compile rule text (without the proof obligations; `deidlang.compile` adds those).
+    """Compile rule text (without the proof obligations; `deidlang.compile` adds those). ``read`` gives
+    the text of an included file (resolved path in, text out); ``errors`` says whether to stop at the
+    first error, raise them all, or return them all (`Compilation`).
 
     >>> result = compile_text("remove PatinetName; keep PatientSexx", errors=ErrorLevel.COLLECT)
     >>> [e.message for e in result.errors], result.plan
     (['unknown keyword `PatinetName`', 'unknown keyword `PatientSexx`'], None)
     """
-    compiler = _Compiler(level=errors)
+    compiler = _Compiler(read=read, level=errors)
     return compiler.finish(compiler.run(text, source, base_dir or Path.cwd()))
 
 
@@ -105,7 +116,7 @@ def compile_file_with_sources(path: str | Path, errors: ErrorLevel = ErrorLevel.
                          f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
     text = found.read_text(encoding="utf-8")
     compiler = _Compiler(found.resolve(), level=errors)
-    plan = compiler.finish(compiler.run(text, _display(found), found.resolve().parent))
+    plan = compiler.finish(compiler.run(text, display_name(found), found.resolve().parent))
     return plan, tuple(sorted(compiler.seen))
 
 
@@ -115,11 +126,12 @@ def collect_file(path: str | Path) -> Compilation:
     if found is None:
         return Compilation(None, (CompileError(f"no rule file `{path}`", None, "give a path to a .deid file"),))
     compiler = _Compiler(found.resolve(), level=ErrorLevel.COLLECT)
-    result = compiler.finish(compiler.run(found.read_text(encoding="utf-8"), _display(found), found.resolve().parent))
+    result = compiler.finish(compiler.run(found.read_text(encoding="utf-8"), display_name(found),
+                                          found.resolve().parent))
     return Compilation(result.plan, result.errors, tuple(sorted(compiler.seen)))
 
 
-def _display(path: Path) -> str:
+def display_name(path: Path) -> str:
     """How a rule file is named in messages: relative to the working directory when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -138,7 +150,9 @@ class _Settings:
 
 
 class _Compiler:
-    def __init__(self, top: Path | None = None, level: ErrorLevel = ErrorLevel.RAISE) -> None:
+    def __init__(self, top: Path | None = None, read: Reader = _read_disk,
+                 level: ErrorLevel = ErrorLevel.RAISE) -> None:
+        self.read = read
         self.level = level
         self.errors: list[RuleError] = []
         self.settings = _Settings()
@@ -163,7 +177,7 @@ class _Compiler:
         s = self.settings
         # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
         # the plan (or its hash): `deidlang fmt` sorts them.
-        self.rules.sort(key=lambda pair: (pair[0].order, astuple(pair[0].selector)))
+        self.rules.sort(key=lambda pair: (pair[0].order, _fields(pair[0].selector)))
         self.waivers.sort(key=lambda w: (w.order, w.tag))
         self._warn_shadowed()
         return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
@@ -199,11 +213,11 @@ class _Compiler:
     def _parse(self, text: str, source: str):
         """Parse, and past a syntax error go on with the following lines (statements are one line
         long): the error's line is blanked (offsets kept) and the text parsed again."""
-        from .syntax import parse  # here, not at the top: a cached plan (`plancache`) needs no parser
+        from .syntax import parse_cached  # here, not at the top: a cached plan (`plancache`) needs no parser
 
         while True:
             try:
-                return parse(text, source)
+                return parse_cached(text, source)
             except DeidSyntaxError as err:
                 if self.level is ErrorLevel.IMMEDIATE or err.span is None:
                     raise
@@ -211,7 +225,7 @@ class _Compiler:
                 lines = text.split("\n")
                 index = min(err.span.line, len(lines)) - 1
                 if not lines[index].strip():
-                    return parse("", source)
+                    return parse_cached("", source)
                 lines[index] = " " * len(lines[index])
                 text = "\n".join(lines)
 
@@ -280,7 +294,7 @@ class _Compiler:
         self.seen.add(path)
         self.stack.append(path)
         self.depth += 1
-        self._program(path.read_text(encoding="utf-8"), _display(path), path.parent)
+        self._program(self.read(path), display_name(path), path.parent)
         self.depth -= 1
         self.stack.pop()
 
@@ -295,7 +309,7 @@ class _Compiler:
 
     def _rule(self, stmt: ast.Rule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
-        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=astuple))
+        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=_fields))
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
@@ -346,7 +360,7 @@ class _Compiler:
             close = suggest_keywords(node.name)
             hint = f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else \
                 "keywords are the DICOM dictionary's, e.g. PatientName; or write the tag as (gggg,eeee)"
-            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint)
+            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint, suggestions=tuple(close))
         return tag
 
     def _selector(self, node: ast.Selector) -> Selector:
@@ -363,7 +377,8 @@ class _Compiler:
                 return Selector("group", group=group)
             case ast.VRClass(vr=vr):
                 if vr not in ALL_VRS:
-                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}")
+                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}",
+                                       suggestions=tuple(difflib.get_close_matches(vr.upper(), sorted(ALL_VRS), 3)))
                 return Selector("vr", vr=vr)
             case ast.AnyPrivate():
                 return Selector("private")
@@ -507,6 +522,11 @@ def _never_holds(tag: int, op: str, values: tuple) -> str:
             return (f"`{name}` {never} {_VERBS[op]} `{value}`: a {'/'.join(sorted(vrs))} value has no such "
                     "character" + (", so this test always holds" if op == "!=" else ""))
     return ""
+
+
+def _fields(selector: Selector) -> tuple:
+    """A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy."""
+    return tuple(getattr(selector, f.name) for f in fields(selector))
 
 
 def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:
