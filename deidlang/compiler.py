@@ -21,28 +21,12 @@ from pydicom.valuerep import validate_value
 
 from . import ast
 from ._resources import shipped_dir
-from .dictionary import (ALL_VRS, DATE_VRS, NUMBER_VRS, TEXT_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of,
-                         suggest_keywords, tag_for_keyword, vrs_of)
+from .actions import ACTIONS
+from .dictionary import (ALL_VRS, NUMBER_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords,
+                         tag_for_keyword, vrs_of)
 from .errors import CompileError, DeidSyntaxError, ErrorLevel, InputError, RuleError, RuleErrors, Span
 from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 
-#: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
-#: engine at run time for masks, groups and private elements, where a misfit means removal.
-APPLIES_TO: dict[str, frozenset[str] | None] = {
-    "remove": None,
-    "keep": None,
-    "empty": None,
-    "dummy": None,
-    "dummy-date": DATE_VRS,
-    "shift-date": frozenset({"DA", "DT"}),
-    "uid": frozenset({"UI"}),
-    "hash": TEXT_VRS,
-    "replace": TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
-    "clean": TEXT_VRS | {"SQ"},
-    "pseudonym": TEXT_VRS,
-    "round-age": frozenset({"AS"}),
-    "truncate-date": frozenset({"DA", "DT"}),
-}
 MINIMUMS = ("aryanto50", "none")
 
 
@@ -313,19 +297,9 @@ class _Compiler:
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
-        if stmt.action == "shift-date" and stmt.argument == 0:
-            raise CompileError("a shift of 0 days changes nothing", self._part(stmt.span, r"\bby\b.*\bdays?\b"),
-                               "shift by a non-zero number of days")
-        if stmt.action == "shift-date" and isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
-            raise CompileError("a per-patient shift needs a range of 1 to 36500 days",
-                               self._part(stmt.span, r"\bby\b.*\bdays?\b"),
-                               "write e.g. `shift-date vr DA by patient within 365 days`")
-        if stmt.action == "pseudonym" and not 4 <= stmt.argument[1] <= 64:
-            raise CompileError("a pseudonym needs a length of 4 to 64 characters",
-                               self._part(stmt.span, r"\blength\s+[0-9]+"),
-                               "10 characters (50 bits) are the default")
-        if stmt.action == "round-age" and not 1 <= stmt.argument <= 100:
-            raise CompileError("ages round to 1 to 100 years", self._part(stmt.span, r"\bto\s+[0-9]+\s+years\b"), "write e.g. `round-age PatientAge to 5 years`")
+        problem = stmt.argument.problem() if stmt.argument is not None else None
+        if problem is not None:
+            raise CompileError(problem[0], _argument_span(stmt, self.texts.get(stmt.span.source, "")), problem[1])
         for sel in stmt.selectors:
             with self._collecting():
                 selector = self._selector(sel)
@@ -401,7 +375,7 @@ class _Compiler:
         raise AssertionError(node)
 
     def _type_check(self, stmt: ast.Rule, node: ast.Selector, selector: Selector) -> None:
-        allowed = APPLIES_TO[stmt.action]
+        allowed = ACTIONS[stmt.action].applies_to
         if selector.kind == "vr":
             vrs = frozenset({selector.vr})
         elif selector.kind in ("tag", "path"):
@@ -411,9 +385,8 @@ class _Compiler:
         if allowed is not None and vrs and not vrs & allowed:
             raise CompileError(f"`{stmt.action}` cannot apply to `{_text(node)}` (VR {'/'.join(sorted(vrs))})",
                                node.span, f"`{stmt.action}` applies to VR {', '.join(sorted(allowed))}")
-        if stmt.action in ("replace", "pseudonym"):
-            # a pseudonym is the prefix and `length` code characters (A-Z, 2-7): check the longest one
-            value = stmt.argument if stmt.action == "replace" else stmt.argument[0] + "A" * stmt.argument[1]
+        value = stmt.argument.sample() if stmt.argument is not None else None
+        if value is not None:  # the longest value the action can write must be valid for each VR
             for vr in vrs or {"UT"}:
                 try:
                     validate_value(vr, value, pydicom_config.RAISE)
@@ -501,6 +474,21 @@ def _part(span: Span, text: str, pattern: str) -> Span:
 
 
 _VERBS = {"==": "be", "in": "be", "contains": "contain", "startswith": "start with", "!=": "be"}
+
+
+def _argument_span(stmt: ast.Rule, text: str) -> Span:
+    """Where a rule's argument is written: after its selectors and except list, before its condition."""
+    span = stmt.span
+    start = max(sel.span.end for sel in (*stmt.selectors, *stmt.excepts))
+    end = text.rfind("if", start, stmt.condition.span.start) if stmt.condition is not None else span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if span.line != span.end_line or start >= end:
+        return span
+    return Span(span.source, start, end, span.line, span.col + start - span.start, span.line,
+                span.col + end - span.start)
 
 
 def _never_holds(tag: int, op: str, values: tuple) -> str:
