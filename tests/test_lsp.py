@@ -118,7 +118,8 @@ async def test_minimum_finding_in_an_included_file(client: LanguageClient, folde
     assert diag.range.start.line == 2  # the include that brought the rule in
     assert "`PatientName` (0010,0010) is in the aryanto50 minimum" in diag.message and "lib.deid:2" in diag.message
     (related,) = diag.related_information
-    assert related.location.uri == uri(folder / "lib.deid") and related.location.range.start.line == 1
+    assert related.location.uri == uri(folder / "lib.deid")
+    assert related.location.range == types.Range(types.Position(1, 5), types.Position(1, 16))  # `PatientName`
     close(client, site)
 
 

@@ -33,8 +33,13 @@ def test_a_finding_two_includes_deep_is_shown_on_the_include_that_leads_to_it(ch
     text = 'ruleset "site" version "1.0.0"\ninclude "mid.deid"\nremove PatientSex\n'
     (diag,) = diagnostics(analyse(chain, text))
     assert diag.range.start.line == 1 and diag.message.startswith(f"{chain.parent / 'lib.deid'}:2: `PatientName`")
-    assert diag.related_information[0].location.range == types.Range(at(1, 0), at(1, 16))
+    assert diag.related_information[0].location.range == types.Range(at(1, 5), at(1, 16))  # the selector
     assert diag.data == {"waive": "PatientName"}
+
+
+def test_a_finding_in_the_document_underlines_its_selector():
+    found = diagnostics(analyse(None, 'include "basic-profile"\nkeep StudyDate, PatientSex\n'))
+    assert [d.range for d in found] == [types.Range(at(1, 5), at(1, 14)), types.Range(at(1, 16), at(1, 26))]
 
 
 def test_an_unsaved_buffer_stands_in_for_its_file(chain):

@@ -37,7 +37,11 @@ def _finding(analysis: Analysis, finding: Finding) -> types.Diagnostic:
     data = None
     if finding.waivable and finding.tag is not None:
         data = {"waive": keyword_of(finding.tag) or f"({finding.tag >> 16:04X},{finding.tag & 0xFFFF:04X})"}
-    return _placed(analysis, finding.message, finding.help, finding.severity, finding.origin, data)
+    where: Span | Origin | None = finding.origin
+    if finding.origin is not None and finding.columns:  # narrowed to the selector on the statement's line
+        line, (start, end) = finding.origin.line, finding.columns
+        where = Span(finding.origin.source, 0, 0, line, start, line, end)
+    return _placed(analysis, finding.message, finding.help, finding.severity, where, data)
 
 
 def _placed(analysis: Analysis, message: str, help_: str | None, severity: str, where: Span | Origin | None,
