@@ -109,6 +109,7 @@ async def test_two_errors_at_once(client: LanguageClient, folder: Path):
     diags = await open_doc(client, site, 'include "basic-profile"\nremove PatientNam\nkeep PatientSx\n')
     close(client, site)
     assert [d.range.start.line for d in errors(diags)] == [1, 2]
+    assert [d.data["suggestions"][0] for d in errors(diags)] == ["PatientName", "PatientSex"]
 
 
 async def test_minimum_finding_in_an_included_file(client: LanguageClient, folder: Path):
