@@ -153,7 +153,7 @@ def test_forward_survives_the_destination_going_down(node, tmp_path):
     archive = Destination_SCP()
     archive.start()
     n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox")
-    n.retry_seconds = 0.2
+    n.forwarder.retry_seconds = 0.2
     datasets = study(60)
     assert send(n.address[1], datasets[:20]) == [0] * 20
     deadline = time.monotonic() + 20
@@ -169,7 +169,7 @@ def test_forward_survives_the_destination_going_down(node, tmp_path):
         time.sleep(0.1)
     archive.stop()
     assert len(archive.received) == 60 and not list((tmp_path / "outbox").glob("*.dcm"))
-    assert n.counts.forwarded == 60
+    assert n.forwarder.delivered == 60
 
 
 @pytest.mark.skipif(shutil.which("storescu") is None, reason="DCMTK's storescu is not installed")
