@@ -67,12 +67,21 @@ class DimseDelivery:
         items = _propose(ae, items)
         d = self.destination
         tls = (d.tls, d.host) if d.tls is not None else None
-        assoc = ae.associate(d.host, d.port, ae_title=d.ae_title, tls_args=tls,
-                             evt_handlers=[(evt.EVT_CONN_OPEN, lambda event: no_delay(event.assoc.dul.socket.socket))])
+        connected = []
+
+        def opened(event) -> None:
+            connected.append(True)
+            no_delay(event.assoc.dul.socket.socket)
+
+        assoc = ae.associate(d.host, d.port, ae_title=d.ae_title, tls_args=tls, evt_handlers=[(evt.EVT_CONN_OPEN, opened)])
+        if not assoc.is_established and assoc.rejected_contexts and not assoc.accepted_contexts:
+            for item in items:  # the destination takes none of what was proposed: each instance refused
+                yield item, Result(False, "", "the destination does not accept this SOP class")
+            return
         if not assoc.is_established:
-            raise Unreachable("the destination rejected the association" if assoc.is_rejected else
-                              "the destination aborted the association" if assoc.is_aborted else
-                              "no connection to the destination")
+            raise Unreachable("no connection to the destination" if not connected else
+                              "the destination rejected the association" if assoc.is_rejected else
+                              "the destination aborted the association")
         try:
             for item in items:
                 if stopping():

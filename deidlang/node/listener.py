@@ -45,6 +45,7 @@ class GuardedServer(ThreadedAssociationServer):
 
     daemon_threads = True
     block_on_close = False  # stopping does not wait for idle associations a peer holds open
+    request_queue_size = 128  # a burst of connections waits in the kernel, not in SYN retries
 
     def __init__(self, *args, per_peer: int = 4, socket_timeout: float = 10.0,
                  log: Callable[[str], None] = lambda message: None, **kwargs) -> None:
