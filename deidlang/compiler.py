@@ -18,27 +18,11 @@ from pydicom.valuerep import validate_value
 
 from . import ast
 from ._resources import shipped_dir
-from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
+from .actions import ACTIONS
+from .dictionary import ALL_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
 from .errors import CompileError, RuleError
 from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 
-#: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
-#: engine at run time for masks, groups and private elements, where a misfit means removal.
-APPLIES_TO: dict[str, frozenset[str] | None] = {
-    "remove": None,
-    "keep": None,
-    "empty": None,
-    "dummy": None,
-    "dummy-date": DATE_VRS,
-    "shift-date": frozenset({"DA", "DT"}),
-    "uid": frozenset({"UI"}),
-    "hash": TEXT_VRS,
-    "replace": TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
-    "clean": TEXT_VRS | {"SQ"},
-    "pseudonym": TEXT_VRS,
-    "round-age": frozenset({"AS"}),
-    "truncate-date": frozenset({"DA", "DT"}),
-}
 MINIMUMS = ("aryanto50", "none")
 
 
@@ -220,15 +204,9 @@ class _Compiler:
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
-        if stmt.action == "shift-date" and stmt.argument == 0:
-            raise CompileError("a shift of 0 days changes nothing", stmt.span, "shift by a non-zero number of days")
-        if stmt.action == "shift-date" and isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
-            raise CompileError("a per-patient shift needs a range of 1 to 36500 days", stmt.span)
-        if stmt.action == "pseudonym" and not 4 <= stmt.argument[1] <= 64:
-            raise CompileError("a pseudonym needs a length of 4 to 64 characters", stmt.span,
-                               "10 characters (50 bits) are the default")
-        if stmt.action == "round-age" and not 1 <= stmt.argument <= 100:
-            raise CompileError("ages round to 1 to 100 years", stmt.span)
+        problem = stmt.argument.problem() if stmt.argument is not None else None
+        if problem is not None:
+            raise CompileError(problem[0], stmt.span, problem[1])
         for sel in stmt.selectors:
             selector = self._selector(sel)
             self._type_check(stmt, sel, selector)
@@ -296,7 +274,7 @@ class _Compiler:
         raise AssertionError(node)
 
     def _type_check(self, stmt: ast.Rule, node: ast.Selector, selector: Selector) -> None:
-        allowed = APPLIES_TO[stmt.action]
+        allowed = ACTIONS[stmt.action].applies_to
         if selector.kind == "vr":
             vrs = frozenset({selector.vr})
         elif selector.kind in ("tag", "path"):
@@ -306,9 +284,8 @@ class _Compiler:
         if allowed is not None and vrs and not vrs & allowed:
             raise CompileError(f"`{stmt.action}` cannot apply to `{_text(node)}` (VR {'/'.join(sorted(vrs))})",
                                node.span, f"`{stmt.action}` applies to VR {', '.join(sorted(allowed))}")
-        if stmt.action in ("replace", "pseudonym"):
-            # a pseudonym is the prefix and `length` code characters (A-Z, 2-7): check the longest one
-            value = stmt.argument if stmt.action == "replace" else stmt.argument[0] + "A" * stmt.argument[1]
+        value = stmt.argument.sample() if stmt.argument is not None else None
+        if value is not None:  # the longest value the action can write must be valid for each VR
             for vr in vrs or {"UT"}:
                 try:
                     validate_value(vr, value, pydicom_config.RAISE)
