@@ -130,3 +130,45 @@ def test_stow_rs_with_wrong_credentials_waits_and_says_why(orthanc, gateway, tmp
     assert _wait(lambda: n.forwarder.last_error is not None, 10)
     assert n.forwarder.last_error[1] == "the DICOMweb server answered HTTP 401"
     assert len(n.outbox.pending()) == 2 and n.forwarder.dead_lettered == 0
+
+
+def test_pull_a_study_from_clinical_to_research_through_the_node(orthanc, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .orthanc import free_port
+
+    node_port = free_port()
+    research = orthanc("RESEARCH")
+    clinical = orthanc("CLINICAL", DicomModalities={"deid": ["DEID", "127.0.0.1", node_port]})
+    wanted, other = study(4), study(2, series="1.2.826.0.1.3680043.10.3.9.1")
+    for ds in other:
+        ds.StudyInstanceUID, ds.PatientID = "1.2.826.0.1.3680043.10.3.9", "OTHER-PATIENT-77"
+    for ds in wanted + other:
+        path = tmp_path / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        clinical.upload(path)
+    key = tmp_path / "site.key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    query = tmp_path / "query.json"
+    query.write_text('{"patient_id": "%s"}' % wanted[0].PatientID)
+    command = [sys.executable, "-m", "deidlang", "pull", "--from", f"CLINICAL@127.0.0.1:{clinical.dicom_port}",
+               "--query-file", str(query), "--port", str(node_port), "--key-file", str(key),
+               "--forward", f"RESEARCH@127.0.0.1:{research.dicom_port}", "--outbox", str(tmp_path / "outbox"),
+               "--journal", str(tmp_path / "pull.journal"), "--report", str(tmp_path / "audit.jsonl")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "pull: 1 matching studies" in first.stderr and "1 studies retrieved" in first.stderr
+    stored = research.sop_instance_uids()
+    assert len(stored) == 4 and not {ds.SOPInstanceUID for ds in wanted} & set(stored)
+    found = research.post("/tools/find", {"Level": "Instance", "Query": {}, "Expand": True})
+    assert all(i["MainDicomTags"]["SOPInstanceUID"] != wanted[0].SOPInstanceUID for i in found)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)  # resumed: nothing to do
+    assert again.returncode == 0 and "0 studies retrieved, 1 already done" in again.stderr, again.stderr
+    everything = first.stderr + again.stderr + (tmp_path / "pull.journal").read_text() + \
+        (tmp_path / "audit.jsonl").read_text()
+    for ds in wanted:
+        assert ds.PatientID not in everything and ds.StudyInstanceUID not in everything
+        assert str(ds.PatientName) not in everything

@@ -9,6 +9,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -71,17 +72,8 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
     if forward:
         destination = parse_destination(forward, tls=_client_tls(forward_tls_ca, forward_tls_cert, forward_tls_key),
                                         auth_file=forward_auth, ca_file=forward_tls_ca)
-    report_file = open(report_path, "a", encoding="utf-8") if report_path else None
-    lock = threading.Lock()
-
-    def log(message: str) -> None:
-        click.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}", err=True)
-
-    def report(line: dict) -> None:
-        if report_file is not None:
-            with lock:
-                report_file.write(json.dumps(line) + "\n")
-                report_file.flush()
+    log = logger()
+    report, close = audit_writer(report_path)
 
     node = Node(plan, key, ae_title=ae_title, host=host, port=port, store=store, forward=destination,
                 outbox=outbox, dead_letter=dead_letter, tries=tries, allow=allow, quarantine=quarantine,
@@ -112,10 +104,29 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
     node.stop()
     if status_file:
         _write_status(Path(status_file), node.health())
-    if report_file is not None:
-        report_file.close()
+    close()
     sys.stdout.flush()
     return code
+
+
+def logger() -> Callable[[str], None]:
+    """Log lines to stderr, each with its UTC time."""
+    return lambda message: click.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}", err=True)
+
+
+def audit_writer(path: str | None) -> tuple[Callable[[dict], None], Callable[[], None]]:
+    """(write one JSON line, close) for ``--report``; lines from several threads never interleave."""
+    if not path:
+        return (lambda line: None), (lambda: None)
+    file = open(path, "a", encoding="utf-8")
+    lock = threading.Lock()
+
+    def write(line: dict) -> None:
+        with lock:
+            file.write(json.dumps(line) + "\n")
+            file.flush()
+
+    return write, file.close
 
 
 def _server_tls(cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext | None:
