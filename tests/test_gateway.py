@@ -172,3 +172,37 @@ def test_pull_a_study_from_clinical_to_research_through_the_node(orthanc, tmp_pa
     for ds in wanted:
         assert ds.PatientID not in everything and ds.StudyInstanceUID not in everything
         assert str(ds.PatientName) not in everything
+
+
+@pytest.mark.parametrize("mode", ["store", "forward"])
+def test_storage_commitment_is_answered_to_the_modality(orthanc, tmp_path, mode):
+    from .orthanc import free_port
+
+    node_port = free_port()
+    modality = orthanc("MODALITY", DicomModalities={
+        "deid": {"AET": "DEID", "Host": "127.0.0.1", "Port": node_port, "AllowStorageCommitment": True}})
+    research = orthanc("RESEARCH") if mode == "forward" else None
+    options = dict(store=tmp_path / "store") if mode == "store" else dict(
+        forward=Destination("RESEARCH", "127.0.0.1", research.dicom_port), outbox=tmp_path / "outbox")
+    n = Node(deidlang.compile("basic-profile"), KEY, host="127.0.0.1", port=node_port, allow=("MODALITY",),
+             commitment_peers=(Destination("MODALITY", "127.0.0.1", modality.dicom_port),), **options)
+    n.start()
+    try:
+        datasets = study(3)
+        for ds in datasets:
+            path = tmp_path / f"{ds.SOPInstanceUID}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            modality.upload(path)
+        modality.post("/modalities/deid/store", {"Resources": modality.get("/instances"), "Synchronous": True})
+        asked = [[str(ds.SOPClassUID), str(ds.SOPInstanceUID)] for ds in datasets]
+        asked.append([str(datasets[0].SOPClassUID), "1.2.826.0.1.3680043.10.3.404"])  # never sent
+        job = modality.post("/modalities/deid/storage-commitment", {"DicomInstances": asked, "Timeout": 60})
+        assert _wait(lambda: modality.get(job["Path"])["Status"] != "Pending", 30)
+        answer = modality.get(job["Path"])
+    finally:
+        n.stop(timeout=5)
+    assert answer["Status"] == "Failure"  # one instance was never sent
+    assert sorted(i["SOPInstanceUID"] for i in answer["Success"]) == sorted(ds.SOPInstanceUID for ds in datasets)
+    assert [i["SOPInstanceUID"] for i in answer["Failures"]] == ["1.2.826.0.1.3680043.10.3.404"]
+    if research is not None:
+        assert len(research.sop_instance_uids()) == 3  # committed only once delivered

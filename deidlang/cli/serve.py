@@ -45,6 +45,10 @@ from ..runner import load_key
               help="connection, ACSE and DIMSE timeout in seconds")
 @click.option("--max-per-peer", type=click.IntRange(1), default=4, show_default=True,
               help="connections one address may hold at once")
+@click.option("--commitment-peer", multiple=True, metavar="AE@HOST:PORT",
+              help="where to send the Storage Commitment report to AE (repeatable)")
+@click.option("--commitment-wait", type=click.FloatRange(0), default=60, show_default=True,
+              help="forward mode: seconds a commitment report waits for instances still in the outbox")
 @click.option("--key-file", type=click.Path(dir_okay=False), help="site key (else $DEIDLANG_KEY, else random)")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), help="re-identification map (needs a key)")
 @click.option("--quarantine", type=click.Path(file_okay=False), help="rejected and failed instances, with reasons")
@@ -56,12 +60,13 @@ from ..runner import load_key
 def command(rules: str, ae_title: str, host: str, port: int, store: str | None, forward: str | None, outbox: str,
             dead_letter: str | None, tries: int, forward_tls_ca: str | None, forward_tls_cert: str | None,
             forward_tls_key: str | None, forward_auth: str | None, status_file: str | None, max_outage: float,
-            timeout: float, max_per_peer: int, key_file: str | None, map_path: str | None, quarantine: str | None,
+            timeout: float, max_per_peer: int, commitment_peer: tuple[str, ...], commitment_wait: float,
+            key_file: str | None, map_path: str | None, quarantine: str | None,
             allow: tuple[str, ...], tls_cert: str | None, tls_key: str | None, tls_ca: str | None,
             report_path: str | None) -> int:
     """Receive instances over DICOM, de-identify each as it arrives, store or forward it."""
     try:
-        from ..node import Node, parse_destination  # pynetdicom is an optional extra
+        from ..node import Destination, Node, parse_destination  # pynetdicom is an optional extra
         from ..node.scp import silence_warnings
     except ImportError:
         raise InputError("`deidlang serve` needs pynetdicom: pip install 'deidlang[node]'") from None
@@ -78,7 +83,8 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
     node = Node(plan, key, ae_title=ae_title, host=host, port=port, store=store, forward=destination,
                 outbox=outbox, dead_letter=dead_letter, tries=tries, allow=allow, quarantine=quarantine,
                 map_path=map_path, ssl_context=_server_tls(tls_cert, tls_key, tls_ca), log=log, report=report,
-                timeout=timeout, per_peer=max_per_peer)
+                timeout=timeout, per_peer=max_per_peer, commitment_wait=commitment_wait,
+                commitment_peers=tuple(Destination.parse(peer) for peer in commitment_peer))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
