@@ -30,6 +30,9 @@ ENGINES = ("rapidocr", "tesseract")
 MIN_CONFIDENCE = {"rapidocr": 0.6, "tesseract": 0.7}
 #: pixels added around every detected box, plus this fraction of its height
 PAD, PAD_FRACTION = 2, 0.15
+#: PP-OCR detection settings (tests/benchmarks/ocr_bench.py measured them): a lower pixel threshold
+#: and a wider unclip catch faint and small text and cover whole lines
+DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6, "det_limit_side_len": 736}
 #: fraction of pixels ignored at each end of the range when deeper-than-8-bit data is windowed
 _TAIL = 0.0001
 
@@ -166,7 +169,7 @@ def _rapidocr(threads: int):
                           "which carries its models)") from None
     options = {f"{part}_{kind}_op_num_threads": threads if kind == "intra" else 1
                for part in ("det", "cls", "rec") for kind in ("intra", "inter")}
-    engine = RapidOCR(**options)
+    engine = RapidOCR(**options, **DETECTION)
 
     def run(image: np.ndarray):
         colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
@@ -174,7 +177,8 @@ def _rapidocr(threads: int):
             # The angle classifier turns text on speckle upside down too often; instead a reading
             # that scores low is tried once more turned half round (text drawn upside down, or
             # turned 90 degrees the other way).
-            result, _ = engine(colour, use_cls=False, text_score=0.0)
+            result, _ = engine(colour, use_cls=False, text_score=0.0, box_thresh=DETECTION["det_box_thresh"],
+                               unclip_ratio=DETECTION["det_unclip_ratio"])
             for reading in result or ():
                 quad, text, score = reading
                 if score < 0.9:
