@@ -8,6 +8,7 @@ Messages follow one style: lowercase, one line, no final period, user input in b
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -32,11 +33,14 @@ class DeidError(Exception):
 
     kind = "error"
 
-    def __init__(self, message: str, span: Span | None = None, help: str | None = None) -> None:
+    def __init__(self, message: str, span: Span | None = None, help: str | None = None,
+                 suggestions: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.help = help
+        #: texts that could replace the one under ``span`` to fix the error, best first (an editor offers them)
+        self.suggestions = suggestions
         self.text: str | None = None  # the source text the span points into, attached by the loader
 
     def with_text(self, text: str | None) -> "DeidError":
@@ -66,6 +70,18 @@ class DeidError(Exception):
         return self.render()
 
 
+class ErrorLevel(enum.Enum):
+    """What the compiler does with errors (as sqlglot's ``ErrorLevel``).
+
+    ``IMMEDIATE`` raises the first; ``RAISE`` (the default) reads the whole file and raises every
+    error together (`RuleErrors`); ``COLLECT`` raises nothing and returns them with the result.
+    """
+
+    IMMEDIATE = "immediate"
+    RAISE = "raise"
+    COLLECT = "collect"
+
+
 class RuleError(DeidError):
     """Anything wrong with a rule file: the one error type the parser and compiler raise."""
 
@@ -76,6 +92,18 @@ class DeidSyntaxError(RuleError):
 
 class CompileError(RuleError):
     """The text parses but does not make a valid plan (unknown keyword, bad VR, include cycle...)."""
+
+
+class RuleErrors(RuleError):
+    """Several errors of one compilation, in file order; it reads as the first of them."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        first = errors[0]
+        super().__init__(f"{first.message} (and {len(errors) - 1} more)", first.span, first.help)
+        self.errors = errors
+
+    def render(self) -> str:
+        return "\n".join(e.render() for e in self.errors)
 
 
 class ObligationError(RuleError):

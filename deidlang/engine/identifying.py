@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pydicom.dataset import Dataset
 
 from ..dictionary import keyword_of
-from .values import as_texts
+from ..values import as_texts
 
 #: VRs whose values are names, IDs, places and dates that text in the pixels may repeat
 _TEXT_VRS = frozenset({"PN", "LO", "SH", "DA", "DT"})

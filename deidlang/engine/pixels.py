@@ -20,6 +20,7 @@ where text was read with confidence or where it repeats a value the plan removes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,18 +104,10 @@ def apply(out: Dataset, original: Dataset, rules: list[PixelRule], transfer_synt
     palette = original if UID(transfer_syntax).is_little_endian else encode.little_endian_pixel_module(original)
     black, white = _extremes(palette, pixels.arr.dtype, pixels.photometric, pixels.bits_stored)
     for rule in rules:
-        if rule.kind == "blackout":
-            regions = rule.regions
-        elif rule.kind == "detected-text":
-            findings = [f for f in examine(original, pixels, identifying.removed_or_changed(original, out))
-                        if f.redact]
-            regions = tuple(ocr.merge(f.box.region() for f in findings))
-            matched = sorted({f.matches for f in findings if f.matches})
-            notes.append(f"detected text: {len(regions)} region(s) blacked out on every frame"
-                         + (f", repeating {', '.join(matched)}" if matched else ""))
-        else:
-            _burn_overlays(frames, original, white)
-            regions = ()
+        operation = OPERATIONS.get(rule.kind)
+        if operation is None:  # fail-closed: an unknown kind is never taken for another
+            raise EngineError(f"unknown pixel rule kind `{rule.kind}`")
+        regions = operation(rule, _Work(pixels, original, out, white), notes)
         for x, y, w, h in regions:
             frames[:, max(y, 0):max(min(y + h, rows), 0), max(x, 0):max(min(x + w, cols), 0)] = black
     # INVARIANT: the input is never modified. `out` shares kept elements with it, and what follows
@@ -138,6 +131,47 @@ def verify(written: Dataset, terms: identifying.Terms, engine: str | None = None
     """The elements whose values OCR still reads in ``written``'s pixels (empty: none)."""
     pixels = decode(written)
     return sorted({f.matches for f in examine(written, pixels, terms, engine) if f.matches})
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What a pixel operation works on: the decoded frames (changed in place) and the datasets."""
+
+    pixels: Pixels
+    original: Dataset
+    out: Dataset  # the de-identified dataset so far: what the plan removed or changed shows in it
+    white: int
+
+
+Region = tuple[int, int, int, int]
+
+
+def _blackout(rule: PixelRule, work: _Work, notes: list[str]) -> tuple[Region, ...]:
+    return rule.regions
+
+
+def _detected_text(rule: PixelRule, work: _Work, notes: list[str]) -> tuple[Region, ...]:
+    terms = identifying.removed_or_changed(work.original, work.out)
+    findings = [f for f in examine(work.original, work.pixels, terms) if f.redact]
+    regions = tuple(ocr.merge(f.box.region() for f in findings))
+    matched = sorted({f.matches for f in findings if f.matches})
+    notes.append(f"detected text: {len(regions)} region(s) blacked out on every frame"
+                 + (f", repeating {', '.join(matched)}" if matched else ""))
+    return regions
+
+
+def _burn(rule: PixelRule, work: _Work, notes: list[str]) -> tuple[Region, ...]:
+    _burn_overlays(work.pixels.frames, work.original, work.white)
+    return ()
+
+
+#: The operation of each pixel rule kind declared in `deidlang.actions.PIXEL_KINDS`: it changes the
+#: frames in place and returns the regions to fill with black.
+OPERATIONS: dict[str, Callable[[PixelRule, _Work, list[str]], tuple[Region, ...]]] = {
+    "blackout": _blackout,
+    "detected-text": _detected_text,
+    "burn-overlays": _burn,
+}
 
 
 def _extremes(ds: Dataset, dtype: np.dtype, photometric: str, bits_stored: int) -> tuple[int, int]:
