@@ -102,6 +102,15 @@ def test_hover_shows_sequences_and_waivers():
     assert "waived: “study key”" in value and "basic-profile.deid" in value
 
 
+def test_hover_on_a_private_element_named_by_its_creator():
+    text = 'include "basic-profile"\nkeep "GEMS_PARM_01" 0043,xx39\nkeep "ACME" 0029,xx10 if Modality == "CT"\n'
+    analysis = analyse(None, text)
+    value = hover(analysis, at(1, 23)).contents.value
+    assert "**GEMS_PARM_01** 0043,xx39" in value and "safe private, VR IS" in value and "`keep` — <untitled>:2" in value
+    value = hover(analysis, at(2, 15)).contents.value
+    assert "not listed" in value and '`keep if Modality == "CT"`' in value and "else `remove` — " in value and "basic-profile.deid" in value
+
+
 def test_hover_on_a_file_that_does_not_compile_still_gives_the_dictionary():
     value = hover(analyse(None, "keep PatientName\nremove Nonsense\n"), at(0, 7)).contents.value
     assert "(0010,0010)" in value and "does not compile" in value
