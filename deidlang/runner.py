@@ -552,7 +552,7 @@ def _prepare(out: Path, state: Path) -> int:
     os.chmod(state, 0o700)
     lock = os.open(state / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a POSIX lock: forked workers do not hold it
     except OSError:
         os.close(lock)
         raise InputError(f"another run is using the state folder `{state}`", None,
