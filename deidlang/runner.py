@@ -40,7 +40,7 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from . import limits
-from .engine import Decision, Key, engine_for, stream
+from .engine import Decision, Key, engine_for, identifying, pixels, stream
 from .errors import EngineError, InputError, Rejected
 from .fileio import Exists, Input, NotRegular, OutputTree, chunks, kind_of, remove_temporaries, write_atomically, write_file
 from .journal import Journal
@@ -179,17 +179,19 @@ def _check_apart(roots: list[Path], places: dict[str, Path]) -> None:
 
 
 def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,
-                    store: PseudonymMap | None = None, engine: str = "auto") -> FileResult:
+                    store: PseudonymMap | None = None, engine: str = "auto", verify_pixels: bool = False) -> FileResult:
     """Read one file, de-identify it with the plan, record its keyed pairs in ``store`` if given, and
     write it atomically at ``destination`` (replacing what is there). Never raises for bad input:
     the result says what happened.
 
     ``engine``: ``auto`` takes the streaming fast path and falls back to the reference engine for
-    what it does not support; ``reference`` always uses the reference engine.
+    what it does not support; ``reference`` always uses the reference engine. ``verify_pixels``: a
+    file whose pixels a rule changed is read back by OCR before it is written, and fails if text
+    repeating a removed or changed value is still read.
     """
     destination = Path(destination)
     return process(Path(source), lambda data, outcome: (str(destination), write_file(data, destination)),
-                   plan, Key.of(key), store, engine)
+                   plan, Key.of(key), store, engine, verify_pixels)
 
 
 #: Writes an output's bytes somewhere; returns where, its size and sha256.
@@ -197,7 +199,7 @@ Place = Callable[[Iterable[bytes | memoryview], object], tuple[str, tuple[int, s
 
 
 def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMap | None = None,
-            engine: str = "auto") -> FileResult:
+            engine: str = "auto", verify_pixels: bool = False) -> FileResult:
     """`deidentify_file` with the output put where ``place`` says."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
@@ -219,14 +221,14 @@ def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMa
             else:
                 result = _finish(source, outcome, chunks(parts, data.data), place, store, "fast", "")
         if result is None:
-            result = _reference(source, data.data, place, plan, key, store, fallback)
+            result = _reference(source, data.data, place, plan, key, store, fallback, verify_pixels)
         result.version = data.version
         return result
 
 
 def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, store: PseudonymMap | None,
-               fallback: str) -> FileResult:
-    """The reference engine: parse with pydicom, apply, encode."""
+               fallback: str, verify_pixels: bool = False) -> FileResult:
+    """The reference engine: parse with pydicom, apply, encode (and read the pixels back by OCR)."""
     try:
         ds = read_dataset(data)
         outcome = engine_for(plan).apply(ds, key)
@@ -234,6 +236,17 @@ def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, st
         dcmwrite(encoded, outcome.dataset, enforce_file_format=True)
     except Exception as err:
         return _failure(source, err, "reference", fallback)
+    if verify_pixels and outcome.pixel_rules:
+        try:
+            still = pixels.verify(dcmread(io.BytesIO(encoded.getvalue())),
+                                  identifying.removed_or_changed(ds, outcome.dataset))
+        except EngineError as err:
+            return FileResult(str(source), "failed", reason=f"--verify-pixels: {err.message}", engine="reference",
+                              fallback=fallback)
+        if still:
+            return FileResult(str(source), "failed", engine="reference", fallback=fallback,
+                              reason=f"--verify-pixels: OCR still reads text repeating {', '.join(still)} in the "
+                                     "redacted pixels: not written")
     return _finish(source, outcome, [encoded.getbuffer()], place, store, "reference", fallback)
 
 
@@ -428,7 +441,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
         on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
         resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None,
         engine: str = "local", scheduler: str | None = None, layout: str = "uid",
-        state: str | Path | None = None) -> Summary:
+        state: str | Path | None = None, verify_pixels: bool = False) -> Summary:
     """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
 
     ``layout``: ``uid`` names outputs by their new UIDs, ``mirror`` mirrors the input folders.
@@ -437,7 +450,8 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     journal says are finished and whose outputs are still the files it recorded (needs a site key).
     ``quarantine``: copy each rejected or failed input there, beside a ``.reason.txt``.
     ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the Dask cluster at
-    ``scheduler`` (a LocalCluster of ``workers`` processes when None).
+    ``scheduler`` (a LocalCluster of ``workers`` processes when None). ``verify_pixels``: see
+    `deidentify_file`.
 
     Raises `InputError` for what makes the run impossible before it starts (missing input, an
     output overlapping an input, an output folder that cannot be written, resume without a key).
@@ -516,12 +530,13 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
 
     try:
         if engine == "dask":
-            _run_dask(plan, key, map_path, workers, scheduler, target, todo(), done)
+            _run_dask(plan, key, map_path, workers, scheduler, target, todo(), done, verify_pixels)
         elif workers <= 1:
             for source, relative in todo():
-                done(process(source, _placer(target, relative), plan, key, store), relative)
+                done(process(source, _placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
+                     relative)
         else:
-            pool = Pool(workers, _init_worker, (plan, key, map_path, target), _work)
+            pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
             pool.run(todo(), lambda result, job: done(result, job[1]), lost)
     finally:
         for resource in (store, journal, report_file, tree):
@@ -613,11 +628,12 @@ def _quarantine(source: Path, target: Path, reason: str) -> None:
 
 
 _DASK_PLANS: dict[str, Plan] = {}
-_WORKER: tuple[Plan, Key, PseudonymMap | None, Target] | None = None
+_WORKER: tuple[Plan, Key, PseudonymMap | None, Target, bool] | None = None
 
 
 def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None, target: Target,
-              jobs: Iterator[tuple[Path, tuple[str, ...]]], done: Callable[[FileResult, object], None]) -> None:
+              jobs: Iterator[tuple[Path, tuple[str, ...]]], done: Callable[[FileResult, object], None],
+              verify_pixels: bool = False) -> None:
     """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
     workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
     try:
@@ -635,7 +651,7 @@ def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | Non
             pending: dict = {}
             for source, relative in jobs:
                 fut = client.submit(_dask_work, str(source), relative, target, plan.plan_hash, plan_data, key,
-                                    map_path, pure=False)
+                                    map_path, verify_pixels, pure=False)
                 pending[fut.key] = relative
                 window.add(fut)
                 if window.count() >= max(workers, 1) * 8:
@@ -649,7 +665,7 @@ def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | Non
 
 
 def _dask_work(source: str, relative, target: Target, plan_hash: str, plan_data: dict, key: Key,
-               map_path) -> FileResult:
+               map_path, verify_pixels: bool = False) -> FileResult:
     """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
     plan = _DASK_PLANS.get(plan_hash)
     if plan is None:
@@ -657,7 +673,7 @@ def _dask_work(source: str, relative, target: Target, plan_hash: str, plan_data:
         plan = _DASK_PLANS[plan_hash] = Plan.from_dict(plan_data)
     store = PseudonymMap(map_path, key) if map_path is not None else None
     try:
-        return process(Path(source), _placer(target, relative), plan, key, store)
+        return process(Path(source), _placer(target, relative), plan, key, store, verify_pixels=verify_pixels)
     finally:
         if store is not None:
             store.close()
@@ -670,16 +686,16 @@ def quiet_pydicom() -> None:
     logger.propagate = False
 
 
-def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target) -> None:
+def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target, verify_pixels: bool) -> None:
     global _WORKER
     die_with_parent()
     quiet_pydicom()
     _TREES.clear()  # the main process's descriptors are not this worker's to use
     store = PseudonymMap(map_path, key) if map_path is not None else None
-    _WORKER = (plan, key, store, target)
+    _WORKER = (plan, key, store, target, verify_pixels)
 
 
 def _work(job: tuple[Path, tuple[str, ...]]) -> FileResult:
     assert _WORKER is not None
-    plan, key, store, target = _WORKER
-    return process(job[0], _placer(target, job[1]), plan, key, store)
+    plan, key, store, target, verify_pixels = _WORKER
+    return process(job[0], _placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)

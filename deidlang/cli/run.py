@@ -44,10 +44,12 @@ from ..runner import FINISHED, LAYOUTS, FileResult, discover, load_key, preview,
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local processes, or a Dask distributed cluster")
 @click.option("--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a LocalCluster of --workers)")
+@click.option("--verify-pixels", is_flag=True, help="read redacted pixels again with OCR before writing; fail a file "
+                                                    "whose pixels still show a removed or changed value")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
 def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
             map_path: str | None, workers: int, resume: bool, quarantine: str | None, report_path: str | None,
-            engine: str, scheduler: str | None, quiet: bool, layout: str, state: str | None,
+            engine: str, scheduler: str | None, verify_pixels: bool, quiet: bool, layout: str, state: str | None,
             max_inflated: int | None, max_pixels: int | None) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
@@ -61,6 +63,14 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     gc.freeze()
     if dry_run:
         return _dry_run(plan, inputs, key)
+    if verify_pixels:
+        from ..engine import ocr
+        from ..errors import EngineError
+
+        try:
+            ocr.require()
+        except EngineError as err:
+            raise click.UsageError(f"--verify-pixels: {err.message}") from None
     if outdir is None:
         raise click.UsageError("-o/--output is required (or --dry-run)")
     if not quiet:
@@ -92,7 +102,7 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     try:
         summary = run(plan, inputs, outdir, key, workers, on_result, map_path, resume=resume,
                       quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler,
-                      layout=layout, state=state)
+                      layout=layout, state=state, verify_pixels=verify_pixels)
     finally:
         if progress is not None:
             progress.close()
