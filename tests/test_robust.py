@@ -185,12 +185,12 @@ def test_workers_die_with_the_main_process(tmp_path):
         os.link(first, src / f"l{i}.dcm")
     proc = subprocess.Popen([sys.executable, "-m", "deidlang", "run", str(src), "-o", str(tmp_path / "out"),
                              "--workers", "2", "--layout", "mirror", "-q"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_children(proc.pid)) < 2:
-        time.sleep(0.02)
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "err.txt", "w"))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_children(proc.pid)) < 2 and proc.poll() is None:
+        time.sleep(0.01)
     workers = _children(proc.pid)
-    assert len(workers) >= 2
+    assert len(workers) >= 2, (proc.poll(), (tmp_path / "err.txt").read_text())
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 10
