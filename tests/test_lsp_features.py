@@ -85,6 +85,8 @@ def test_completion_contexts():
     assert "PatientName" in labels("remove StudyDate if Modality == \"US\" and Patient")
     assert "PatientName" in labels("remove StudyDate; keep Patient")  # after a `;` a new statement starts
     assert labels("remove vr DA, ")[:3] == ["AE", "AS", "AT"]
+    assert "GEMS_PARM_01" in labels('remove private except "GEM')
+    assert labels('replace InstitutionName with "') == []  # a value, not a creator
 
 
 def test_keyword_completion_is_bounded_and_marked_incomplete():
