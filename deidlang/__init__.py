@@ -18,15 +18,15 @@ from pydicom.dataset import Dataset
 from ._version import __version__
 from .compiler import Compilation, collect_file, compile_file, compile_text, resolve_ruleset
 from .engine import Key, Outcome, engine_for
-from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, ObligationError, Rejected,
-                     RuleError, RuleErrors)
+from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, KeyPolicyError, ObligationError,
+                     Rejected, RuleError, RuleErrors)
 from .plan import Plan
 from .runner import FileResult, deidentify_file, load_key
 from .validate import Finding, proved, validate
 
 __all__ = [
     "Compilation", "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "ErrorLevel", "FileResult", "Finding",
-    "Key", "ObligationError", "Outcome", "Plan", "Rejected", "RuleError", "RuleErrors", "__version__", "apply",
+    "Key", "KeyPolicyError", "ObligationError", "Outcome", "Plan", "Rejected", "RuleError", "RuleErrors", "__version__", "apply",
     "collect_file", "compile", "compile_text", "deidentify_file",
     "load_key", "parse", "validate",
 ]
@@ -54,5 +54,6 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
 
 def apply(plan: Plan, dataset: Dataset, *, key: Key | bytes) -> Outcome:
     """De-identify one dataset in memory (the input is not modified); see `Outcome`. Bytes are taken
-    as a persistent site key; `Key.random()` makes a one-run key (anonymisation)."""
-    return engine_for(plan).apply(dataset, key)
+    as a persistent site key; `Key.random()` makes a one-run key (anonymisation). A key shorter than
+    16 bytes, or one that is not bytes (a `str`), raises `KeyPolicyError`, as the command line refuses it."""
+    return engine_for(plan).apply(dataset, Key.of(key))  # the key policy first, before the data is looked at

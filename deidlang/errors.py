@@ -127,5 +127,9 @@ class Rejected(EngineError):
     """A `reject` rule matched: the file is quarantined, not written."""
 
 
+class KeyPolicyError(DeidError, ValueError):
+    """A key that is not bytes, or too short to protect re-identification (CLI and API alike)."""
+
+
 class InputError(DeidError):
     """A file or folder given to the runner cannot be used (unreadable, not DICOM, output clash)."""

@@ -26,6 +26,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+#: Delivered outputs are created like `cp` creates files: the umask decides who may read them.
+SHARED_MODE = 0o666
+#: What holds originals or secrets (quarantine, cache, status), and outputs on request: the owner only.
+PRIVATE_MODE = 0o600
+
 #: A part of an output: encoded bytes, or a range of the input's bytes to copy as they are.
 Part = bytes | range
 
@@ -88,13 +93,13 @@ def chunks(parts: Iterable[Part], data: bytes) -> Iterable[bytes | memoryview]:
     return (view[p.start:p.stop] if isinstance(p, range) else p for p in parts)
 
 
-def write_atomically(write: Callable[[BinaryIO], object], destination: Path) -> None:
+def write_atomically(write: Callable[[BinaryIO], object], destination: Path, mode: int = PRIVATE_MODE) -> None:
     """Call ``write(file)`` on a temporary file beside ``destination``, then rename it into place."""
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     folder = os.open(destination.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd, name = _create_temporary(folder)
+        fd, name = _create_temporary(folder, mode)
         try:
             with open(fd, "wb") as f:
                 write(f)
@@ -106,10 +111,11 @@ def write_atomically(write: Callable[[BinaryIO], object], destination: Path) -> 
         os.close(folder)
 
 
-def write_file(chunks_: Iterable[bytes | memoryview], destination: Path) -> tuple[int, str]:
+def write_file(chunks_: Iterable[bytes | memoryview], destination: Path,
+               mode: int = SHARED_MODE) -> tuple[int, str]:
     """Write an output at an explicit path, atomically (replacing what is there); its size and sha256."""
     destination = Path(destination).absolute()
-    tree = OutputTree(destination.parent)
+    tree = OutputTree(destination.parent, mode=mode)
     try:
         return tree.place(chunks_, (destination.name,), replace=True)
     finally:
@@ -120,10 +126,11 @@ class OutputTree:
     """A folder that receives outputs; nothing under it is reached through a symlink.
 
     ``temporary``: where temporary files are made (on the same file system), else beside each
-    output."""
+    output. ``mode``: the files' mode before the umask (`SHARED_MODE`, or `PRIVATE_MODE`)."""
 
-    def __init__(self, root: Path, temporary: Path | None = None) -> None:
+    def __init__(self, root: Path, temporary: Path | None = None, mode: int = SHARED_MODE) -> None:
         self.root = Path(root)
+        self.mode = mode
         self.root.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.temporary = None
@@ -145,7 +152,7 @@ class OutputTree:
         holds the same bytes (a run done again), else `Exists`. Returns the size and sha256."""
         folder = self._folder(relative[:-1])
         tmp_dir = folder if self.temporary is None else self.temporary
-        fd, name = _create_temporary(tmp_dir)
+        fd, name = _create_temporary(tmp_dir, self.mode)
         try:
             digest, size = hashlib.sha256(), 0
             try:
@@ -214,16 +221,16 @@ class OutputTree:
         return fd
 
 
-def _create_temporary(folder: int) -> tuple[int, str]:
+def _create_temporary(folder: int, mode: int) -> tuple[int, str]:
     """A new temporary file in ``folder`` (a descriptor), its name hidden and unique to this process
     and thread; a leftover of an earlier process with the same number is replaced."""
     name = f".deidlang-{os.getpid()}-{threading.get_ident()}.part"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(name, flags, 0o600, dir_fd=folder), name
+        return os.open(name, flags, mode, dir_fd=folder), name
     except FileExistsError:
         os.unlink(name, dir_fd=folder)
-        return os.open(name, flags, 0o600, dir_fd=folder), name
+        return os.open(name, flags, mode, dir_fd=folder), name
 
 
 def remove_temporaries(folder: Path) -> int:

@@ -41,8 +41,10 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from . import limits
 from .engine import Decision, Key, engine_for, identifying, pixels, stream
+from .engine.keys import MIN_KEY_BYTES
 from .errors import EngineError, InputError, Rejected
-from .fileio import Exists, Input, NotRegular, OutputTree, chunks, kind_of, remove_temporaries, write_atomically, write_file
+from .fileio import (PRIVATE_MODE, SHARED_MODE, Exists, Input, NotRegular, OutputTree, chunks, kind_of,
+                     remove_temporaries, write_atomically, write_file)
 from .journal import Journal
 from .plan import Plan
 from .pool import Pool, die_with_parent
@@ -105,8 +107,8 @@ def load_key(path: str | Path | None = None, environ: Mapping[str, str] | None =
         value = (environ or {}).get(KEY_ENV)
         if value is None:
             return Key.random()
-        if len(value.encode()) < 16:
-            raise InputError(f"{KEY_ENV} holds fewer than 16 bytes", None, "use a long random key")
+        if len(value.encode()) < MIN_KEY_BYTES:
+            raise InputError(f"{KEY_ENV} holds fewer than {MIN_KEY_BYTES} bytes", None, "use a long random key")
         return Key(value.encode())
     path = Path(path)
     try:
@@ -120,9 +122,19 @@ def load_key(path: str | Path | None = None, environ: Mapping[str, str] | None =
         raise InputError(f"the key file `{path}` can be read by other users", None,
                          f"make it private: chmod 600 {path}")
     key = data.strip()
-    if len(key) < 16:
-        raise InputError(f"the key file `{path}` holds fewer than 16 bytes", None, "use a long random key")
+    if len(key) < MIN_KEY_BYTES:
+        raise InputError(f"the key file `{path}` holds fewer than {MIN_KEY_BYTES} bytes", None, "use a long random key")
     return Key(key)
+
+
+def require_site_key(key: Key, map_path: str | Path | None, resume: bool) -> None:
+    """A map and ``resume`` need a persistent key; raises `InputError` before anything is said or done."""
+    if map_path is not None and not key.persistent:
+        raise InputError("a map needs a site key (--key-file or DEIDLANG_KEY)", None,
+                         "without one the run is anonymisation: there is nothing to map back")
+    if resume and not key.persistent:
+        raise InputError("--resume needs a site key (--key-file or DEIDLANG_KEY)", None,
+                         "a one-run key gives other UIDs each run: one study would end up with two")
 
 
 def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
@@ -376,6 +388,7 @@ class Target:
     root: str
     temporary: str | None
     layout: str
+    mode: int = SHARED_MODE
 
 
 _TREES: dict[Target, OutputTree] = {}
@@ -385,7 +398,8 @@ def _placer(target: Target, relative: tuple[str, ...]) -> Place:
     """Where an output goes: its mirrored name (``relative``) or its UIDs, by the target's layout."""
     tree = _TREES.get(target)
     if tree is None:
-        tree = _TREES[target] = OutputTree(Path(target.root), Path(target.temporary) if target.temporary else None)
+        tree = _TREES[target] = OutputTree(Path(target.root), Path(target.temporary) if target.temporary else None,
+                                             target.mode)
 
     def place(data, outcome):
         mirror = target.layout == "mirror"
@@ -441,7 +455,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
         on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
         resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None,
         engine: str = "local", scheduler: str | None = None, layout: str = "uid",
-        state: str | Path | None = None, verify_pixels: bool = False) -> Summary:
+        state: str | Path | None = None, verify_pixels: bool = False, private: bool = False) -> Summary:
     """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
 
     ``layout``: ``uid`` names outputs by their new UIDs, ``mirror`` mirrors the input folders.
@@ -451,7 +465,8 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     ``quarantine``: copy each rejected or failed input there, beside a ``.reason.txt``.
     ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the Dask cluster at
     ``scheduler`` (a LocalCluster of ``workers`` processes when None). ``verify_pixels``: see
-    `deidentify_file`.
+    `deidentify_file`. ``private``: outputs readable by their owner only (0600) whatever the umask;
+    otherwise they are created as `cp` creates files. Quarantine copies are always owner-only.
 
     Raises `InputError` for what makes the run impossible before it starts (missing input, an
     output overlapping an input, an output folder that cannot be written, resume without a key).
@@ -459,12 +474,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     key = Key.of(key)
     if layout not in LAYOUTS:
         raise InputError(f"unknown layout `{layout}`", None, "use uid or mirror")
-    if map_path is not None and not key.persistent:
-        raise InputError("a map needs a site key (--key-file or DEIDLANG_KEY)", None,
-                         "without one the run is anonymisation: there is nothing to map back")
-    if resume and not key.persistent:
-        raise InputError("--resume needs a site key (--key-file or DEIDLANG_KEY)", None,
-                         "a one-run key gives other UIDs each run: one study would end up with two")
+    require_site_key(key, map_path, resume)
     inputs = [Path(p) for p in inputs]
     out = Path(outdir).resolve()
     state_dir = Path(state).resolve() if state is not None else state_folder(out)
@@ -482,7 +492,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
                              "the output folder holds de-identified DICOM only: put it beside")
     lock = _prepare(out, state_dir)
     engine_for(plan)  # the engine (and the plan's hash) made once, here: forked workers inherit it
-    target = Target(str(out), str(state_dir / "tmp"), layout)
+    target = Target(str(out), str(state_dir / "tmp"), layout, PRIVATE_MODE if private else SHARED_MODE)
     store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
     journal = Journal(state_dir / "journal.sqlite")
     tree = OutputTree(out)
@@ -621,8 +631,8 @@ def _quarantine(source: Path, target: Path, reason: str) -> None:
         data = None
     try:
         if data is not None:
-            write_file([data], target)
-        write_file([(reason + "\n").encode()], target.with_name(target.name + ".reason.txt"))
+            write_file([data], target, PRIVATE_MODE)
+        write_file([(reason + "\n").encode()], target.with_name(target.name + ".reason.txt"), PRIVATE_MODE)
     except OSError:
         pass  # the failure itself is already reported
 

@@ -17,7 +17,9 @@ def test_parts_and_ranges_make_the_expected_file(tmp_path):
     size, digest = write_file(chunks([b"head", range(10, 70_000), b"mid", range(100, 101), b""], data), out)
     assert out.read_bytes() == b"head" + data[10:70_000] + b"mid" + data[100:101]
     assert size == out.stat().st_size
-    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~umask)  # as cp would make it
     assert [p.name for p in out.parent.iterdir()] == ["out.dcm"]  # no temporary file left
 
 

@@ -114,7 +114,7 @@ def test_dry_run_goes_through_every_odd_file(tmp_path, capsys):
     (src / "c-truncated.dcm").write_bytes(path.read_bytes()[:300])
     assert main(["run", "--dry-run", str(src)]) == 1
     out = capsys.readouterr().out
-    for name in ("a-fifo: would be skipped", "b-junk.dcm: would be failed", "c-truncated.dcm: would be",
+    for name in ("a-fifo: would be skipped", "b-junk.dcm: would fail", "c-truncated.dcm: would fail",
                  "i0.dcm: would be written"):
         assert name in out
     assert "unpack" not in out and "buffer" not in out

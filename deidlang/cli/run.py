@@ -1,4 +1,4 @@
-"""`deidlang run [-r RULES] INPUT... -o OUTDIR [--key-file F] [--workers N]`."""
+"""`deidlang run [-r RULES] INPUT... -o OUTPUT [--key-file F] [--workers N]`."""
 
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ from tqdm import tqdm
 from ..plancache import compile_cached as compile_rules
 from ..dictionary import format_tag, keyword_of
 from .. import limits
-from ..runner import FINISHED, LAYOUTS, FileResult, discover, load_key, preview, quiet_pydicom, run
+from ..runner import (FINISHED, LAYOUTS, FileResult, discover, load_key, preview, quiet_pydicom,
+                      require_site_key, run)
 
 
 @click.command("run")
 @click.option("-r", "--rules", default="basic-profile", show_default=True, help="rule file or shipped ruleset")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", "outdir", help="output folder (de-identified DICOM only); not with --dry-run")
+@click.option("-o", "--output", "outdir", metavar="FOLDER", help="output folder (de-identified DICOM only); not with --dry-run")
 @click.option("--layout", type=click.Choice(LAYOUTS), default="uid", show_default=True,
               help="uid: OUT/<study>/<series>/<instance>.dcm by the new UIDs; mirror: the input's folder and file "
                    "names (they may name patients)")
 @click.option("--state", "state", type=click.Path(file_okay=False),
-              help="folder for the journal and temporary files (default: OUTDIR.deidlang beside OUTDIR)")
+              help="folder for the journal and temporary files (default: OUTPUT.deidlang beside the output)")
 @click.option("--dry-run", is_flag=True, help="print what each rule would do to each element; write nothing")
 @click.option("--key-file", type=click.Path(dir_okay=False),
               help="site key for uid/hash/pseudonym/shift (else $DEIDLANG_KEY, else a random one-run key)")
@@ -32,7 +33,7 @@ from ..runner import FINISHED, LAYOUTS, FileResult, discover, load_key, preview,
               help="record original -> pseudonym pairs in this SQLite map (needs a site key)")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores",
               help="worker processes")
-@click.option("--resume", is_flag=True, help="skip inputs an earlier run into OUTDIR finished with the same plan "
+@click.option("--resume", is_flag=True, help="skip inputs an earlier run into the output finished with the same plan "
                                              "(needs a site key)")
 @click.option("--max-inflated", type=click.IntRange(min=1), metavar="MIB",
               help=f"largest a deflated data set may inflate to (default {limits.inflated() >> 20})")
@@ -46,12 +47,14 @@ from ..runner import FINISHED, LAYOUTS, FileResult, discover, load_key, preview,
 @click.option("--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a LocalCluster of --workers)")
 @click.option("--verify-pixels", is_flag=True, help="read redacted pixels again with OCR before writing; fail a file "
                                                     "whose pixels still show a removed or changed value")
+@click.option("--private", is_flag=True, help="outputs readable by their owner only (0600); by default the umask "
+                                              "decides, as for cp (quarantine and map files are always owner-only)")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
 def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
             map_path: str | None, workers: int, resume: bool, quarantine: str | None, report_path: str | None,
             engine: str, scheduler: str | None, verify_pixels: bool, quiet: bool, layout: str, state: str | None,
-            max_inflated: int | None, max_pixels: int | None) -> int:
-    """De-identify every DICOM file under INPUT... into OUTDIR."""
+            max_inflated: int | None, max_pixels: int | None, private: bool) -> int:
+    """De-identify every DICOM file under INPUT... into the folder given by -o/--output."""
     quiet_pydicom()
     for name, value in ((limits.INFLATED_ENV, max_inflated), (limits.PIXELS_ENV, max_pixels)):
         if value is not None:
@@ -73,6 +76,7 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
             raise click.UsageError(f"--verify-pixels: {err.message}") from None
     if outdir is None:
         raise click.UsageError("-o/--output is required (or --dry-run)")
+    require_site_key(key, map_path, resume)  # before the banner, which names the key's kind
     if not quiet:
         mode = "pseudonymisation (site key)" if key.persistent else "anonymisation (random one-run key)"
         click.echo(f"rules {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}, {mode}", err=True)
@@ -102,7 +106,7 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     try:
         summary = run(plan, inputs, outdir, key, workers, on_result, map_path, resume=resume,
                       quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler,
-                      layout=layout, state=state, verify_pixels=verify_pixels)
+                      layout=layout, state=state, verify_pixels=verify_pixels, private=private)
     finally:
         if progress is not None:
             progress.close()
@@ -116,6 +120,11 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     return 0 if summary.ok and not summary.trouble else 1
 
 
+#: What a dry run says of each file, by the status a real run would give it.
+_VERDICT = {"written": "would be written", "rejected": "would be rejected", "failed": "would fail",
+            "skipped": "would be skipped"}
+
+
 def _dry_run(plan, inputs: tuple[str, ...], key) -> int:
     """Per file: each element's tag, keyword, VR and value length (never the value), the action and
     the line that decides it; the pixel rules that would apply; whether it would be rejected."""
@@ -123,7 +132,7 @@ def _dry_run(plan, inputs: tuple[str, ...], key) -> int:
     for _, source in discover(inputs):
         p = preview(source, plan, key)
         failed += p.status in ("failed", "rejected")
-        click.echo(f"{p.source}: would be {p.status}" + (f" ({p.reason})" if p.reason else ""))
+        click.echo(f"{p.source}: {_VERDICT.get(p.status, p.status)}" + (f" ({p.reason})" if p.reason else ""))
         for d in p.decisions:
             where = str(plan.origin(d.order)) if d.order is not None else "default"
             path = "".join(f"{keyword_of(seq) or format_tag(seq)}[{i}]/" for seq, i in d.position)

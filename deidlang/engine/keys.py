@@ -12,11 +12,24 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from ..errors import KeyPolicyError
+
+#: The shortest secret accepted, from a key file, ``DEIDLANG_KEY`` or the API: one policy for all.
+MIN_KEY_BYTES = 16
+
 
 @dataclass(frozen=True, repr=False)
 class Key:
     secret: bytes
     persistent: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret, bytes):
+            raise KeyPolicyError(f"a key is bytes, not {type(self.secret).__name__}", None,
+                                 "pass bytes (text.encode()), a `Key`, or `deidlang.load_key(path)`")
+        if len(self.secret) < MIN_KEY_BYTES:
+            raise KeyPolicyError(f"the key holds fewer than {MIN_KEY_BYTES} bytes", None,
+                                 "use a long random key: `Key.random()` or 32 bytes of `secrets.token_bytes`")
 
     @classmethod
     def random(cls) -> "Key":
@@ -24,7 +37,13 @@ class Key:
 
     @classmethod
     def of(cls, key: "Key | bytes") -> "Key":
-        return key if isinstance(key, Key) else cls(bytes(key))
+        """``key`` as a persistent `Key`; bytes-like values are accepted, anything else (a `str`) is a
+        `KeyPolicyError`, never a bare TypeError."""
+        if isinstance(key, Key):
+            return key
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            return cls(bytes(key))
+        return cls(key)  # type: ignore[arg-type]  # refused by __post_init__ with the policy's message
 
     def fingerprint(self) -> str:
         """Identifies the key without revealing it: what a map records to refuse another key."""
