@@ -120,7 +120,8 @@ def option(column: str) -> str:
         vrs = _vrs(row)
         action = "keep" if letter == "K" else _clean_action(column, vrs)
         if action is None:
-            out.append(f"# ({row['tag']}) {row['name']}: {letter}, but a VR {'/'.join(sorted(vrs))} value cannot be"
+            what = f"a VR {'/'.join(sorted(vrs))} value" if vrs else "a value of unknown VR"
+            out.append(f"# ({row['tag']}) {row['name']}: {letter}, but {what} cannot be"
                        " cleaned: the basic profile's action stands")
             continue
         out.append(_line(action, _selector(row), f"({row['tag']}) {row['name']}: {letter}"))
@@ -134,8 +135,8 @@ def option(column: str) -> str:
 def _clean_action(column: str, vrs: frozenset[str]) -> str | None:
     """What C (clean) means per option: dates move per patient, device AE titles are hashed
     consistently, free text and sequences are cleaned (see README, `clean`)."""
-    if column == "rtn_long_modif_dates":
-        return "shift-by-patient" if vrs & {"DA", "DT"} else "keep"
+    if column == "rtn_long_modif_dates":  # a VR nobody knows may be a date: the basic action stands
+        return None if not vrs else "shift-by-patient" if vrs & {"DA", "DT"} else "keep"
     if column == "rtn_dev_id" and vrs <= {"AE", "LO", "SH", "CS"} and vrs:
         return "hash"
     return "clean" if not vrs or vrs & {"AE", "CS", "LO", "LT", "PN", "SH", "SQ", "ST", "UC", "UT"} else None
