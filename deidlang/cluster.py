@@ -1,0 +1,64 @@
+"""The Dask back end of `runner.run` (``--engine dask``): the same work as the process pool, one task a
+file, on a Dask distributed cluster (a LocalCluster of local processes when no scheduler is given).
+Dask itself is an extra (``pip install 'deidlang[dask]'``), imported only when a run asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .engine import Key
+from .errors import InputError
+from .plan import Plan
+from .runner import FileResult, deidentify_file, quiet_pydicom
+from .store import PseudonymMap
+
+
+def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
+             jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None]) -> None:
+    """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
+    workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise InputError("--engine dask needs Dask: pip install 'deidlang[dask]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+    try:
+        with Client(scheduler or cluster) as client:
+            plan_data = client.scatter(plan.to_dict(), broadcast=True)
+            window = as_completed()
+            pending: dict = {}
+            for source, dest in jobs:
+                fut = client.submit(work, str(source), str(dest), plan.plan_hash, plan_data, key, map_path,
+                                    pure=False)
+                pending[fut.key] = dest
+                window.add(fut)
+                if window.count() >= max(workers, 1) * 8:
+                    fut = next(window)
+                    done(fut.result(), pending.pop(fut.key))
+            for fut in window:
+                done(fut.result(), pending.pop(fut.key))
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path) -> FileResult:
+    """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
+    plan = _PLANS.get(plan_hash)
+    if plan is None:
+        quiet_pydicom()
+        plan = _PLANS[plan_hash] = Plan.from_dict(plan_data)
+    store = PseudonymMap(map_path, key) if map_path is not None else None
+    try:
+        return deidentify_file(source, dest, plan, key, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+_PLANS: dict[str, Plan] = {}
