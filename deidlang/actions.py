@@ -323,7 +323,7 @@ class Action:
     constant: Callable[[str, Any], Any] | None = None  # for ``constant`` results: (VR, argument) -> value
     walks_items: bool = False
     whole_dataset: bool = False
-    example: str = ""  # an argument as written, for the docs
+    forms: tuple[str, ...] = ()  # its argument as written, each form, for the docs
 
     def __post_init__(self) -> None:
         assert self.result in RESULTS and self.date_effect in DATE_EFFECTS, self.name
@@ -381,22 +381,22 @@ _DECLARED = (
     Action("hash", "16 keyed hex digits, the same for the same value", 3, TEXT_VRS, result="keyed",
            transform=lambda text, vr, _, env: values.hash_text(env.secret, text)),
     Action("replace", "a given constant", 3, TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
-           result="constant", argument=Text, constant=lambda vr, arg: arg.value, example='with "ANONYMOUS"'),
+           result="constant", argument=Text, constant=lambda vr, arg: arg.value, forms=('with "ANONYMOUS"',)),
     Action("shift-date", "dates moved by whole days, fixed or by a keyed per-patient offset", 3,
            frozenset({"DA", "DT"}), date_effect="modified", argument=Shift, transform=_shift,
-           example="by -30 days | by patient within 365 days"),
+           forms=("by -30 days", "by patient within 365 days")),
     Action("clean", "identifying terms and runs of 5+ digits in free text become `*` (a heuristic)", 1,
            TEXT_VRS | {"SQ"}, transform=lambda text, vr, _, env: values.scrub(text, env.scrub_pattern),
            walks_items=True, whole_dataset=True),
     Action("pseudonym", "a keyed code of A-Z and 2-7 after a prefix, the same for the same value", 3, TEXT_VRS,
            result="keyed", argument=Pseudonym,
            transform=lambda text, vr, arg, env: values.pseudonym(env.secret, text, arg.prefix, arg.length),
-           example='[prefix "P-"] [length 10]'),
+           forms=('[prefix "P-"] [length 10]',)),
     Action("round-age", "an age rounded down to whole years in bands of N", 2, frozenset({"AS"}), argument=Years,
-           transform=lambda text, vr, arg, env: values.round_age(text, arg.years), example="to 5 years"),
+           transform=lambda text, vr, arg, env: values.round_age(text, arg.years), forms=("to 5 years",)),
     Action("truncate-date", "a date cut to its year or month", 2, frozenset({"DA", "DT"}), date_effect="modified",
            argument=DateUnit, transform=lambda text, vr, arg, env: values.truncate_date(text, vr, arg.unit),
-           example="to year | to month"),
+           forms=("to year", "to month")),
 )
 
 #: Every action, by name, in the order the docs list them.
