@@ -27,6 +27,7 @@ frozenset({'AS'})
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -273,6 +274,12 @@ class DateUnit(Unit):
     TERMINALS: ClassVar[Mapping[str, str]] = {"DATE_UNIT": "`year` or `month`"}
 
 
+@dataclass(frozen=True)
+class TimeUnit(Unit):
+    UNITS: ClassVar[tuple[str, ...]] = ("hour", "minute")
+    TERMINALS: ClassVar[Mapping[str, str]] = {"TIME_UNIT": "`hour` or `minute`"}
+
+
 # ---------------------------------------------------------------- actions
 
 
@@ -367,6 +374,24 @@ def _shift(text: str, vr: str, shift: Shift, env: Env) -> str:
     return values.shift_date(text, vr, days)
 
 
+_TIME = {"TM": re.compile(r"()(\d{0,6})(\.\d{1,6})?()"),
+         "DT": re.compile(r"(\d{8}|\d{6}|\d{4})(\d{0,6})(\.\d{1,6})?([+-]\d{4})?")}
+
+
+def _truncate_time(text: str, vr: str, unit: TimeUnit, env: Env) -> str:
+    """A time (TM, or the time of a DT) cut to its hour or minute, the rest zero and the fraction gone:
+    TM 131742.25 -> 130000 (hour), 131700 (minute); a DT keeps its date and offset. A value already
+    as coarse is left as it is."""
+    match = _TIME[vr].fullmatch(text.strip())
+    if match is None:
+        raise ValueError("not a time")
+    date, time, _, offset = match.groups()
+    if len(time) % 2 or (time and len(date) not in (0, 8)):  # hours, minutes, seconds; a time needs a full date
+        raise ValueError("not a time")
+    keep = 2 if unit.unit == "hour" else 4
+    return date + time[:keep] + "0" * max(len(time) - keep, 0) + (offset or "")
+
+
 _DECLARED = (
     Action("remove", "the element goes (a sequence with everything in it)", 4, result="remove"),
     Action("empty", "the value becomes empty (a sequence: no items)", 3, result="constant",
@@ -397,6 +422,9 @@ _DECLARED = (
     Action("truncate-date", "a date cut to its year or month", 2, frozenset({"DA", "DT"}), date_effect="modified",
            argument=DateUnit, transform=lambda text, vr, arg, env: values.truncate_date(text, vr, arg.unit),
            forms=("to year", "to month")),
+    Action("truncate-time", "a time cut to its hour or minute (a date and time keeps its date)", 2,
+           frozenset({"TM", "DT"}), date_effect="modified", argument=TimeUnit, transform=_truncate_time,
+           forms=("to hour", "to minute")),
 )
 
 #: Every action, by name, in the order the docs list them.
