@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from . import conditions as _conditions
 from .actions import Argument, action, pixel_kind
 
 FORMAT = 1
@@ -154,7 +155,7 @@ class Plan:
     codes: tuple[int, ...]
     rules: tuple[PlanRule, ...]
     rejects: tuple[RejectRule, ...]
-    conditions: tuple[Any, ...]
+    conditions: tuple[_conditions.Condition, ...]
     waivers: tuple[Waiver, ...]
     includes: tuple[str, ...]
     pixel_rules: tuple[PixelRule, ...] = ()
@@ -196,7 +197,7 @@ class Plan:
                                  r["condition"], action(r["action"]).decode(r["argument"]), r["order"])
                         for r in data["rules"]),
             rejects=tuple(RejectRule(**r) for r in data["rejects"]),
-            conditions=tuple(_tupled(c) for c in data["conditions"]),
+            conditions=tuple(_conditions.from_json(c) for c in data["conditions"]),
             waivers=tuple(Waiver(**w) for w in data["waivers"]),
             includes=tuple(data["includes"]),
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
@@ -227,17 +228,12 @@ def _jsonable(value: Any) -> Any:
     encodes it."""
     if isinstance(value, Argument):
         return value.to_json()
+    if isinstance(value, _conditions.NODES):
+        return _conditions.to_json(value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if is_dataclass(value):
         return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def _tupled(value: Any) -> Any:
-    """JSON lists back to the tuples the plan holds (conditions)."""
-    if isinstance(value, list):
-        return tuple(_tupled(v) for v in value)
     return value

@@ -101,7 +101,7 @@ def _facts(plan: Plan) -> dict:
         facts["reason"] = (f"the plan's `{whole[0]}` reads the whole dataset" if whole else None)
         # A file's own SOP Instance UID is only checked to be there, unless a condition reads it.
         facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID,
-                                      *(atom[1] for cond in plan.conditions for atom in atoms(cond))}))
+                                      *(atom.tag for cond in plan.conditions for atom in atoms(cond))}))
     return facts
 
 
