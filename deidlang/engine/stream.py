@@ -45,13 +45,14 @@ from pydicom.uid import UID
 
 from .. import values
 from ..actions import ACTIONS
-from ..dictionary import ALL_VRS, DATE_VRS, format_tag
+from ..dictionary import ALL_VRS, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
 from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
                       require_instance)
 from .keys import Key
+from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -425,20 +426,17 @@ class _Rewriter:
         dates, payload, action, rule); the payload is the encoded constant or the note of a removal."""
         resolver = self.engine.resolver
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
-        action = rule.action if rule else resolver.default_action(tag)
-        declared = ACTIONS[action]
-        date = declared.date_effect if vr in DATE_VRS else None
-        if declared.result == "remove":
-            return _DROP, date, None, action, rule
-        if not declared.fits(vr):
-            return _DROP, date, f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed", action, rule
-        if vr == "SQ":
-            if declared.walks_items:
-                return _SEQ, date, None, action, rule
-            return _CONST, date, self._sequence(tag, []), action, rule  # empty and dummy: no items
-        if declared.result == "keep":
+        found = verdict(tag, vr, rule.action if rule else resolver.default_action(tag))
+        action, date = found.action, found.date
+        if found.kind == DROP:
+            return _DROP, date, found.note, action, rule
+        if found.kind == WALK:
+            return _SEQ, date, None, action, rule
+        if found.kind == NO_ITEMS:
+            return _CONST, date, self._sequence(tag, []), action, rule
+        if found.kind == KEEP:
             return _COPY, date, None, action, rule
-        if declared.result == "constant":
+        if found.kind == CONSTANT:
             capture = Outcome(None)
             new = self.engine.transform(DataElement(tag, vr, None), action, rule,
                                         dataclasses.replace(self.ctx, outcome=capture))
