@@ -16,7 +16,8 @@ from .store import PseudonymMap
 
 
 def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
-             jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None]) -> None:
+             jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None],
+             verify_pixels: bool = False) -> None:
     """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
     workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
     try:
@@ -34,7 +35,7 @@ def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None
             pending: dict = {}
             for source, dest in jobs:
                 fut = client.submit(work, str(source), str(dest), plan.plan_hash, plan_data, key, map_path,
-                                    pure=False)
+                                    verify_pixels, pure=False)
                 pending[fut.key] = dest
                 window.add(fut)
                 if window.count() >= max(workers, 1) * 8:
@@ -47,7 +48,8 @@ def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None
             cluster.close()
 
 
-def work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path) -> FileResult:
+def work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path,
+         verify_pixels: bool = False) -> FileResult:
     """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
     plan = _PLANS.get(plan_hash)
     if plan is None:
@@ -55,7 +57,7 @@ def work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_
         plan = _PLANS[plan_hash] = Plan.from_dict(plan_data)
     store = PseudonymMap(map_path, key) if map_path is not None else None
     try:
-        return deidentify_file(source, dest, plan, key, store)
+        return deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels)
     finally:
         if store is not None:
             store.close()
