@@ -20,24 +20,21 @@ import functools
 from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .. import values
-from .._version import __version__
 from ..actions import ACTIONS
 from ..dictionary import cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
-from . import pixels
+from . import filemeta, pixels
 from .conditions import evaluate
 from .keys import Key
 from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
 
-IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
-IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
 
 _CHARSET = 0x00080005
 _CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
@@ -126,7 +123,7 @@ class Engine:
         if active and trace is None:  # only now are pixels decoded
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
         self.stamp(out, ctx)
-        out.file_meta = _file_meta(out, transfer_syntax)
+        out.file_meta = filemeta.dataset(out.get("SOPClassUID"), out.get("SOPInstanceUID"), transfer_syntax)
         return outcome
 
     def admit(self, ds: Dataset) -> list[bool]:
@@ -287,21 +284,6 @@ def _length(elem: DataElement) -> int:
     if elem.VR == "SQ":
         return len(value)
     return len(str(value))
-
-
-def _file_meta(out: Dataset, transfer_syntax: str) -> FileMetaDataset:
-    """Part 10 file meta built from the de-identified dataset; nothing is copied from the input's."""
-    for keyword in ("SOPClassUID", "SOPInstanceUID"):
-        if not out.get(keyword):
-            raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = out.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-    return meta
 
 
 def _transfer_syntax(ds: Dataset) -> str:
