@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from . import conditions as _conditions
-from .actions import Argument, action, pixel_kind
+from .actions import action, pixel_kind
+from .arguments import Argument
 
 FORMAT = 1
 
