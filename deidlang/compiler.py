@@ -224,7 +224,7 @@ class _Compiler:
             order = len(self.origins)
             # the line as written (indentation kept), so that a column points into it
             line = lines[stmt.span.line - 1].rstrip() if stmt.span.line <= len(lines) else ""
-            self.origins.append(Origin(source, stmt.span.line, stmt.span.col, line))
+            self.origins.append(Origin(stmt.span, line))
             with self._collecting():
                 self._statement(stmt, order, top, base_dir, text)
 

@@ -21,6 +21,7 @@ from typing import Any
 from . import conditions as _conditions
 from .actions import action, pixel_kind
 from .arguments import Argument
+from .errors import Span
 
 FORMAT = 1
 
@@ -135,12 +136,23 @@ class PixelRule:
 
 @dataclass(frozen=True)
 class Origin:
-    """The statement behind a rule: file, 1-based line and column, and the statement's text."""
+    """The statement behind a rule: its `Span` in the rule file (the one location type, the parser's
+    own) and the text of its line."""
 
-    source: str
-    line: int
-    col: int
+    span: Span
     text: str
+
+    @property
+    def source(self) -> str:
+        return self.span.source
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def col(self) -> int:
+        return self.span.col
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}"
@@ -203,7 +215,7 @@ class Plan:
             includes=tuple(data["includes"]),
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
-            origins=tuple(Origin(**o) for o in data.get("origins", ())),
+            origins=tuple(Origin(Span(**o["span"]), o["text"]) for o in data.get("origins", ())),
             warnings=tuple(tuple(w) for w in data.get("warnings", ())),
             columns=tuple(tuple(c) for c in data.get("columns", ())),
         )
