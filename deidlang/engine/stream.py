@@ -76,11 +76,6 @@ _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
 
 
-def supports(plan: Plan) -> str | None:
-    """Why a plan as a whole needs the reference engine, or None."""
-    return _facts(plan)["reason"]
-
-
 def _facts(plan: Plan) -> dict:
     """What this path needs to know about a plan, worked out once: whether it can take it, and which
     top-level values its conditions (and the keys and file meta) read."""
