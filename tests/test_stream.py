@@ -42,6 +42,7 @@ def assert_same(tmp: Path, *, same_bytes: bool = False) -> None:
 
 @pytest.mark.parametrize("rules", ["basic-profile", "aryanto50", 'include "basic-profile"\ninclude "retain-uids"',
                                    'include "basic-profile"\ninclude "retain-long-modified-dates"'])
+@pytest.mark.integration
 def test_corpus_fast_equals_reference(rules, tmp_path):
     plan = deidlang.compile(rules)
     taken = 0
@@ -58,6 +59,7 @@ def test_corpus_fast_equals_reference(rules, tmp_path):
     assert taken >= 130
 
 
+@pytest.mark.integration
 @given(planted=planted_datasets(), text=programs())
 def test_generated_datasets_and_plans_fast_equals_reference(planted, text):
     plan = compile_text(text)
