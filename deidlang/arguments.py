@@ -20,6 +20,8 @@ class Argument:
     TERMINALS: ClassVar[Mapping[str, str]] = {}
     #: the result also depends on the patient (a per-patient shift)
     per_patient: ClassVar[bool] = False
+    #: the words an argument of this kind can start with (for completion in an editor)
+    LEADS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def parse(cls, *parts: Any) -> "Argument":
@@ -67,6 +69,7 @@ def _sign(n: int) -> int:
 class Text(Argument):
     """``with "TEXT"``: the replacement value."""
 
+    LEADS: ClassVar[tuple[str, ...]] = ("with",)
     value: str
 
     @classmethod
@@ -95,6 +98,7 @@ class Shift(Argument):
     in [-N, -1] or [1, N]). A per-patient shift exposes less than a fixed one (one known date does not
     reveal every patient's offset), and a wider one less than a narrower one."""
 
+    LEADS: ClassVar[tuple[str, ...]] = ("by",)
     days: int = 0
     within: int | None = None
 
@@ -143,6 +147,7 @@ class Shift(Argument):
 class Pseudonym(Argument):
     """``[prefix "P-"] [length N]``: the pseudonym is the prefix and N code characters (A-Z, 2-7)."""
 
+    LEADS: ClassVar[tuple[str, ...]] = ("prefix", "length")
     prefix: str = ""
     length: int = 10
 
@@ -182,6 +187,7 @@ class Pseudonym(Argument):
 class Years(Argument):
     """``to N years``: ages rounded down to a multiple of N; a wider band exposes less."""
 
+    LEADS: ClassVar[tuple[str, ...]] = ("to",)
     years: int
 
     @classmethod
@@ -213,6 +219,7 @@ class Unit(Argument):
     """``to UNIT``: a value cut to a unit; ``UNITS`` run from the coarsest (exposes least) to the finest."""
 
     UNITS: ClassVar[tuple[str, ...]] = ()
+    LEADS: ClassVar[tuple[str, ...]] = ("to",)
     unit: str
 
     @classmethod
