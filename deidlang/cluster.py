@@ -11,12 +11,12 @@ from pathlib import Path
 from .engine import Key
 from .errors import InputError
 from .plan import Plan
-from .runner import FileResult, deidentify_file, quiet_pydicom
+from .runner import FileResult, Target, _placer, process, quiet_pydicom
 from .store import PseudonymMap
 
 
-def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
-             jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None],
+def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None, target: Target,
+             jobs: Iterator[tuple[Path, tuple[str, ...]]], done: Callable[[FileResult, object], None],
              verify_pixels: bool = False) -> None:
     """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
     workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
@@ -33,10 +33,10 @@ def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None
             plan_data = client.scatter(plan.to_dict(), broadcast=True)
             window = as_completed()
             pending: dict = {}
-            for source, dest in jobs:
-                fut = client.submit(work, str(source), str(dest), plan.plan_hash, plan_data, key, map_path,
-                                    verify_pixels, pure=False)
-                pending[fut.key] = dest
+            for source, relative in jobs:
+                fut = client.submit(work, str(source), relative, target, plan.plan_hash, plan_data, key,
+                                    map_path, verify_pixels, pure=False)
+                pending[fut.key] = relative
                 window.add(fut)
                 if window.count() >= max(workers, 1) * 8:
                     fut = next(window)
@@ -48,8 +48,8 @@ def run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None
             cluster.close()
 
 
-def work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path,
-         verify_pixels: bool = False) -> FileResult:
+def work(source: str, relative, target: Target, plan_hash: str, plan_data: dict, key: Key,
+         map_path, verify_pixels: bool = False) -> FileResult:
     """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
     plan = _PLANS.get(plan_hash)
     if plan is None:
@@ -57,7 +57,7 @@ def work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_
         plan = _PLANS[plan_hash] = Plan.from_dict(plan_data)
     store = PseudonymMap(map_path, key) if map_path is not None else None
     try:
-        return deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels)
+        return process(Path(source), _placer(target, relative), plan, key, store, verify_pixels=verify_pixels)
     finally:
         if store is not None:
             store.close()
