@@ -512,9 +512,12 @@ def _never_holds(tag: int, op: str, values: tuple) -> str:
     return ""
 
 
+_SELECTOR_FIELDS = tuple(f.name for f in fields(Selector))
+
+
 def _fields(selector: Selector) -> tuple:
     """A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy."""
-    return tuple(getattr(selector, f.name) for f in fields(selector))
+    return tuple(getattr(selector, name) for name in _SELECTOR_FIELDS)
 
 
 def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:

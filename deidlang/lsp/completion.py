@@ -51,10 +51,11 @@ def _items(analysis: Analysis, context: list[Token], partial: Token | None) -> t
         actions = [types.CompletionItem(a.name, kind=_K.Function, detail=a.summary) for a in ACTIONS.values()]
         return _words(STATEMENTS, _K.Keyword) + actions, True
     first, last = words[0], words[-1]
-    if partial is not None and partial.kind == "string" or first == "include" and len(words) == 1:
-        if first == "include":
-            return _rulesets(analysis), True
-        return _creators(), True
+    if first == "include" and len(words) == 1:
+        return _rulesets(analysis), True
+    if partial is not None and partial.kind == "string":  # a creator, where a selector goes; else free text
+        selector_place = last in (",", "except") or len(words) == 1 and (first in ACTIONS or first == "waive")
+        return (_creators() if selector_place else []), True
     if first == "require":
         return (_words(MINIMUMS, _K.Value) if last == "minimum" else _words(["minimum"], _K.Keyword)), True
     if first == "default":
