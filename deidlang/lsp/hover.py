@@ -117,7 +117,7 @@ def _where(origin) -> str:
 def action_markdown(name: str) -> str:
     """An action's declaration (`deidlang.actions`): what it does, how it is written, what it fits."""
     action = ACTIONS[name]
-    written = f"{name} SELECTORS" + (f" {action.example}" if action.example else "")
+    written = "` or `".join(f"{name} SELECTORS {form}" for form in action.forms) or f"{name} SELECTORS"
     facts = ["applies to " + ("any VR" if action.applies_to is None else "VR " + ", ".join(sorted(action.applies_to))),
              "always changes or removes the value" if action.changes else
              "can leave a value as it was: an element of the minimum it decides needs a `waive`",
