@@ -93,6 +93,7 @@ def test_quarantine_stays_owner_only(tmp_path, umask_022):
 
 def test_gitignore_covers_what_the_readme_makes():
     made = ["deid-out/x.dcm", "deid-out.deidlang/journal.sqlite", ".venv/bin/python", "site.key", "study.map",
-            "review.html", "run.json"]
+            "review.html", "run.json", "site-out/a/b/c.dcm", "pseudo-out.deidlang/lock", "decisions.json",
+            "ct1-deid.dcm"]
     ignored = subprocess.run(["git", "check-ignore", "--no-index", *made], cwd=ROOT, capture_output=True, text=True)
     assert sorted(ignored.stdout.split()) == sorted(made)
