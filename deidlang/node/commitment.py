@@ -26,6 +26,7 @@ from pynetdicom.sop_class import StorageCommitmentPushModel
 from .. import values
 from ..engine import Key
 from .destinations import Destination
+from .listener import NO_DELAY
 
 INSTANCE = "1.2.840.10008.1.20.1.1"  # the well-known Storage Commitment Push Model SOP Instance
 PROCESSING_FAILURE, NO_SUCH_INSTANCE = 0x0110, 0x0112
@@ -109,7 +110,7 @@ class Commitments:
         ae.add_requested_context(StorageCommitmentPushModel)
         assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title,
                              ext_neg=[build_role(StorageCommitmentPushModel, scp_role=True)],
-                             tls_args=(peer.tls, peer.host) if peer.tls else None)
+                             tls_args=(peer.tls, peer.host) if peer.tls else None, evt_handlers=[NO_DELAY])
         if not assoc.is_established:
             self.log(f"storage commitment report to {peer} not sent: no association")
             return
