@@ -273,7 +273,7 @@ def test_instance_paths_take_valid_uids_only(tmp_path, uid):
         tmp_path.resolve() / "1.2.3" / "1.2.3.0.dcm"
 
 
-def _half_open(port: int, source: str) -> "socket.socket":
+def _half_open(port: int, source: str):
     import socket
 
     s = socket.socket()
