@@ -18,6 +18,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from deidlang.actions import ACTIONS
 from deidlang.cli import main
 from deidlang.review.fmt import format_text
 
@@ -108,6 +109,7 @@ async def test_two_errors_at_once(client: LanguageClient, folder: Path):
     diags = await open_doc(client, site, 'include "basic-profile"\nremove PatientNam\nkeep PatientSx\n')
     close(client, site)
     assert [d.range.start.line for d in errors(diags)] == [1, 2]
+    assert [d.data["suggestions"][0] for d in errors(diags)] == ["PatientName", "PatientSex"]
 
 
 async def test_minimum_finding_in_an_included_file(client: LanguageClient, folder: Path):
@@ -117,7 +119,8 @@ async def test_minimum_finding_in_an_included_file(client: LanguageClient, folde
     assert diag.range.start.line == 2  # the include that brought the rule in
     assert "`PatientName` (0010,0010) is in the aryanto50 minimum" in diag.message and "lib.deid:2" in diag.message
     (related,) = diag.related_information
-    assert related.location.uri == uri(folder / "lib.deid") and related.location.range.start.line == 1
+    assert related.location.uri == uri(folder / "lib.deid")
+    assert related.location.range == types.Range(types.Position(1, 5), types.Position(1, 16))  # `PatientName`
     close(client, site)
 
 
@@ -163,6 +166,7 @@ async def test_hover_on_an_action(client: LanguageClient, folder: Path):
     result = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri(site)), types.Position(1, 3)))
     assert "**shift-date**" in result.contents.value and "DA, DT" in result.contents.value
+    assert ACTIONS["shift-date"].summary in result.contents.value  # from the action's one declaration
     close(client, site)
 
 
