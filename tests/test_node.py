@@ -682,3 +682,29 @@ def test_dicomweb_credentials_only_from_a_private_file(tmp_path):
     assert WebDestination.parse("https://archive.example.org/dicom-web/", str(shared)).auth == ("user", "password")
     with pytest.raises(InputError, match="--forward-auth is for a DICOMweb destination"):
         parse_destination("ARCHIVE@127.0.0.1:104", auth_file=str(shared))
+
+
+def test_every_socket_of_the_node_sends_without_nagle(node, tmp_path, monkeypatch):
+    import socket
+
+    import deidlang.node.delivery as delivery
+    import deidlang.node.listener as listener
+
+    options = []
+
+    def recording(sock):
+        real(sock)
+        options.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    real = listener.no_delay
+    monkeypatch.setattr(listener, "no_delay", recording)
+    monkeypatch.setattr(delivery, "no_delay", recording)
+    archive = Destination_SCP()
+    archive.start()
+    try:
+        n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox")
+        assert send(n.address[1], study(2)) == [0, 0]  # the receiving socket
+        assert _wait(lambda: len(archive.received) == 2)  # the sending one
+    finally:
+        archive.stop()
+    assert len(options) >= 2 and all(options)
