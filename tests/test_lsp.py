@@ -104,6 +104,20 @@ async def test_typo_has_its_range_and_suggestion(client: LanguageClient, folder:
     close(client, site)
 
 
+async def test_ranges_are_in_the_clients_units(client: LanguageClient, folder: Path):
+    """Columns count UTF-16 units for this client: the emoji before the typo is two of them."""
+    site = folder / "site.deid"
+    diags = await open_doc(client, site, 'include "basic-profile"\nreplace InstitutionName with "\U0001F3E5"; remove PatientNam\n')
+    (typo,) = [d for d in errors(diags) if "PatientNam`" in d.message]
+    assert typo.range == types.Range(types.Position(1, 42), types.Position(1, 52))
+    hovered = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri(site)), types.Position(1, 10)))
+    assert "InstitutionName" in hovered.contents.value and hovered.range.start.character == 8
+    fix = next(a for a in await actions(client, site, [typo]) if a.is_preferred)
+    assert fix.edit.changes[uri(site)][0].range == typo.range
+    close(client, site)
+
+
 async def test_two_errors_at_once(client: LanguageClient, folder: Path):
     site = folder / "site.deid"
     diags = await open_doc(client, site, 'include "basic-profile"\nremove PatientNam\nkeep PatientSx\n')
