@@ -206,3 +206,32 @@ def test_storage_commitment_is_answered_to_the_modality(orthanc, tmp_path, mode)
     assert [i["SOPInstanceUID"] for i in answer["Failures"]] == ["1.2.826.0.1.3680043.10.3.404"]
     if research is not None:
         assert len(research.sop_instance_uids()) == 3  # committed only once delivered
+
+
+@needs_dicomweb
+def test_serve_forwards_to_a_dicomweb_url_given_on_the_command_line(orthanc, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from .orthanc import free_port
+    from .test_node import _echo
+
+    research = orthanc()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "deidlang", "serve", "--port", str(port), "--allow", "MODALITY",
+                             "--forward", f"{research.url}/dicom-web", "--outbox", str(tmp_path / "out"),
+                             "--report", str(tmp_path / "audit.jsonl"), "--status-file", str(tmp_path / "status.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait(lambda: proc.poll() is not None or _echo(port), 30) and proc.poll() is None
+        assert send(port, study(5)) == [0] * 5
+        assert _wait(lambda: len(research.sop_instance_uids()) == 5, 30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "5 forwarded" in err, err
+    health = json.loads((tmp_path / "status.json").read_text())
+    assert health["forward"]["delivered"] == 5 and health["forward"]["queue"] == 0
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert sorted(line["outcome"] for line in lines) == ["delivered"] * 5 + ["queued"] * 5

@@ -103,7 +103,7 @@ class Node:
         if engine not in ("auto", "reference"):
             raise InputError(f"engine `{engine}`: give auto (the fast path where it applies) or reference")
         self.plan, self.key, self.engine = plan, key, engine_for(plan)
-        self.fast = engine == "auto" and stream.supports(plan) is None
+        self.fast = engine == "auto"  # the fast path says per instance when it cannot (Unsupported)
         self.store = Path(store) if store else None
         self.forward = forward
         self.outbox = Outbox(Path(outbox), Path(dead_letter) if dead_letter else None) if forward else None
