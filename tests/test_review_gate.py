@@ -126,6 +126,11 @@ HARMLESS = [
 ]
 
 
+#: Edits whose new output reveals no planted value (a keyed or heuristic action, OCR, a proof setting):
+#: diff flags them, and says that it has no witness file for them.
+NO_WITNESS = {"pseudonym shortened", "empty replaced by clean", "detected text removed", "waiver added", "minimum off"}
+
+
 def _mutate(text: str, old: str, new: str) -> str:
     assert old in text, old
     return text.replace(old, new, 1)
@@ -153,7 +158,9 @@ def test_every_exposure_is_caught_with_a_verified_witness(name, old, new, named,
     assert flagged and any(named in line for line in flagged), out
     before, after = compile_file(site / "site.deid"), compile_file(edited)
     found = diff_plans(before, after)
-    for path in sorted(witnesses.glob("*.dcm")):
+    files = sorted(witnesses.glob("*.dcm")) if witnesses.exists() else []
+    assert bool(files) == (name not in NO_WITNESS), name
+    for path in files:
         planted = found.witnesses[int(path.name[:3]) - 1]
         ds = dcmread(path)
         assert witness.reveals(planted, ds, before, after), path.name
