@@ -28,7 +28,7 @@ from pydicom.datadict import DicomDictionary
 from ..actions import ACTIONS, exposure_order
 from ..dictionary import aryanto50, e1_1, format_tag, keyword_of, parse_tag
 from ..explain import action_text, condition_text, selector_text
-from ..plan import Plan, PlanRule, Selector, is_private
+from ..plan import Plan, PlanRule, is_private
 from ..resolve import Resolver
 from .handling import element_name, vr_for
 from .semantics import Point, Space

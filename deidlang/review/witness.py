@@ -53,8 +53,8 @@ def dataset(witness: Witness) -> Dataset:
     ds.SOPInstanceUID = ds.get("SOPInstanceUID", _SOP_INSTANCE)
     if witness.kind == "element" and witness.tag not in ds:
         _plant(ds, witness)
-    if witness.kind == "pixels":
-        rows, columns = witness.size
+    if witness.kind == "pixels":  # an image the size the tested Rows and Columns say, else one the regions fit in
+        rows, columns = (int(ds.get(k) or 0) or size for k, size in zip(("Rows", "Columns"), witness.size))
         ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = rows, columns, 1, "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
         ds.BurnedInAnnotation = "YES"
@@ -108,6 +108,8 @@ def reveals(witness: Witness, ds: Dataset, old: Plan, new: Plan) -> str:
             said = [o.get("BurnedInAnnotation") for o in (before, after)]
             return "the new output says BurnedInAnnotation NO" if said[1] == "NO" and said[0] != "NO" else ""
         x, y = witness.pixel
+        if y >= int(ds.Rows) or x >= int(ds.Columns):
+            return ""  # the datasets where it shows have images too small to hold that pixel
         old_value, new_value = (int(np.asarray(o.pixel_array)[y, x]) for o in (before, after))
         if old_value != 200 and new_value == 200:
             return f"pixel ({x}, {y}) is blacked out by the old rules and left by the new ones"
