@@ -28,9 +28,9 @@ import numpy as np
 from pydicom import config
 from pydicom.dataset import Dataset
 
+from ..conditions import And, Atom, Compare, Condition, Member, Not, Or, atoms
 from ..dictionary import vrs_of
 from ..engine.conditions import evaluate
-from ..validate import atoms
 
 LIMIT = 1 << 16
 _BINARY_NUMBERS = frozenset("US UL UV SS SL SV FL FD".split())
@@ -55,15 +55,15 @@ class Point:
 class Space:
     """The representative datasets of every atom of the given conditions (of one or two plans)."""
 
-    def __init__(self, conditions: Iterable[tuple]) -> None:
+    def __init__(self, conditions: Iterable[Condition]) -> None:
         found = sorted({a for c in conditions for a in atoms(c)}, key=repr)
-        by_tag: dict[int, list[tuple]] = {}
+        by_tag: dict[int, list[Atom]] = {}
         for atom in found:
-            by_tag.setdefault(atom[1], []).append(atom)
+            by_tag.setdefault(atom.tag, []).append(atom)
         self.tags = sorted(by_tag)
         # per tag: the representative values with distinct truths of its atoms, and those truths
         self._choices: list[list[object]] = []
-        self._truths: list[dict[tuple, np.ndarray]] = []
+        self._truths: list[dict[Atom, np.ndarray]] = []
         for tag in self.tags:
             values, truths = _patterns(tag, by_tag[tag])
             self._choices.append(values)
@@ -75,23 +75,22 @@ class Space:
             sizes = [2] * len(found)
         self.size = math.prod(sizes)
         self._digits = _digits(sizes)
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._cache: dict[Condition, np.ndarray] = {}
 
-    def holds(self, cond: tuple | None) -> np.ndarray:
+    def holds(self, cond: Condition | None) -> np.ndarray:
         """Where the condition holds (None: everywhere)."""
         if cond is None:
             return np.ones(self.size, bool)
         cached = self._cache.get(cond)
         if cached is None:
-            kind = cond[0]
-            if kind == "and":
-                cached = self.holds(cond[1]) & self.holds(cond[2])
-            elif kind == "or":
-                cached = self.holds(cond[1]) | self.holds(cond[2])
-            elif kind == "not":
-                cached = ~self.holds(cond[1])
+            if isinstance(cond, And):
+                cached = self.holds(cond.left) & self.holds(cond.right)
+            elif isinstance(cond, Or):
+                cached = self.holds(cond.left) | self.holds(cond.right)
+            elif isinstance(cond, Not):
+                cached = ~self.holds(cond.operand)
             elif self.exact:
-                i = self.tags.index(cond[1])
+                i = self.tags.index(cond.tag)
                 cached = self._truths[i][cond][self._digits[i]]
             else:
                 cached = self._digits[self._free[cond]] == 1
@@ -121,7 +120,7 @@ def _vr(tag: int) -> str:
     return vrs[0] if vrs else "LO"
 
 
-def _patterns(tag: int, tag_atoms: list[tuple]) -> tuple[list[object], dict[tuple, np.ndarray]]:
+def _patterns(tag: int, tag_atoms: list[Atom]) -> tuple[list[object], dict[Atom, np.ndarray]]:
     """Representative values of one element, one per distinct truth of its atoms."""
     seen: dict[tuple[bool, ...], object] = {}
     for value in _representatives(tag, tag_atoms):
@@ -140,13 +139,13 @@ def _patterns(tag: int, tag_atoms: list[tuple]) -> tuple[list[object], dict[tupl
     return values, truths
 
 
-def _representatives(tag: int, tag_atoms: list[tuple]) -> Iterable[object]:
+def _representatives(tag: int, tag_atoms: list[Atom]) -> Iterable[object]:
     """Candidate values of an element: absent, empty, each constant the atoms name with text around
     it, pairs of constants as two values, and numbers at and around each numeric constant."""
     texts: list[str] = []
     numbers: list[float] = []
     for atom in tag_atoms:
-        for value in (atom[2] if atom[0] == "in" else (atom[3],) if atom[0] == "cmp" else ()):
+        for value in (atom.values if isinstance(atom, Member) else (atom.value,) if isinstance(atom, Compare) else ()):
             if isinstance(value, str):
                 texts.append(value)
                 try:
