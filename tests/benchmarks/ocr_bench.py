@@ -114,14 +114,16 @@ def main() -> None:
     engines = [e for e in (args.engine or ocr.ENGINES) if ocr.available(e)]
     print(f"{len(images)} images, {sum(len(i.lines) for i in images)} lines, "
           f"{sum(len({f.tobytes() for f in i.frames}) for i in images)} distinct frames, seed {args.seed}; "
-          f"engines: {', '.join(engines)}; fonts: {len(ocr_synth.fonts())}")
+          f"engines: {', '.join(engines)}; fonts: {len(ocr_synth.fonts())}", flush=True)
     results = {}
     for engine in engines:
         ocr.require(engine)
         results[engine] = measure(images, engine)
         for label, ok in examples(engine):
-            print(f"{engine}: {label}: {'found' if ok else 'MISSED'}")
-    print(table(results))
+            print(f"{engine}: {label}: {'found' if ok else 'MISSED'}", flush=True)
+        print(table({engine: results[engine]}), flush=True)  # each engine's rows as soon as they are measured
+    if len(results) > 1:
+        print(table(results))
 
 
 if __name__ == "__main__":
