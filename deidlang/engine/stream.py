@@ -49,8 +49,8 @@ from ..dictionary import ALL_VRS, DATE_VRS, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
-from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
-                      require_instance)
+from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context,
+                      check_depth, engine_for, require_instance)
 from .keys import Key
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
@@ -363,6 +363,7 @@ class _Rewriter:
 
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
+        check_depth(position)
         data, ops, paths, top = self.data, self.ops, self.paths, not position
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
