@@ -353,22 +353,6 @@ def test_short_chains_keep_their_shape():
     assert type(cond.left).__name__ == "Or" and type(cond.right).__name__ == "Compare"
 
 
-def _big_rules(n: int) -> str:
-    return "\n".join([NONE.strip()] + [f'remove PatientName if Modality == "M{i}"' if i % 3 == 0 else
-                                        f"remove (0011,{i % 0xFFFF:04X})" for i in range(n)])
-
-
-@pytest.mark.integration
-def test_compile_time_grows_linearly_with_the_file():
-    """No step of the compiler is quadratic in the number of rules (the shadowing check was)."""
-    times = []
-    for n in (2_000, 8_000):
-        start = time.monotonic()
-        assert len(deidlang.compiler.compile_text(_big_rules(n)).rules) == n
-        times.append(time.monotonic() - start)
-    assert times[1] < times[0] * 4 * 2, times  # 4 times the lines: well under 8 times the time
-
-
 def test_rule_files_bom_invalid_utf8_and_numbers(tmp_path, capsys):
     (tmp_path / "bom.deid").write_bytes(b"\xef\xbb\xbf" + b'include "basic-profile"\n')
     assert main(["check", str(tmp_path / "bom.deid")]) == 0
