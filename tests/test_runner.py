@@ -76,6 +76,7 @@ def test_quarantine_and_report(tmp_path):
     assert {line["engine"] for line in lines} == {"fast", "reference"}  # the junk file falls back
 
 
+@pytest.mark.integration
 def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
