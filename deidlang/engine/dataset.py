@@ -33,14 +33,17 @@ from ..resolve import Position, Resolver
 from . import pixels, values
 from .conditions import evaluate
 from .keys import Key
+from .text import Scrubber
 
 IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
 IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
 
 _CHARSET = 0x00080005
 _CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
-# Elements whose values the `clean` action treats as identifying terms to scrub from free text.
-_IDENTIFYING = (0x00100020, 0x00101000, 0x00100021, 0x00080050, 0x00200010, 0x00101040, 0x00102154, 0x00100030)
+# Elements (besides person names) whose words the `clean` action masks in free text: patient IDs,
+# accession and study IDs, addresses, telephone numbers, birth date, institution name and address.
+_IDENTIFYING = (0x00100020, 0x00101000, 0x00100021, 0x00080050, 0x00200010, 0x00101040, 0x00102154, 0x00100030,
+                0x00080080, 0x00080081, 0x00080092, 0x00081040)
 
 
 @dataclass
@@ -79,17 +82,17 @@ class _Context:
     dates: set[str] = field(default_factory=set)  # "modified", "removed", "kept"
 
     @functools.cached_property
-    def scrub_pattern(self):
-        terms: set[str] = set()
+    def scrubber(self) -> Scrubber:
+        """What `clean` masks, from the identifying values of the dataset's top level."""
+        identifying: list[str] = []
         for tag in self.original.keys():
             try:
                 elem = self.original[tag]
             except Exception:  # undecodable: the walk removes and reports it
                 continue
             if elem.VR == "PN" or elem.tag in _IDENTIFYING:
-                for text in values.as_texts(elem.value):
-                    terms.update(text.replace("^", " ").replace("=", " ").split())
-        return values.scrub_pattern(terms)
+                identifying += values.as_texts(elem.value)
+        return Scrubber(identifying)
 
     @functools.cached_property
     def patient_id(self) -> str:
@@ -246,8 +249,17 @@ class Engine:
         if action == "round-age":
             return values.per_value(value, lambda v: values.round_age(v, rule.argument))
         if action == "clean":
-            return values.per_value(value, lambda v: values.scrub(v, ctx.scrub_pattern))
+            return values.per_value(value, lambda v: self._clean(elem, v, ctx))
         raise AssertionError(action)
+
+    @staticmethod
+    def _clean(elem: DataElement, text: str, ctx: _Context) -> str:
+        """One value cleaned at word level; in a dry run, what was masked is noted (counts only)."""
+        found = ctx.scrubber.find(text)
+        if ctx.trace is not None and found.spans:
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: clean masked {found.names} name, {found.terms} "
+                                     f"identifying and {found.dates} date or number word(s)")
+        return ctx.scrubber.scrub(text)
 
     @staticmethod
     def _keyed(value, kind: str, transform, ctx: _Context):
