@@ -8,7 +8,9 @@ skipped; a file that includes itself, directly or not, is an error.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pydicom import config as pydicom_config
@@ -16,27 +18,11 @@ from pydicom.valuerep import validate_value
 
 from . import ast
 from ._resources import shipped_dir
-from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
+from .actions import ACTIONS
+from .dictionary import ALL_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
 from .errors import CompileError, RuleError
 from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 
-#: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
-#: engine at run time for masks, groups and private elements, where a misfit means removal.
-APPLIES_TO: dict[str, frozenset[str] | None] = {
-    "remove": None,
-    "keep": None,
-    "empty": None,
-    "dummy": None,
-    "dummy-date": DATE_VRS,
-    "shift-date": frozenset({"DA", "DT"}),
-    "uid": frozenset({"UI"}),
-    "hash": TEXT_VRS,
-    "replace": TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
-    "clean": TEXT_VRS | {"SQ"},
-    "pseudonym": TEXT_VRS,
-    "round-age": frozenset({"AS"}),
-    "truncate-date": frozenset({"DA", "DT"}),
-}
 MINIMUMS = ("aryanto50", "none")
 
 
@@ -59,9 +45,18 @@ def resolve_ruleset(name_or_path: str | Path, relative_to: Path | None = None) -
         return None
 
 
-def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> Plan:
-    """Compile rule text (without the proof obligations; `deidlang.compile` adds those)."""
-    return _Compiler().run(text, source, base_dir or Path.cwd())
+#: How the compiler reads an included file: from disk unless told otherwise (an editor's unsaved buffers).
+Reader = Callable[[Path], str]
+
+
+def _read_disk(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None, read: Reader = _read_disk) -> Plan:
+    """Compile rule text (without the proof obligations; `deidlang.compile` adds those). ``read`` gives
+    the text of an included file (resolved path in, text out)."""
+    return _Compiler(read=read).run(text, source, base_dir or Path.cwd())
 
 
 def compile_file(path: str | Path) -> Plan:
@@ -77,11 +72,11 @@ def compile_file_with_sources(path: str | Path) -> tuple[Plan, tuple[Path, ...]]
                            f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
     text = found.read_text(encoding="utf-8")
     compiler = _Compiler(found.resolve())
-    plan = compiler.run(text, _display(found), found.resolve().parent)
+    plan = compiler.run(text, display_name(found), found.resolve().parent)
     return plan, tuple(sorted(compiler.seen))
 
 
-def _display(path: Path) -> str:
+def display_name(path: Path) -> str:
     """How a rule file is named in messages: relative to the working directory when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -100,7 +95,8 @@ class _Settings:
 
 
 class _Compiler:
-    def __init__(self, top: Path | None = None) -> None:
+    def __init__(self, top: Path | None = None, read: Reader = _read_disk) -> None:
+        self.read = read
         self.settings = _Settings()
         self.rules: list[PlanRule] = []
         self.rejects: list[RejectRule] = []
@@ -123,7 +119,7 @@ class _Compiler:
         s = self.settings
         # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
         # the plan (or its hash): `deidlang fmt` sorts them.
-        self.rules.sort(key=lambda r: (r.order, astuple(r.selector)))
+        self.rules.sort(key=lambda r: (r.order, _fields(r.selector)))
         self.waivers.sort(key=lambda w: (w.order, w.tag))
         self._warn_shadowed()
         return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
@@ -136,10 +132,10 @@ class _Compiler:
     # ------------------------------------------------------------ statements
 
     def _program(self, text: str, source: str, base_dir: Path) -> None:
-        from .syntax import parse  # here, not at the top: a cached plan (`plancache`) needs no parser
+        from .syntax import parse_cached  # here, not at the top: a cached plan (`plancache`) needs no parser
 
         self.texts[source] = text
-        program = parse(text, source)
+        program = parse_cached(text, source)
         lines = text.splitlines()
         top = self.depth == 0
         for stmt in program.statements:
@@ -190,7 +186,7 @@ class _Compiler:
         self.seen.add(path)
         self.stack.append(path)
         self.depth += 1
-        self._program(path.read_text(encoding="utf-8"), _display(path), path.parent)
+        self._program(self.read(path), display_name(path), path.parent)
         self.depth -= 1
         self.stack.pop()
 
@@ -204,19 +200,13 @@ class _Compiler:
 
     def _rule(self, stmt: ast.Rule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
-        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=astuple))
+        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=_fields))
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
-        if stmt.action == "shift-date" and stmt.argument == 0:
-            raise CompileError("a shift of 0 days changes nothing", stmt.span, "shift by a non-zero number of days")
-        if stmt.action == "shift-date" and isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
-            raise CompileError("a per-patient shift needs a range of 1 to 36500 days", stmt.span)
-        if stmt.action == "pseudonym" and not 4 <= stmt.argument[1] <= 64:
-            raise CompileError("a pseudonym needs a length of 4 to 64 characters", stmt.span,
-                               "10 characters (50 bits) are the default")
-        if stmt.action == "round-age" and not 1 <= stmt.argument <= 100:
-            raise CompileError("ages round to 1 to 100 years", stmt.span)
+        problem = stmt.argument.problem() if stmt.argument is not None else None
+        if problem is not None:
+            raise CompileError(problem[0], stmt.span, problem[1])
         for sel in stmt.selectors:
             selector = self._selector(sel)
             self._type_check(stmt, sel, selector)
@@ -244,7 +234,7 @@ class _Compiler:
             close = suggest_keywords(node.name)
             hint = f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else \
                 "keywords are the DICOM dictionary's, e.g. PatientName; or write the tag as (gggg,eeee)"
-            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint)
+            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint, suggestions=tuple(close))
         return tag
 
     def _selector(self, node: ast.Selector) -> Selector:
@@ -261,7 +251,8 @@ class _Compiler:
                 return Selector("group", group=group)
             case ast.VRClass(vr=vr):
                 if vr not in ALL_VRS:
-                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}")
+                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}",
+                                       suggestions=tuple(difflib.get_close_matches(vr.upper(), sorted(ALL_VRS), 3)))
                 return Selector("vr", vr=vr)
             case ast.AnyPrivate():
                 return Selector("private")
@@ -285,7 +276,7 @@ class _Compiler:
         raise AssertionError(node)
 
     def _type_check(self, stmt: ast.Rule, node: ast.Selector, selector: Selector) -> None:
-        allowed = APPLIES_TO[stmt.action]
+        allowed = ACTIONS[stmt.action].applies_to
         if selector.kind == "vr":
             vrs = frozenset({selector.vr})
         elif selector.kind in ("tag", "path"):
@@ -295,9 +286,8 @@ class _Compiler:
         if allowed is not None and vrs and not vrs & allowed:
             raise CompileError(f"`{stmt.action}` cannot apply to `{_text(node)}` (VR {'/'.join(sorted(vrs))})",
                                node.span, f"`{stmt.action}` applies to VR {', '.join(sorted(allowed))}")
-        if stmt.action in ("replace", "pseudonym"):
-            # a pseudonym is the prefix and `length` code characters (A-Z, 2-7): check the longest one
-            value = stmt.argument if stmt.action == "replace" else stmt.argument[0] + "A" * stmt.argument[1]
+        value = stmt.argument.sample() if stmt.argument is not None else None
+        if value is not None:  # the longest value the action can write must be valid for each VR
             for vr in vrs or {"UT"}:
                 try:
                     validate_value(vr, value, pydicom_config.RAISE)
@@ -343,6 +333,11 @@ class _Compiler:
             if rule.condition is None and not rule.excepts:
                 last.setdefault(key, rule)
         self.warnings.sort(key=lambda w: w[1])
+
+
+def _fields(selector: Selector) -> tuple:
+    """A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy."""
+    return tuple(getattr(selector, f.name) for f in fields(selector))
 
 
 def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:

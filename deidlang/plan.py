@@ -18,15 +18,9 @@ import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-FORMAT = 1
+from .actions import Argument, action, pixel_kind
 
-#: Every action a rule can take.
-ACTIONS = ("remove", "empty", "dummy", "dummy-date", "keep", "uid", "hash", "replace", "shift-date", "clean",
-           "pseudonym", "round-age", "truncate-date")
-#: Actions that always change or remove a value (the minimum's proof obligation relies on this).
-#: `keep`, `clean` and the generalising `round-age` and `truncate-date` can leave a value as it was
-#: (an age already a multiple of 5, a birth date on 1 January), so they need a waiver.
-CHANGING = frozenset(ACTIONS) - {"keep", "clean", "round-age", "truncate-date"}
+FORMAT = 1
 
 # Selector kinds, most specific first (DESIGN.md, Precedence).
 SELECTOR_RANK = {"path": 7, "tag": 6, "creator": 5, "mask": 4, "group": 3, "vr": 2, "private": 1}
@@ -92,11 +86,14 @@ class Selector:
 
 @dataclass(frozen=True)
 class PlanRule:
+    """One action over one selector. ``action`` names its declaration (`deidlang.actions.ACTIONS`);
+    ``argument`` is that declaration's typed argument, None for an action that takes none."""
+
     action: str
     selector: Selector
     excepts: tuple[Selector, ...] = ()
     condition: int | None = None
-    argument: Any = None
+    argument: Argument | None = None
     order: int = 0
 
     def applies(self, tag: int, vr: str, creator: str | None) -> bool:
@@ -181,6 +178,8 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Plan":
+        """The plan of `to_dict`'s data; `ValueError` for an unknown action or pixel rule kind, or an
+        argument that does not fit its action."""
         if data.get("format") != FORMAT:
             raise ValueError(f"unsupported plan format {data.get('format')!r}")
 
@@ -191,12 +190,13 @@ class Plan:
             name=data["name"], version=data["version"], default=data["default"], minimum=data["minimum"],
             minimum_reason=data["minimum_reason"], codes=tuple(data["codes"]),
             rules=tuple(PlanRule(r["action"], selector(r["selector"]), tuple(selector(e) for e in r["excepts"]),
-                                 r["condition"], _tupled(r["argument"]), r["order"]) for r in data["rules"]),
+                                 r["condition"], action(r["action"]).decode(r["argument"]), r["order"])
+                        for r in data["rules"]),
             rejects=tuple(RejectRule(**r) for r in data["rejects"]),
             conditions=tuple(_tupled(c) for c in data["conditions"]),
             waivers=tuple(Waiver(**w) for w in data["waivers"]),
             includes=tuple(data["includes"]),
-            pixel_rules=tuple(PixelRule(p["kind"], tuple(tuple(r) for r in p["regions"]), p["complete"],
+            pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             origins=tuple(Origin(**o) for o in data.get("origins", ())),
             warnings=tuple((m, o) for m, o in data.get("warnings", ())),
@@ -207,7 +207,10 @@ class Plan:
 
 
 def _jsonable(value: Any) -> Any:
-    """Dataclasses as dicts and tuples as lists, all the way down."""
+    """Dataclasses as dicts and tuples as lists, all the way down; an argument as its declaration
+    encodes it."""
+    if isinstance(value, Argument):
+        return value.to_json()
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if is_dataclass(value):
@@ -218,7 +221,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _tupled(value: Any) -> Any:
-    """JSON lists back to the tuples the plan holds (conditions and arguments)."""
+    """JSON lists back to the tuples the plan holds (conditions)."""
     if isinstance(value, list):
         return tuple(_tupled(v) for v in value)
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deidlang import ast
+from deidlang.actions import Shift, Text
 from deidlang.errors import DeidSyntaxError
 from deidlang.syntax import parse
 
@@ -60,8 +61,8 @@ def test_masks_creators_paths_and_conditions():
 def test_string_escapes_and_shift_forms():
     replace, shift, per_patient = parse('replace PatientName with "A\\"B"\nshift-date StudyDate by +3 days\n'
                                         "shift-date StudyDate by patient within 90 days").statements
-    assert replace.argument == 'A"B'
-    assert shift.argument == 3 and per_patient.argument == ("patient", 90)
+    assert replace.argument == Text('A"B')
+    assert shift.argument == Shift(days=3) and per_patient.argument == Shift(within=90)
 
 
 def test_empty_and_comment_only_text():

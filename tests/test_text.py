@@ -1,4 +1,4 @@
-"""`clean` at word level (engine/text.py): identifying words whole, person names, dates in text."""
+"""`clean` at word level (text.py): identifying words whole, person names, dates in text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 import deidlang
 from deidlang.compiler import compile_text
-from deidlang.engine.text import Scrubber, word_list
+from deidlang.text import Scrubber, word_list
 from deidlang.phantom import phantom
 
 from .test_engine import NONE

@@ -11,6 +11,7 @@ import os
 
 import click
 
+from ..actions import ACTIONS
 from ..errors import InputError
 from ..plan import Plan
 from ..plancache import compile_cached
@@ -56,7 +57,4 @@ def patient_id_kind(plan: Plan) -> str:
     if rule is None or rule.action not in ("pseudonym", "hash"):
         raise InputError(f"the rules `{plan.name}` do not key PatientID (pseudonym or hash): no crosswalk", None,
                          "give with -r the rules the runs used")
-    if rule.action == "hash":
-        return "hash"
-    prefix, length = rule.argument
-    return f"pseudonym:{length}:{prefix}"
+    return ACTIONS[rule.action].pair_kind(rule.argument)

@@ -188,8 +188,8 @@ def name_detection(instances: list[Instance], with_values: bool) -> tuple[int, i
     are used as `clean` uses them; without, the person-name detector alone is measured. A masked word
     that is planted PHI of another kind (a date, the city) is counted neither way."""
     from deidlang.engine.dataset import _IDENTIFYING
-    from deidlang.engine.text import Scrubber
-    from deidlang.engine.values import as_texts
+    from deidlang.text import Scrubber
+    from deidlang.values import as_texts
 
     tp = fp = fn = 0
     for inst in instances:

@@ -20,7 +20,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from .._resources import data_file
+from ._resources import data_file
 
 _WORD = re.compile(r"[^\W_]+")
 _CARET_NAME = re.compile(r"[^\W\d_]{2,}(?:\^[^\W\d_]*)+\^?|\^[^\W\d_]{2,}")
