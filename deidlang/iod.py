@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ._resources import data_file
@@ -54,20 +55,33 @@ def known(sop_class: str) -> bool:
     return sop_class in _modules()
 
 
-def requirements(sop_class: str, top_level: frozenset[int]) -> dict[Path, Requirement]:
-    """Every required attribute of the IOD of ``sop_class`` in the modules in use, given the tags at
-    the dataset's top level; empty for a SOP Class the tables do not know."""
+def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...]:
+    """The modules of the IOD of ``sop_class`` in use, given the tags at the dataset's top level
+    (none for a SOP Class the tables do not know)."""
+    mandatory, optional = _triggers(sop_class)
+    return mandatory + tuple(module for module, tags in optional if not tags.isdisjoint(top_level))
+
+
+@functools.lru_cache(maxsize=128)
+def _triggers(sop_class: str) -> tuple[tuple[str, ...], tuple[tuple[str, frozenset[int]], ...]]:
+    """The IOD's mandatory modules, and each other module with the top-level tags that put it in use."""
     attributes = _attributes()
-    in_use = []
-    for module, usage in _modules().get(sop_class, ()):
-        required = attributes.get(module, {})
-        if usage == "M" or any(len(path) == 1 and path[0] in top_level for path in required):
-            in_use.append(module)
-    return _merged(tuple(sorted(in_use)))
+    mandatory, optional = [], []
+    for module, usage in sorted(_modules().get(sop_class, ())):
+        if usage == "M":
+            mandatory.append(module)
+        else:
+            optional.append((module, frozenset(p[0] for p in attributes.get(module, {}) if len(p) == 1)))
+    return tuple(mandatory), tuple(optional)
+
+
+def requirements(sop_class: str, top_level: frozenset[int]) -> dict[Path, Requirement]:
+    """Every required attribute of the IOD of ``sop_class`` in the modules in use."""
+    return merged(modules_in_use(sop_class, top_level))
 
 
 @functools.lru_cache(maxsize=256)
-def _merged(modules: tuple[str, ...]) -> dict[Path, Requirement]:
+def merged(modules: tuple[str, ...]) -> dict[Path, Requirement]:
     """The required attributes of these modules; where two modules type one attribute, the stronger
     (lower) type wins."""
     out: dict[Path, Requirement] = {}
