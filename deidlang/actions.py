@@ -154,7 +154,8 @@ class Shift(Argument):
 
     def problem(self) -> tuple[str, str | None] | None:
         if self.per_patient:
-            return None if 1 <= self.within <= 36500 else ("a per-patient shift needs a range of 1 to 36500 days", None)
+            return None if 1 <= self.within <= 36500 else ("a per-patient shift needs a range of 1 to 36500 days",
+                                                           "write e.g. `by patient within 365 days`")
         if self.days == 0:
             return "a shift of 0 days changes nothing", "shift by a non-zero number of days"
         return None
@@ -228,7 +229,7 @@ class Years(Argument):
         return cls(data)
 
     def problem(self) -> tuple[str, str | None] | None:
-        return None if 1 <= self.years <= 100 else ("ages round to 1 to 100 years", None)
+        return None if 1 <= self.years <= 100 else ("ages round to 1 to 100 years", "write e.g. `to 5 years`")
 
     def text(self) -> str:
         return f" to {self.years} years"

@@ -159,12 +159,15 @@ class Plan:
     includes: tuple[str, ...]
     pixel_rules: tuple[PixelRule, ...] = ()
     origins: tuple[Origin, ...] = field(default=(), compare=False)
-    warnings: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    #: (message, order) or (message, order, col, end_col) when the warning is about one selector
+    warnings: tuple[tuple, ...] = field(default=(), compare=False)
+    #: per rule (same index as ``rules``): the columns [col, end_col) of its selector on its line
+    columns: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
     def to_dict(self, *, with_origins: bool = True) -> dict:
-        """Plain JSON data. Without origins and warnings this is exactly what the hash covers."""
+        """Plain JSON data. Without origins, warnings and columns this is exactly what the hash covers."""
         data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
-                if with_origins or f.name not in ("origins", "warnings")}
+                if with_origins or f.name not in _SIDE_TABLES}
         data["format"] = FORMAT
         return data
 
@@ -199,11 +202,24 @@ class Plan:
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             origins=tuple(Origin(**o) for o in data.get("origins", ())),
-            warnings=tuple((m, o) for m, o in data.get("warnings", ())),
+            warnings=tuple(tuple(w) for w in data.get("warnings", ())),
+            columns=tuple(tuple(c) for c in data.get("columns", ())),
         )
 
     def origin(self, order: int) -> Origin | None:
         return self.origins[order] if 0 <= order < len(self.origins) else None
+
+    def columns_of(self, rule: PlanRule) -> tuple[int, int] | None:
+        """Where the selector of this rule stands on its line (None for a plan without columns)."""
+        index = self._rule_index.get(id(rule))
+        return self.columns[index] if index is not None and index < len(self.columns) else None
+
+    @functools.cached_property
+    def _rule_index(self) -> dict[int, int]:
+        return {id(r): i for i, r in enumerate(self.rules)}
+
+
+_SIDE_TABLES = ("origins", "warnings", "columns")
 
 
 def _jsonable(value: Any) -> Any:
