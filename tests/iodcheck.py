@@ -16,11 +16,14 @@ def available() -> bool:
     return shutil.which("dciodvfy") is not None
 
 
-def errors(path: str | Path) -> Counter[str]:
-    """The file's dciodvfy errors, normalised: attribute names kept, values and numbers dropped."""
+def errors(path: str | Path) -> Counter[str] | None:
+    """The file's dciodvfy errors, normalised: attribute names kept, values and numbers dropped;
+    None when dciodvfy cannot read the file (deflated, truncated: nothing to compare with)."""
     result = subprocess.run(["dciodvfy", "-new", str(path)], capture_output=True, text=True, errors="replace",
                             timeout=120)
     lines = (result.stdout + result.stderr).splitlines()
+    if any("read failed" in line for line in lines):
+        return None
     return Counter(_normalise(line) for line in lines if line.startswith("Error"))
 
 
@@ -31,10 +34,14 @@ def _normalise(line: str) -> str:
 
 
 def new_errors(pairs: list[tuple[Path, Path]]) -> dict[str, Counter[str]]:
-    """Per output: errors (with counts) beyond those its input had."""
+    """Per output whose input dciodvfy can read: errors (with counts) beyond those its input had."""
     out = {}
     for source, written in pairs:
-        extra = errors(written) - errors(source)
+        before = errors(source)
+        if before is None:
+            continue
+        after = errors(written)
+        extra = (Counter({"Error - dciodvfy cannot read the output": 1}) if after is None else after) - before
         if extra:
             out[source.name] = extra
     return out
