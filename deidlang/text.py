@@ -75,7 +75,7 @@ class Scrubber:
         dates = [m.span() for m in _DATES.finditer(text)]
         words = [m for m in _WORD.finditer(text) if not any(a <= m.start() < b for a, b in dates)]
         upper = [m.group().upper() for m in words]
-        names = set(_caret_names(text, words))
+        names = {i for i in _caret_names(text, words) if upper[i] not in clinical}  # not "abdomen^liver"
         terms = {i for i, w in enumerate(upper) if w in self.long}
         for i, w in enumerate(upper):
             following = upper[i + 1] if i + 1 < len(words) else ""

@@ -36,6 +36,7 @@ def test_identifying_words_are_masked_whole(text, cleaned):
     ("HALVORSEN MD", "********* MD"),
     ("Reviewed with David Thompson today", "Reviewed with ***** ******** today"),  # listed given + family
     ("OKONKWO^OLUWASEUN", "*******^*********"),  # Family^Given
+    ("abdomen^liver", "abdomen^liver"),  # a caret between clinical words is not a name
     ("Head Long axis", "Head Long axis"),  # clinical words are not names
 ])
 def test_person_names_are_found_without_the_file(text, cleaned):

@@ -33,6 +33,7 @@ COMMANDS = {
     "reidentify": "reidentify:reidentify", "lookup": "reidentify:lookup", "scan": "scan:command",
     "fmt": "fmt:command", "diff": "diff:command", "coverage": "coverage:command", "test": "test:command",
     "serve": "serve:command", "lsp": "lsp:command", "map": "map:group",
+    "verify": "verify:command",
 }
 
 

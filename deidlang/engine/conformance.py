@@ -8,7 +8,7 @@ requirements of the dataset's IOD (`deidlang.iod`) and answers:
 - a removed attribute the IOD requires present (Type 2, 2C): empty;
 - a sequence a rule would leave with no items where the IOD does not allow that (Type 1, 1C, or not
   required, i.e. Type 3): removed instead.
-UIDs and binary values have no neutral dummy (a dummy UID would break references) and are left as
+A SOP Class the tables do not know is left as the rules say. UIDs and binary values have no neutral dummy (a dummy UID would break references) and are left as
 the rule says. Every substitution returns its reason, which the engines note (never a value).
 """
 
@@ -33,8 +33,8 @@ def requirements(sop_class: str, top_level) -> tuple[tuple[str, ...], Mapping[io
 def adjust(action: str, tag: int, vr: str, position, required: Mapping[iod.Path, iod.Requirement]
            ) -> tuple[str, str | None]:
     """The action to take on this element instead of ``action`` where the IOD needs it, and why."""
-    if is_private(tag) or action not in ("remove", "empty", "dummy"):
-        return action, None
+    if not required or is_private(tag) or action not in ("remove", "empty", "dummy"):
+        return action, None  # an IOD the tables do not know: as the rules say
     path = (*(seq for seq, _ in position), tag)
     need = required.get(path)
     where = f"Type {need.type} in PS3.3 table {need.module}" if need else "not required by the IOD"

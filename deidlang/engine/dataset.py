@@ -32,7 +32,7 @@ from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
 from ..text import Scrubber
-from . import pixels
+from . import conformance, pixels
 from .conditions import evaluate
 from .keys import Key
 
@@ -94,6 +94,11 @@ class _Context:
             if elem.VR == "PN" or elem.tag in _IDENTIFYING:
                 identifying += values.as_texts(elem.value)
         return Scrubber(identifying)
+
+    @functools.cached_property
+    def required(self):
+        """What the dataset's IOD requires, by path (`conformance`)."""
+        return conformance.requirements(str(self.original.get("SOPClassUID") or ""), self.original.keys())[1]
 
     @functools.cached_property
     def patient_id(self) -> str:
@@ -174,11 +179,10 @@ class Engine:
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
             rule = self.resolver.decide(tag, elem.VR, creator, position, ctx.truths)
+            action = self.action_for(tag, elem.VR, rule, position, ctx)
             if ctx.trace is not None:
-                ctx.trace.append(Decision(position, tag, elem.VR, _length(elem),
-                                          rule.action if rule else self.resolver.default_action(tag),
-                                          rule.order if rule else None))
-            new = self._act(elem, rule, position, ctx)
+                ctx.trace.append(Decision(position, tag, elem.VR, _length(elem), action, rule.order if rule else None))
+            new = self._act(elem, rule, action, position, ctx)
             if new is not None:
                 out.add(new)
                 if is_private(tag):
@@ -188,9 +192,9 @@ class Engine:
                 out.add(creators[block])
         return out
 
-    def _act(self, elem: DataElement, rule: PlanRule | None, position: Position,
+    def _act(self, elem: DataElement, rule: PlanRule | None, action: str, position: Position,
              ctx: _Context) -> DataElement | None:
-        action = self.verdict(int(elem.tag), elem.VR, rule, ctx)
+        action = self.verdict(int(elem.tag), elem.VR, action, ctx)
         if action is None:
             return None
         if elem.VR == "SQ":
@@ -200,12 +204,20 @@ class Engine:
             return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
         if ACTIONS[action].result == "keep":
             return elem
-        return self.transform(elem, action, rule, ctx)
+        return self.transform(elem, action, rule, ctx, position)
 
-    def verdict(self, tag: int, vr: str, rule: PlanRule | None, ctx: _Context) -> str | None:
+    def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position, ctx: _Context) -> str:
+        """The deciding rule's action (or the default), unless the IOD needs the standard's substitute
+        (`conformance.adjust`, noted)."""
+        action = rule.action if rule else self.resolver.default_action(tag)
+        action, why = conformance.adjust(action, tag, vr, position, ctx.required)
+        if why:
+            ctx.outcome.notes.append(why)
+        return action
+
+    def verdict(self, tag: int, vr: str, action: str, ctx: _Context) -> str | None:
         """The action for an element (its effect on dates noted); None when the element goes: removed,
         or the action does not fit its VR."""
-        action = rule.action if rule else self.resolver.default_action(tag)
         declared = ACTIONS[action]
         if vr in DATE_VRS:
             ctx.dates.add(declared.date_effect)
@@ -216,13 +228,19 @@ class Engine:
             return None
         return action
 
-    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context) -> DataElement | None:
-        """The new element for an action that computes a value; None (noted) when it cannot."""
+    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context,
+                  position: Position = ()) -> DataElement | None:
+        """The new element for an action that computes a value; when it cannot, the element is removed,
+        or given the substitute its IOD needs (noted either way)."""
         try:
             value = self._new_value(elem, action, rule, ctx)
         except (ValueError, TypeError):
-            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {elem.VR} value: removed")
-            return None
+            fallback, why = conformance.adjust("remove", int(elem.tag), elem.VR, position, ctx.required)
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {elem.VR} value: "
+                                     + ("removed" if fallback == "remove" else f"{fallback} written instead"))
+            if fallback == "remove":
+                return None
+            return DataElement(elem.tag, elem.VR, ACTIONS[fallback].constant(elem.VR, None))
         return DataElement(elem.tag, elem.VR, value)
 
     def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):

@@ -49,6 +49,7 @@ from ..dictionary import ALL_VRS, DATE_VRS, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
+from . import conformance
 from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
                       require_instance)
 from .keys import Key
@@ -289,7 +290,9 @@ class _Rewriter:
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
         self.ctx = ctx = _Context(original, self.key, truths, outcome)
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
-        self.ops = _table("ops", tuple(truths), *context)
+        self.modules, self.required = conformance.requirements(str(original.get("SOPClassUID") or ""),
+                                                               [e[0] for e in top])
+        self.ops = _table("ops", tuple(truths), self.modules, *context)
         self.results = _table("results", self.key, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, ())
@@ -364,6 +367,7 @@ class _Rewriter:
         data, ops, paths, top = self.data, self.ops, self.paths, not position
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
+        seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
         for element in [e for e in elements if e[0] & 0x10000 and 0x10 <= e[0] & 0xFFFF <= 0xFF]:
             tag, name = element[0], self._creator(element)
             if name is None:
@@ -384,13 +388,15 @@ class _Rewriter:
                     creator = creators[block][1]
             elif vr == "UN":
                 vr = _known_vr(tag, vr)
-            key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator)
+            key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator, seqs)
             op = ops.get(key)
             if op is None:
                 op = ops[key] = self._op(tag, vr, creator, position)
-            kind, date, payload, action, rule = op
+            kind, date, payload, action, rule, why = op
             if date:
                 dates.add(date)
+            if why:
+                notes.append(why)
             if kind == _DROP:
                 if payload:
                     notes.append(payload)
@@ -407,7 +413,7 @@ class _Rewriter:
             elif kind == _CONST:
                 part = payload
             else:
-                part = self._compute(element, vr, action, rule)[0]
+                part = self._compute(element, vr, action, rule, position)[0]
             if part is None:
                 continue
             out.append((tag, part))
@@ -422,41 +428,45 @@ class _Rewriter:
 
     def _op(self, tag: int, vr: str, creator: str | None, position) -> tuple:
         """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
-        dates, payload, action, rule); the payload is the encoded constant or the note of a removal."""
+        dates, payload, action, rule, the note of an IOD substitution); the payload is the encoded constant
+        or the note of a removal."""
         resolver = self.engine.resolver
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
         action = rule.action if rule else resolver.default_action(tag)
+        action, why = conformance.adjust(action, tag, vr, position, self.required)
         declared = ACTIONS[action]
         date = declared.date_effect if vr in DATE_VRS else None
         if declared.result == "remove":
-            return _DROP, date, None, action, rule
+            return _DROP, date, None, action, rule, why
         if not declared.fits(vr):
-            return _DROP, date, f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed", action, rule
+            return _DROP, date, f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed", action, rule, why
         if vr == "SQ":
             if declared.walks_items:
-                return _SEQ, date, None, action, rule
-            return _CONST, date, self._sequence(tag, []), action, rule  # empty and dummy: no items
+                return _SEQ, date, None, action, rule, why
+            return _CONST, date, self._sequence(tag, []), action, rule, why  # empty and dummy: no items
         if declared.result == "keep":
-            return _COPY, date, None, action, rule
+            return _COPY, date, None, action, rule, why
         if declared.result == "constant":
             capture = Outcome(None)
             new = self.engine.transform(DataElement(tag, vr, None), action, rule,
                                         dataclasses.replace(self.ctx, outcome=capture))
             if new is None:
-                return _DROP, date, capture.notes[0], action, rule
-            return _CONST, date, self._encode(new), action, rule
-        return _COMPUTE, date, None, action, rule
+                return _DROP, date, capture.notes[0], action, rule, why
+            return _CONST, date, self._encode(new), action, rule, why
+        return _COMPUTE, date, None, action, rule, why
 
-    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None) -> tuple[bytes | None, str]:
+    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None,
+                 position=()) -> tuple[bytes | None, str]:
         """The encoded result of an action that reads the old value, and the new value as text;
-        remembered by the input bytes (and the patient, for per-patient date shifts)."""
+        remembered by the input bytes (and the patient, for per-patient date shifts, and the sequences
+        the element is in, which decide the IOD's substitute where the action cannot handle the value)."""
         raw = self.data[element[3]:element[5]]
         per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
         key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if per_patient else None)
+               self.ctx.patient_id if per_patient else None, tuple(s for s, _ in position), self.modules)
         result = self.results.get(key)
         if result is None:
-            result = self._transform(element, action, rule)
+            result = self._transform(element, action, rule, position)
             if len(raw) <= _RESULT_VALUE_LIMIT:
                 self.results[key] = result
         encoded, text, pairs, notes = result
@@ -464,7 +474,7 @@ class _Rewriter:
         self.outcome.notes.extend(notes)
         return encoded, text
 
-    def _transform(self, element: _Element, action: str, rule: PlanRule | None) -> tuple:
+    def _transform(self, element: _Element, action: str, rule: PlanRule | None, position=()) -> tuple:
         if action == "uid" and element[1] == "UI":
             result = self._new_uid(element)
             if result is not None:
@@ -477,7 +487,7 @@ class _Rewriter:
         if action == "keep":
             return None, str(elem.value), (), ()
         capture = Outcome(None)
-        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture))
+        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture), position)
         if new is None:
             return None, None, tuple(capture.pairs), tuple(capture.notes)
         return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)
