@@ -119,3 +119,13 @@ def test_creator_rule_with_a_vr_keeps_only_that_vr_in_both_engines(tmp_path, key
     assert_same(tmp_path)
     out = dcmread(tmp_path / "fast.dcm")
     assert any(e.tag.group == 0x0019 for e in out) == kept
+
+
+def test_coverage_reports_private_elements_by_kb_disposition(tmp_path, capsys):
+    assert deidlang_main(["coverage", "research", "--kb"]) == 0
+    out = capsys.readouterr().out
+    assert "against the TCIA private tag knowledge base" in out and "\n  k " in out and "\n  d " in out
+    lax = tmp_path / "lax.deid"
+    lax.write_text('ruleset "lax" version "1.0.0"\ninclude "basic-profile"\nkeep "GEMS_IDEN_01" 0009,xx02\n')
+    assert deidlang_main(["coverage", str(lax), "--kb"]) == 1  # the KB deletes it (Suite Id)
+    assert 'WEAKER: "GEMS_IDEN_01" 0009,xx02 vr SH: KB d, rules: keep' in capsys.readouterr().out
