@@ -103,7 +103,31 @@ def test_dciodvfy_finds_no_new_errors_in_the_default_rules_outputs(tmp_path):
     written, new = iodcheck.run_and_check(files, tmp_path)
     print(f"\n{len(files)} inputs, {written} written; new errors: {new}")
     assert written >= 60
-    # Known and left: an SR's VerificationFlag stays VERIFIED while the basic profile's D on
-    # VerifyingObserverSequence leaves no observer (docs/research.md, what is left).
-    known = "Missing attribute for Type 1C Conditional - Module=# [/VerifyingObserverSequence(0040,a073)]"
-    assert {msg for errors in new.values() for msg in errors if known not in msg} == set()
+    assert new == {}
+
+
+def _report() -> Dataset:
+    ds, _ = phantom()
+    ds.SOPClassUID, ds.Modality = "1.2.840.10008.5.1.4.1.1.88.33", "SR"  # Comprehensive SR
+    for keyword in ("PixelData", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+                    "SamplesPerPixel", "PhotometricInterpretation"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.ValueType, ds.CompletionFlag, ds.VerificationFlag = "CONTAINER", "COMPLETE", "VERIFIED"
+    observer = Dataset()
+    observer.VerifyingObserverName, observer.VerifyingOrganization = "DOE^JOHN", "GENERAL HOSPITAL"
+    observer.VerificationDateTime = "20210317120000"
+    ds.VerifyingObserverSequence = Sequence([observer])
+    return ds
+
+
+@pytest.mark.parametrize("rules, flag, observers", [(BASIC, "UNVERIFIED", 0), ('include "research"\n', "VERIFIED", 1)])
+def test_verification_flag_stays_true_of_the_object(tmp_path, rules, flag, observers):
+    _report().save_as(tmp_path / "in.dcm", enforce_file_format=True)
+    fast, reference = both(tmp_path / "in.dcm", compile_text(rules), tmp_path)
+    assert fast.status == reference.status == "written"
+    assert_same(tmp_path)
+    out = dcmread(tmp_path / "fast.dcm")
+    assert out.VerificationFlag == flag and len(out.get("VerifyingObserverSequence", [])) == observers
+    if observers:
+        assert out.VerifyingObserverSequence[0].VerifyingObserverName != "DOE^JOHN"

@@ -9,7 +9,9 @@ requirements of the dataset's IOD (`deidlang.iod`) and answers:
 - a sequence a rule would leave with no items where the IOD does not allow that (Type 1, 1C, or not
   required, i.e. Type 3): removed instead.
 A SOP Class the tables do not know is left as the rules say. UIDs and binary values have no neutral dummy (a dummy UID would break references) and are left as
-the rule says. Every substitution returns its reason, which the engines note (never a value).
+the rule says. An SR's VerificationFlag kept as VERIFIED while the verifying observers go becomes
+UNVERIFIED (`verification`: PS3.3 C.17.2 requires VerifyingObserverSequence when the flag is VERIFIED).
+Every substitution returns its reason, which the engines note (never a value).
 """
 
 from __future__ import annotations
@@ -17,8 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import iod
+from ..actions import ACTIONS, Text
 from ..dictionary import format_tag
-from ..plan import is_private
+from ..plan import PlanRule, Selector, is_private
+
+VERIFICATION_FLAG, VERIFYING_OBSERVERS = 0x0040A493, 0x0040A073
+#: What a kept VerificationFlag becomes when no verifying observer stays.
+UNVERIFIED = PlanRule("replace", Selector("tag", tag=VERIFICATION_FLAG), argument=Text("UNVERIFIED"))
 
 _NO_DUMMY = frozenset("UI OB OW OF OD OL OV UN SQ".split())
 
@@ -49,3 +56,16 @@ def adjust(action: str, tag: int, vr: str, position, required: Mapping[iod.Path,
     if not need.needs_value and action == "remove":
         return "empty", f"{format_tag(tag)}: the IOD needs the attribute ({where}): written empty"
     return action, None
+
+
+def verification(action: str, tag: int, position, resolver, truths, required) -> tuple[PlanRule | None, str | None]:
+    """For a top-level VerificationFlag that is kept: `UNVERIFIED` (and why) when the rules, with their
+    IOD substitutes, do not keep the verifying observers' items; else (None, None)."""
+    if tag != VERIFICATION_FLAG or position or action != "keep":
+        return None, None
+    rule = resolver.decide(VERIFYING_OBSERVERS, "SQ", None, (), truths)
+    observers, _ = adjust(rule.action if rule else resolver.default_action(VERIFYING_OBSERVERS),
+                          VERIFYING_OBSERVERS, "SQ", (), required)
+    if ACTIONS[observers].walks_items:
+        return None, None
+    return UNVERIFIED, f"{format_tag(tag)}: the verifying observers do not stay: UNVERIFIED written"

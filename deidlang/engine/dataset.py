@@ -179,7 +179,7 @@ class Engine:
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
             rule = self.resolver.decide(tag, elem.VR, creator, position, ctx.truths)
-            action = self.action_for(tag, elem.VR, rule, position, ctx)
+            rule, action = self.action_for(tag, elem.VR, rule, position, ctx)
             if ctx.trace is not None:
                 ctx.trace.append(Decision(position, tag, elem.VR, _length(elem), action, rule.order if rule else None))
             new = self._act(elem, rule, action, position, ctx)
@@ -206,14 +206,18 @@ class Engine:
             return elem
         return self.transform(elem, action, rule, ctx, position)
 
-    def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position, ctx: _Context) -> str:
-        """The deciding rule's action (or the default), unless the IOD needs the standard's substitute
-        (`conformance.adjust`, noted)."""
+    def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position,
+                   ctx: _Context) -> tuple[PlanRule | None, str]:
+        """The deciding rule and its action (or the default), unless the IOD needs the standard's
+        substitute (`conformance`, noted)."""
         action = rule.action if rule else self.resolver.default_action(tag)
         action, why = conformance.adjust(action, tag, vr, position, ctx.required)
+        unverified, because = conformance.verification(action, tag, position, self.resolver, ctx.truths, ctx.required)
+        if unverified is not None:
+            rule, action, why = unverified, unverified.action, because
         if why:
             ctx.outcome.notes.append(why)
-        return action
+        return rule, action
 
     def verdict(self, tag: int, vr: str, action: str, ctx: _Context) -> str | None:
         """The action for an element (its effect on dates noted); None when the element goes: removed,

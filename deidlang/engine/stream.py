@@ -434,6 +434,9 @@ class _Rewriter:
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
         action = rule.action if rule else resolver.default_action(tag)
         action, why = conformance.adjust(action, tag, vr, position, self.required)
+        unverified, because = conformance.verification(action, tag, position, resolver, self.ctx.truths, self.required)
+        if unverified is not None:
+            rule, action, why = unverified, unverified.action, because
         declared = ACTIONS[action]
         date = declared.date_effect if vr in DATE_VRS else None
         if declared.result == "remove":
