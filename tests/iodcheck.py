@@ -58,7 +58,8 @@ def run_and_check(inputs: list[Path], folder: Path, rules: str = "basic-profile"
     for n, path in enumerate(inputs):
         shutil.copy(path, src / f"{n:03d}-{path.name}")
     report = folder / "report.jsonl"
-    deidlang(["run", "-q", "-r", rules, str(src), "-o", str(folder / "out"), "--workers", "1", "--report", str(report)])
+    deidlang(["run", "-q", "-r", rules, str(src), "-o", str(folder / "out"), "--workers", "1", "--layout", "mirror",
+              "--report", str(report)])
     pairs = []
     for line in report.read_text().splitlines():
         row = json.loads(line)
