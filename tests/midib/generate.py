@@ -220,7 +220,7 @@ def _image(make: _Maker, inst: Instance, person: dict, modality: str, frame_uid:
     ds.ImageComments = (f"Lesion stable in left lobe for tumor follow up. Seen {seen} in {person['city'].title()} "
                         f"{person['state']}, Dr. {person['doctor_family'].title()} notified.")
     add(Check("text_retained", "00204000", ds.ImageComments, "lesion stable in left lobe for tumor follow up"))
-    add(Check("text_removed", "00204000", ds.ImageComments, f"{seen} {person['doctor_family']} {person['city']}"))
+    add(Check("text_removed", "00204000", ds.ImageComments, f"{person['doctor_family']} {person['city']}"))
     add(Check("date_shifted", "00204000", seen))
     inst.planted_names.append(("00204000", person["doctor_family"]))
     # nested: the request, with a physician in its description, and references between instances
@@ -329,7 +329,8 @@ def _report(make: _Maker, inst: Instance, person: dict) -> None:
              _item("CODE", _code("121071", "DCM", "Finding"), ConceptCodeSequence=[_code("4147007", "SCT", "Mass")])]
     ds.ContentSequence = Sequence(items)
     add(Check("text_retained", "0040A730[0]/0040A160", finding, "mass in left lung measuring 23 mm"))
-    add(Check("text_removed", "0040A730[0]/0040A160", finding, f"{seen} {person['doctor_family']}"))
+    add(Check("text_removed", "0040A730[0]/0040A160", finding, person["doctor_family"]))
+    add(Check("date_shifted", "0040A730[0]/0040A160", seen))  # a written date: gone as a whole
     inst.planted_names.append(("0040A730[0]/0040A160", person["doctor_family"]))
     add(Check("text_removed", "0040A730[1]/0040A123", person["doctor"], person["doctor"].replace("^", " ")))
     add(Check("tag_retained", "0040A730[1]/0040A123", ""))
