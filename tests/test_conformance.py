@@ -131,3 +131,32 @@ def test_verification_flag_stays_true_of_the_object(tmp_path, rules, flag, obser
     assert out.VerificationFlag == flag and len(out.get("VerifyingObserverSequence", [])) == observers
     if observers:
         assert out.VerifyingObserverSequence[0].VerifyingObserverName != "DOE^JOHN"
+
+
+def test_clean_structured_content_keeps_the_report_tree(tmp_path):
+    """Codes, numbers and containers stay; text is cleaned, names and dates replaced (both engines)."""
+    from pydicom.dataset import Dataset as Item
+
+    ds = _report()
+    code = Item()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "121071", "DCM", "Finding"
+    text, num = Item(), Item()
+    text.RelationshipType, text.ValueType, text.ConceptNameCodeSequence = "CONTAINS", "TEXT", [code]
+    text.TextValue = "Mass in left lung, discussed with Dr Feinstein on 03/17/2021"
+    measure = Item()
+    measure.NumericValue, measure.MeasurementUnitsCodeSequence = "23", [code]
+    num.RelationshipType, num.ValueType, num.ConceptNameCodeSequence = "CONTAINS", "NUM", [code]
+    num.MeasuredValueSequence = [measure]
+    person = Item()
+    person.RelationshipType, person.ValueType, person.PersonName = "CONTAINS", "PNAME", "DOE^JOHN"
+    person.ConceptNameCodeSequence = [code]
+    ds.ContentSequence = Sequence([text, num, person])
+    ds.save_as(tmp_path / "in.dcm", enforce_file_format=True)
+    rules = compile_text(BASIC + 'include "clean-structured-content"\n')
+    fast, reference = both(tmp_path / "in.dcm", rules, tmp_path)
+    assert fast.status == reference.status == "written"
+    assert_same(tmp_path)
+    tree = dcmread(tmp_path / "fast.dcm").ContentSequence
+    assert tree[0].TextValue == "Mass in left lung, discussed with Dr ********* on **********"
+    assert tree[1].MeasuredValueSequence[0].NumericValue == 23 and tree[1].ConceptNameCodeSequence[0].CodeMeaning == "Finding"
+    assert tree[2].PersonName == "ANONYMOUS"

@@ -95,6 +95,15 @@ def basic_profile() -> str:
     return "\n".join(out) + "\n"
 
 
+# What an option means inside what it keeps, beyond the table's rows (reviewed, like SAFETY_NET).
+WITHIN = {"clean_struct_cont": """\
+# Inside the content trees kept above, the text of TEXT items is cleaned rather than removed (the
+# basic profile's safety net removes UT values); person names, dates, times and UIDs of the tree follow
+# the basic profile (dummies, re-mapped UIDs); codes, numbers and containers stay.
+clean TextValue
+"""}
+
+
 def option(column: str) -> str:
     code, name = OPTION_COLUMNS[column]
     minimum = {e.tag for e in aryanto50()}
@@ -126,6 +135,8 @@ def option(column: str) -> str:
         out.append(_line(action, _selector(row), f"({row['tag']}) {row['name']}: {letter}"))
         if row["tag"] not in PATTERN_SELECTORS and parse_tag(row["tag"]) in minimum and action in ("keep", "clean"):
             waivers.append(f'waive {_selector(row)} because "{meaning} Option ({action})"')
+    if column in WITHIN:
+        out += ["", WITHIN[column].rstrip()]
     if waivers:
         out += ["", "# Elements of the aryanto50 minimum this option lets through on purpose:", *waivers]
     return "\n".join(out) + "\n"
