@@ -121,7 +121,9 @@ def _report() -> Dataset:
     return ds
 
 
-@pytest.mark.parametrize("rules, flag, observers", [(BASIC, "UNVERIFIED", 0), ('include "research"\n', "VERIFIED", 1)])
+@pytest.mark.parametrize("rules, flag, observers", [
+    (BASIC, "UNVERIFIED", 0), ('include "research"\n', "UNVERIFIED", 0),
+    (BASIC + "keep VerifyingObserverSequence\n", "VERIFIED", 1)])
 def test_verification_flag_stays_true_of_the_object(tmp_path, rules, flag, observers):
     _report().save_as(tmp_path / "in.dcm", enforce_file_format=True)
     fast, reference = both(tmp_path / "in.dcm", compile_text(rules), tmp_path)
