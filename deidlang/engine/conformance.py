@@ -69,3 +69,14 @@ def verification(action: str, tag: int, position, resolver, truths, required) ->
     if ACTIONS[observers].walks_items:
         return None, None
     return UNVERIFIED, f"{format_tag(tag)}: the verifying observers do not stay: UNVERIFIED written"
+
+
+def substitute(tag: int, vr: str, rule: PlanRule | None, position, resolver, truths, required
+               ) -> tuple[PlanRule | None, str, str | None]:
+    """The rule and action that decide an element once the IOD is taken into account (`adjust`,
+    `verification`), and why they differ from the deciding rule's, for both engines."""
+    action, why = adjust(rule.action if rule else resolver.default_action(tag), tag, vr, position, required)
+    unverified, because = verification(action, tag, position, resolver, truths, required)
+    if unverified is not None:
+        return unverified, unverified.action, because
+    return rule, action, why

@@ -20,24 +20,22 @@ import functools
 from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .. import values
-from .._version import __version__
 from ..actions import ACTIONS
-from ..dictionary import DATE_VRS, cid7050, format_tag
+from ..dictionary import cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
 from ..text import Scrubber
-from . import conformance, pixels
+from . import conformance, filemeta, pixels
 from .conditions import evaluate
 from .keys import Key
+from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
 
-IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
-IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
 
 _CHARSET = 0x00080005
 _CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
@@ -136,7 +134,7 @@ class Engine:
         if active and trace is None:  # only now are pixels decoded
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
         self.stamp(out, ctx)
-        out.file_meta = _file_meta(out, transfer_syntax)
+        out.file_meta = filemeta.dataset(out.get("SOPClassUID"), out.get("SOPInstanceUID"), transfer_syntax)
         return outcome
 
     def admit(self, ds: Dataset) -> list[bool]:
@@ -197,43 +195,36 @@ class Engine:
 
     def _act(self, elem: DataElement, rule: PlanRule | None, action: str, position: Position,
              ctx: _Context) -> DataElement | None:
-        action = self.verdict(int(elem.tag), elem.VR, action, ctx)
-        if action is None:
+        found = self.verdict(int(elem.tag), elem.VR, action, ctx)
+        if found.kind == DROP:
             return None
-        if elem.VR == "SQ":
-            if ACTIONS[action].walks_items:
-                items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
-                return DataElement(elem.tag, "SQ", Sequence(items))
-            return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
-        if ACTIONS[action].result == "keep":
+        if found.kind == WALK:
+            items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
+            return DataElement(elem.tag, "SQ", Sequence(items))
+        if found.kind == NO_ITEMS:
+            return DataElement(elem.tag, "SQ", Sequence())
+        if found.kind == KEEP:
             return elem
-        return self.transform(elem, action, rule, ctx, position)
+        return self.transform(elem, found.action, rule, ctx, position)
 
     def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position,
                    ctx: _Context) -> tuple[PlanRule | None, str]:
-        """The deciding rule and its action (or the default), unless the IOD needs the standard's
-        substitute (`conformance`, noted)."""
-        action = rule.action if rule else self.resolver.default_action(tag)
-        action, why = conformance.adjust(action, tag, vr, position, ctx.required)
-        unverified, because = conformance.verification(action, tag, position, self.resolver, ctx.truths, ctx.required)
-        if unverified is not None:
-            rule, action, why = unverified, unverified.action, because
+        """The deciding rule and its action (or the default), or the IOD's substitute
+        (`conformance.substitute`, shared with the fast path; noted)."""
+        rule, action, why = conformance.substitute(tag, vr, rule, position, self.resolver, ctx.truths, ctx.required)
         if why:
             ctx.outcome.notes.append(why)
         return rule, action
 
-    def verdict(self, tag: int, vr: str, action: str, ctx: _Context) -> str | None:
-        """The action for an element (its effect on dates noted); None when the element goes: removed,
-        or the action does not fit its VR."""
-        declared = ACTIONS[action]
-        if vr in DATE_VRS:
-            ctx.dates.add(declared.date_effect)
-        if declared.result == "remove":
-            return None
-        if not declared.fits(vr):
-            ctx.outcome.notes.append(f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed")
-            return None
-        return action
+    def verdict(self, tag: int, vr: str, action: str, ctx: _Context) -> Verdict:
+        """The element's `Verdict` (`engine.verdict`, shared with the fast path), its effect on dates and
+        the note of a removal recorded."""
+        found = verdict(tag, vr, action)
+        if found.date:
+            ctx.dates.add(found.date)
+        if found.note:
+            ctx.outcome.notes.append(found.note)
+        return found
 
     def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context,
                   position: Position = ()) -> DataElement | None:
@@ -329,21 +320,6 @@ def _length(elem: DataElement) -> int:
     if elem.VR == "SQ":
         return len(value)
     return len(str(value))
-
-
-def _file_meta(out: Dataset, transfer_syntax: str) -> FileMetaDataset:
-    """Part 10 file meta built from the de-identified dataset; nothing is copied from the input's."""
-    for keyword in ("SOPClassUID", "SOPInstanceUID"):
-        if not out.get(keyword):
-            raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = out.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-    return meta
 
 
 def _transfer_syntax(ds: Dataset) -> str:
