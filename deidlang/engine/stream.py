@@ -50,7 +50,7 @@ from ..errors import Rejected
 from ..plan import Plan, PlanRule
 from ..validate import atoms
 from . import conformance, filemeta
-from .dataset import _CONTRACT, Engine, Outcome, _Context, engine_for, require_instance
+from .dataset import _CONTRACT, Engine, Outcome, _Context, check_depth, engine_for, require_instance
 from .keys import Key
 from .reader import ElementReader, Unsupported, _Element, _known_vr
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
@@ -232,6 +232,7 @@ class _Rewriter(ElementReader):
 
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
+        check_depth(position)
         data, ops, paths, top = self.data, self.ops, self.paths, not position
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
