@@ -44,7 +44,7 @@ from .errors import EngineError, InputError, Rejected
 from .fileio import Exists, Input, NotRegular, OutputTree, chunks, kind_of, remove_temporaries, write_atomically, write_file
 from .journal import Journal
 from .plan import Plan
-from .pool import Pool, die_with_parent
+from .pool import Pool
 from .store import PseudonymMap
 
 #: The reason of an input skipped on resume.
@@ -637,7 +637,6 @@ def quiet_pydicom() -> None:
 
 def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target, verify_pixels: bool) -> None:
     global _WORKER
-    die_with_parent()
     quiet_pydicom()
     _TREES.clear()  # the main process's descriptors are not this worker's to use
     store = PseudonymMap(map_path, key) if map_path is not None else None

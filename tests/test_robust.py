@@ -191,7 +191,7 @@ def test_workers_die_with_the_main_process(tmp_path):
         time.sleep(0.01)
     workers = _children(proc.pid)
     assert len(workers) >= 2, (proc.poll(), (tmp_path / "err.txt").read_text())
-    proc.kill()
+    proc.kill()  # at once: a worker that has not yet asked the kernel to die with it must see this too
     proc.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
