@@ -18,7 +18,7 @@ from . import ast
 from ._resources import shipped_dir
 from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
 from .errors import CompileError, RuleError
-from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
+from .plan import Origin, PixelRule, PixelWaiver, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 
 #: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
 #: engine at run time for masks, groups and private elements, where a misfit means removal.
@@ -105,6 +105,7 @@ class _Compiler:
         self.rules: list[PlanRule] = []
         self.rejects: list[RejectRule] = []
         self.pixel_rules: list[PixelRule] = []
+        self.pixel_waiver: PixelWaiver | None = None  # `waive pixels because "..."`; the last one counts
         self.waivers: list[Waiver] = []
         self.origins: list[Origin] = []
         self.warnings: list[tuple[str, int]] = []
@@ -130,7 +131,7 @@ class _Compiler:
                     minimum_reason=s.minimum_reason, codes=tuple(sorted(set(s.codes))), rules=tuple(self.rules),
                     rejects=tuple(self.rejects), conditions=tuple(sorted(self.conditions, key=self.conditions.get)),
                     waivers=tuple(self.waivers), includes=tuple(self.includes),
-                    pixel_rules=tuple(self.pixel_rules), origins=tuple(self.origins),
+                    pixel_rules=tuple(self.pixel_rules), pixel_waiver=self.pixel_waiver, origins=tuple(self.origins),
                     warnings=tuple(self.warnings))
 
     # ------------------------------------------------------------ statements
@@ -161,6 +162,8 @@ class _Compiler:
                         raise CompileError(f"`{value}` is not a CID 7050 de-identification method code", stmt.span,
                                            "codes run from 113100 to 113112")
                     self.settings.codes.append(value)
+                case ast.Waive(selectors=(ast.Keyword(name="pixels"),)):
+                    self.pixel_waiver = PixelWaiver(stmt.reason, order)
                 case ast.Waive():
                     for sel in stmt.selectors:
                         selector = self._selector(sel)

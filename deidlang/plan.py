@@ -116,6 +116,15 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class PixelWaiver:
+    """``waive pixels because "..."``: files that may carry burned-in text (`pixelrisk`) are written
+    without a pixel rule, and outputs say their identity may not be removed."""
+
+    reason: str
+    order: int
+
+
+@dataclass(frozen=True)
 class RejectRule:
     condition: int
     reason: str
@@ -161,6 +170,7 @@ class Plan:
     waivers: tuple[Waiver, ...]
     includes: tuple[str, ...]
     pixel_rules: tuple[PixelRule, ...] = ()
+    pixel_waiver: PixelWaiver | None = None
     origins: tuple[Origin, ...] = field(default=(), compare=False)
     warnings: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
@@ -168,6 +178,8 @@ class Plan:
         """Plain JSON data. Without origins and warnings this is exactly what the hash covers."""
         data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
                 if with_origins or f.name not in ("origins", "warnings")}
+        if self.pixel_waiver is None:  # absent, so that plans without one keep their hash
+            del data["pixel_waiver"]
         data["format"] = FORMAT
         return data
 
@@ -198,6 +210,7 @@ class Plan:
             includes=tuple(data["includes"]),
             pixel_rules=tuple(PixelRule(p["kind"], tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
+            pixel_waiver=PixelWaiver(**data["pixel_waiver"]) if data.get("pixel_waiver") else None,
             origins=tuple(Origin(**o) for o in data.get("origins", ())),
             warnings=tuple((m, o) for m, o in data.get("warnings", ())),
         )

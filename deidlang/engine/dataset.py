@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement, empty_value_for_VR
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -29,6 +30,7 @@ from ..compiler import APPLIES_TO
 from ..dictionary import DATE_VRS, cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
+from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
 from ..resolve import Position, Resolver
 from . import pixels, values
 from .conditions import evaluate
@@ -77,6 +79,8 @@ class _Context:
     outcome: Outcome
     trace: list[Decision] | None = None
     dates: set[str] = field(default_factory=set)  # "modified", "removed", "kept"
+    #: whether the plan covers the pixels (`Engine.pixels_covered`): PatientIdentityRemoved says so
+    covered: bool = True
 
     @functools.cached_property
     def scrub_pattern(self):
@@ -111,7 +115,7 @@ class Engine:
         """
         truths = self.admit(ds)
         outcome = Outcome(Dataset())
-        ctx = _Context(ds, Key.of(key), truths, outcome, trace)
+        ctx = _Context(ds, Key.of(key), truths, outcome, trace, covered=self.pixels_covered(ds, truths))
         outcome.dataset = out = self._walk(ds, (), ctx)
         if _CHARSET in ds:
             out[_CHARSET] = ds[_CHARSET]
@@ -136,7 +140,26 @@ class Engine:
             if truths[reject.condition]:
                 origin = self.plan.origin(reject.order)
                 raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
+        self.pixels_covered(ds, truths)
         return truths
+
+    def pixels_covered(self, ds: Dataset, truths: list[bool]) -> bool:
+        """Whether the plan covers the pixels (DESIGN.md, pixels are in the proof): True when they are
+        not at risk of burned-in text (`pixelrisk`) or a `complete` blackout applies; False when a
+        text pixel rule (not complete) or `waive pixels` lets them out. `Rejected`, naming the rule
+        to add, when nothing decides them."""
+        risk = classify(*(_top_text(ds, tag) for tag in (SOP_CLASS, MODALITY, BURNED_IN_ANNOTATION)))
+        if risk is None:
+            return True
+        active = [r for r in self.plan.pixel_rules
+                  if r.kind != "burn-overlays" and (r.condition is None or truths[r.condition])]
+        if any(r.kind == "blackout" and r.complete for r in active):
+            return True
+        if active or self.plan.pixel_waiver is not None:
+            return False
+        raise Rejected(f"the pixels may carry burned-in text ({risk}) and no pixel rule decides them: add a "
+                       "`blackout` rule for this kind of image (or `blackout detected-text`), or "
+                       '`waive pixels because "..."`')
 
     # ------------------------------------------------------------ the walk
 
@@ -265,10 +288,12 @@ class Engine:
     def stamp(self, out: Dataset, ctx: _Context) -> None:
         """The output contract's attributes, saying what was done."""
         plan = self.plan
-        out.PatientIdentityRemoved = "YES"
+        out.PatientIdentityRemoved = "YES" if ctx.covered else "NO"
         method = [f"deidlang {plan.name} {plan.version}"[:64], plan.plan_hash]
         method.append("pseudonymised with a site key" if ctx.key.persistent else "anonymised with a one-run key")
         method += [f"waived {format_tag(w.tag)}" for w in plan.waivers]
+        if not ctx.covered:
+            method.append("pixels not covered: burned-in text may remain")
         out.DeidentificationMethod = method
         if plan.codes:
             items = []
@@ -291,6 +316,21 @@ def require_instance(has_class: bool, has_instance: bool) -> None:
     """Only an instance (SOP Class and Instance UIDs with values) can be de-identified into a file."""
     if not (has_class and has_instance):
         raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
+
+
+def _top_text(ds: Dataset, tag: int) -> str | None:
+    """A top-level value as text (several joined with a backslash); None when absent, ``?`` when it
+    cannot be decoded (which `pixelrisk` counts as the worst case)."""
+    try:
+        elem = ds.get(tag)
+        value = None if elem is None else elem.value
+    except Exception:
+        return "?"
+    if value is None:
+        return None if elem is None else ""
+    if isinstance(value, (bytes, bytearray)):
+        return "?"
+    return "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)
 
 
 def _length(elem: DataElement) -> int:

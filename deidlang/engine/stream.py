@@ -47,6 +47,7 @@ from ..compiler import APPLIES_TO
 from ..dictionary import ALL_VRS, DATE_VRS, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
+from .. import pixelrisk
 from ..validate import atoms
 from . import values
 from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
@@ -102,7 +103,7 @@ def _facts(plan: Plan) -> dict:
         facts["reason"] = ("the plan cleans text (its terms come from the whole dataset)"
                            if any(rule.action == "clean" for rule in plan.rules) else None)
         # A file's own SOP Instance UID is only checked to be there, unless a condition reads it.
-        facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID,
+        facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID, *pixelrisk.READS,
                                       *(atom[1] for cond in plan.conditions for atom in atoms(cond))}))
     return facts
 
@@ -289,13 +290,14 @@ class _Rewriter:
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
-        self.ctx = ctx = _Context(original, self.key, truths, outcome)
+        self.ctx = ctx = _Context(original, self.key, truths, outcome,
+                                  covered=self.engine.pixels_covered(original, truths))
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
         self.ops = _table("ops", tuple(truths), *context)
         self.results = _table("results", self.key, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, ())
-        stamps_key = (self.key.persistent, frozenset(ctx.dates))
+        stamps_key = (self.key.persistent, frozenset(ctx.dates), ctx.covered)
         stamps = _table("stamps", *context)
         if stamps_key not in stamps:
             made = Dataset()

@@ -39,7 +39,7 @@ from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import SecondaryCaptureImageStorage
+from pydicom.uid import CTImageStorage
 
 from ..compiler import compile_text
 from ..dictionary import parse_tag
@@ -126,7 +126,7 @@ def _run_case(plan: Plan, case: dict, folder: Path) -> list[Failure]:
 def build_dataset(spec: dict) -> Dataset:
     """A dataset from ``keyword: value`` pairs (an instance: SOP UIDs are added if missing)."""
     ds = _items(spec)
-    ds.SOPClassUID = ds.get("SOPClassUID", SecondaryCaptureImageStorage)
+    ds.SOPClassUID = ds.get("SOPClassUID", CTImageStorage)  # a class whose pixels need no pixel rule
     ds.SOPInstanceUID = ds.get("SOPInstanceUID", "1.2.826.0.1.3680043.10.1234.1")
     return ds
 
