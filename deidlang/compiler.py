@@ -8,7 +8,9 @@ skipped; a file that includes itself, directly or not, is an error.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from pydicom import config as pydicom_config
@@ -59,9 +61,18 @@ def resolve_ruleset(name_or_path: str | Path, relative_to: Path | None = None) -
         return None
 
 
-def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None) -> Plan:
-    """Compile rule text (without the proof obligations; `deidlang.compile` adds those)."""
-    return _Compiler().run(text, source, base_dir or Path.cwd())
+#: How the compiler reads an included file: from disk unless told otherwise (an editor's unsaved buffers).
+Reader = Callable[[Path], str]
+
+
+def _read_disk(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None, read: Reader = _read_disk) -> Plan:
+    """Compile rule text (without the proof obligations; `deidlang.compile` adds those). ``read`` gives
+    the text of an included file (resolved path in, text out)."""
+    return _Compiler(read=read).run(text, source, base_dir or Path.cwd())
 
 
 def compile_file(path: str | Path) -> Plan:
@@ -77,11 +88,11 @@ def compile_file_with_sources(path: str | Path) -> tuple[Plan, tuple[Path, ...]]
                            f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
     text = found.read_text(encoding="utf-8")
     compiler = _Compiler(found.resolve())
-    plan = compiler.run(text, _display(found), found.resolve().parent)
+    plan = compiler.run(text, display_name(found), found.resolve().parent)
     return plan, tuple(sorted(compiler.seen))
 
 
-def _display(path: Path) -> str:
+def display_name(path: Path) -> str:
     """How a rule file is named in messages: relative to the working directory when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -100,7 +111,8 @@ class _Settings:
 
 
 class _Compiler:
-    def __init__(self, top: Path | None = None) -> None:
+    def __init__(self, top: Path | None = None, read: Reader = _read_disk) -> None:
+        self.read = read
         self.settings = _Settings()
         self.rules: list[PlanRule] = []
         self.rejects: list[RejectRule] = []
@@ -124,7 +136,7 @@ class _Compiler:
         s = self.settings
         # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
         # the plan (or its hash): `deidlang fmt` sorts them.
-        self.rules.sort(key=lambda r: (r.order, astuple(r.selector)))
+        self.rules.sort(key=lambda r: (r.order, _fields(r.selector)))
         self.waivers.sort(key=lambda w: (w.order, w.tag))
         self._warn_shadowed()
         return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
@@ -137,10 +149,10 @@ class _Compiler:
     # ------------------------------------------------------------ statements
 
     def _program(self, text: str, source: str, base_dir: Path) -> None:
-        from .syntax import parse  # here, not at the top: a cached plan (`plancache`) needs no parser
+        from .syntax import parse_cached  # here, not at the top: a cached plan (`plancache`) needs no parser
 
         self.texts[source] = text
-        program = parse(text, source)
+        program = parse_cached(text, source)
         lines = text.splitlines()
         top = self.depth == 0
         for stmt in program.statements:
@@ -193,7 +205,7 @@ class _Compiler:
         self.seen.add(path)
         self.stack.append(path)
         self.depth += 1
-        self._program(path.read_text(encoding="utf-8"), _display(path), path.parent)
+        self._program(self.read(path), display_name(path), path.parent)
         self.depth -= 1
         self.stack.pop()
 
@@ -207,7 +219,7 @@ class _Compiler:
 
     def _rule(self, stmt: ast.Rule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
-        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=astuple))
+        excepts = tuple(sorted({self._selector(e) for e in stmt.excepts}, key=_fields))
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
@@ -247,7 +259,7 @@ class _Compiler:
             close = suggest_keywords(node.name)
             hint = f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else \
                 "keywords are the DICOM dictionary's, e.g. PatientName; or write the tag as (gggg,eeee)"
-            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint)
+            raise CompileError(f"unknown keyword `{node.name}`", node.span, hint, suggestions=tuple(close))
         return tag
 
     def _selector(self, node: ast.Selector) -> Selector:
@@ -264,7 +276,8 @@ class _Compiler:
                 return Selector("group", group=group)
             case ast.VRClass(vr=vr):
                 if vr not in ALL_VRS:
-                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}")
+                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}",
+                                       suggestions=tuple(difflib.get_close_matches(vr.upper(), sorted(ALL_VRS), 3)))
                 return Selector("vr", vr=vr)
             case ast.AnyPrivate():
                 return Selector("private")
@@ -344,6 +357,11 @@ class _Compiler:
             if rule.condition is None and not rule.excepts:
                 last.setdefault(key, rule)
         self.warnings.sort(key=lambda w: w[1])
+
+
+def _fields(selector: Selector) -> tuple:
+    """A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy."""
+    return tuple(getattr(selector, f.name) for f in fields(selector))
 
 
 def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:

@@ -42,6 +42,7 @@ def keyword_of(tag: int) -> str:
         return ""
 
 
+@functools.lru_cache(maxsize=4096)
 def vrs_of(tag: int) -> frozenset[str]:
     """The VRs the dictionary allows for a tag ("US or SS" gives both); empty when unknown."""
     try:
@@ -96,6 +97,13 @@ def safe_private() -> tuple[dict[str, str], ...]:
 def cid7050() -> dict[int, str]:
     """CID 7050 "De-identification Method": code value to code meaning."""
     return {int(row["code"]): row["meaning"] for row in _read_tsv("cid7050.tsv")}
+
+
+@functools.cache
+def tcia_creators() -> tuple[str, ...]:
+    """Private creator names of the TCIA private tag knowledge base (for completion; they decide nothing)."""
+    with open(data_file("tcia_private_creators.txt"), encoding="utf-8") as f:
+        return tuple(line.rstrip("\n") for line in f if not line.startswith("#"))
 
 
 def _read_tsv(name: str) -> list[dict[str, str]]:

@@ -32,11 +32,14 @@ class DeidError(Exception):
 
     kind = "error"
 
-    def __init__(self, message: str, span: Span | None = None, help: str | None = None) -> None:
+    def __init__(self, message: str, span: Span | None = None, help: str | None = None,
+                 suggestions: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.span = span
         self.help = help
+        #: texts that could replace the one under ``span`` to fix the error, best first (an editor offers them)
+        self.suggestions = suggestions
         self.text: str | None = None  # the source text the span points into, attached by the loader
 
     def with_text(self, text: str | None) -> "DeidError":

@@ -124,21 +124,38 @@ def decision_table(plan: Plan) -> list[Row]:
     return rows
 
 
+def rule_text(plan: Plan, rule: PlanRule) -> str:
+    """A rule's action with its condition, e.g. ``remove if Modality == "US"``."""
+    cond = f" if {condition_text(plan.conditions[rule.condition])}" if rule.condition is not None else ""
+    return action_text(rule) + cond
+
+
+def top_level_chain(plan: Plan, resolver: Resolver, tag: int, vr: str,
+                    creator: str | None = None) -> list[tuple[PlanRule | None, str]]:
+    """The rules tried in turn for an element at the top level, up to the first unconditional one, each
+    with its text; ``None`` stands for the default when every rule tried can fall through.
+
+    >>> from deidlang.compiler import compile_text
+    >>> plan = compile_text('remove PatientName if Modality == "US"')
+    >>> [text for _, text in top_level_chain(plan, Resolver(plan), 0x00100010, "PN")]
+    ['remove if Modality == "US"', 'keep']
+    """
+    chain: list[tuple[PlanRule | None, str]] = []
+    for rule in resolver.candidates(tag, vr, creator):
+        chain.append((rule, rule_text(plan, rule)))
+        if rule.condition is None:
+            return chain
+    return [*chain, (None, resolver.default_action(tag))]
+
+
 def minimum_table(plan: Plan) -> list[MinimumRow]:
     """The 50 elements of the minimum: what the plan does to each at the top level, and its status."""
     resolver = Resolver(plan)
     waivers = {w.tag: w.reason for w in plan.waivers}
     rows = []
     for e in aryanto50():
-        chain = resolver.candidates(e.tag, e.vr, None)
-        actions = []
-        for rule in chain:
-            cond = f" if {condition_text(plan.conditions[rule.condition])}" if rule.condition is not None else ""
-            actions.append(f"{action_text(rule)}{cond} ({plan.origin(rule.order)})")
-            if rule.condition is None:
-                break
-        else:
-            actions.append(f"{resolver.default_action(e.tag)} (default)")
+        actions = [f"{text} ({plan.origin(rule.order) if rule else 'default'})"
+                   for rule, text in top_level_chain(plan, resolver, e.tag, e.vr)]
         if e.tag in waivers:
             status = f"waived: {waivers[e.tag]}"
         elif plan.minimum == "none" and survivals(plan, resolver, e.tag, e.vr):

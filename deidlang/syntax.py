@@ -91,6 +91,13 @@ def parse(text: str, source: str = "<string>", parser: Lark | None = None) -> as
         raise
 
 
+@functools.lru_cache(maxsize=32)
+def parse_cached(text: str, source: str = "<string>") -> ast.Program:
+    """`parse`, remembered for the last few texts: trees never change once built, and an editor compiles
+    the same included files again on every keystroke."""
+    return parse(text, source)
+
+
 def _describe(names: set[str]) -> str:
     parts = []
     for name in sorted(names):

@@ -13,6 +13,9 @@ class Finding:
     message: str
     origin: Origin | None = None
     help: str | None = None
+    #: the element the finding is about, and whether a `waive` of it would answer the finding (the minimum's)
+    tag: int | None = None
+    waivable: bool = False
 
     @property
     def is_error(self) -> bool:

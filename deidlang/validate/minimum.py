@@ -20,17 +20,17 @@ def minimum(plan: Plan, resolver: Resolver) -> list[Finding]:
             continue
         for survival in survivals(plan, resolver, element.tag, element.vr):
             findings.append(leak_finding(plan, f"`{element.keyword}` {format_tag(element.tag)}", survival,
-                                         "is in the aryanto50 minimum but"))
+                                         "is in the aryanto50 minimum but", element.tag, waivable=True))
     return findings
 
 
-def leak_finding(plan: Plan, name: str, survival: Survival, what: str) -> Finding:
+def leak_finding(plan: Plan, name: str, survival: Survival, what: str, tag: int, waivable: bool = False) -> Finding:
     rule = survival.rule
     if rule is None:
         why = "no rule decides it and the default is `keep`"
         help_ = f"add a rule that removes or replaces {name}, or `waive` it with a reason"
-        return Finding("error", f"{name} {what} can survive unchanged: {why}", None, help_)
+        return Finding("error", f"{name} {what} can survive unchanged: {why}", None, help_, tag, waivable)
     where = "in one sequence position " if survival.via_path else ""
     why = f"`{rule.action}` {where}lets it through"
     return Finding("error", f"{name} {what} can survive unchanged: {why}", plan.origin(rule.order),
-                   f"change this rule or `waive` {name.split(' ')[0]} with a reason")
+                   f"change this rule or `waive` {name.split(' ')[0]} with a reason", tag, waivable)

@@ -47,5 +47,6 @@ def basic_profile(plan: Plan, resolver: Resolver) -> list[Finding]:
         changes = _any_action if row["basic_profile"] == "X/Z/U*" else CHANGING.__contains__
         for vr in vrs:
             for survival in survivals(plan, resolver, tag, vr, changes):
-                findings.append(leak_finding(plan, name, survival, f"has basic-profile action {row['basic_profile']}"))
+                findings.append(leak_finding(plan, name, survival, f"has basic-profile action {row['basic_profile']}",
+                                             tag))
     return findings

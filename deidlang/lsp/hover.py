@@ -1,0 +1,92 @@
+"""Hover: what an element is (dictionary, minimum, Table E.1-1) and what this file does to it; what an
+action does."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+from pydicom.datadict import get_entry
+
+from ..compiler import APPLIES_TO
+from ..dictionary import OPTION_COLUMNS, aryanto50, e1_1, format_tag, parse_tag, tag_for_keyword, vrs_of
+from ..explain import rule_text, selector_text, top_level_chain
+from ..plan import ACTIONS, CHANGING, is_private
+from .analysis import Analysis
+from .cursor import Token, token_at
+
+
+def hover(analysis: Analysis, position: types.Position) -> types.Hover | None:
+    token = token_at(analysis.text, position)
+    if token is None:
+        return None
+    text = None
+    if token.kind == "word" and token.text in ACTIONS:
+        text = action_markdown(token.text)
+    elif (tag := element_tag(token)) is not None:
+        text = element_markdown(analysis, tag)
+    if text is None:
+        return None
+    return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text), token.range)
+
+
+def element_tag(token: Token) -> int | None:
+    """The exact tag a keyword or tag token names, if it names one."""
+    if token.kind == "word":
+        return tag_for_keyword(token.text)
+    if token.kind == "tag" and "x" not in token.text.lower():
+        return parse_tag(token.text)
+    return None
+
+
+def element_markdown(analysis: Analysis, tag: int) -> str:
+    """Keyword, tag, VR, VM, retired; in the minimum and in E.1-1; then what the file does, where."""
+    try:
+        vr, vm, name, retired, keyword = get_entry(tag)
+    except KeyError:
+        vr, vm, name, retired, keyword = "", "", "private element" if is_private(tag) else "unknown element", "", ""
+    head = f"**{keyword or format_tag(tag)}** {format_tag(tag)}" + (f" — {name}" if name else "")
+    facts = [f"VR {vr}" if vr else "VR unknown", f"VM {vm}" if vm else None, "**retired**" if retired else None]
+    out = [head, "", ", ".join(f for f in facts if f)]
+    minimum = {e.tag: e for e in aryanto50()}.get(tag)
+    out.append("- aryanto50 minimum: " + (f"**yes** ({minimum.kind})" if minimum else "no"))
+    out.append("- PS3.15 Table E.1-1: " + _e1_1(tag))
+    out += ["", _what_file_does(analysis, tag, sorted(vrs_of(tag)) or ["UN"])]
+    return "\n".join(out)
+
+
+def _e1_1(tag: int) -> str:
+    row = next((r for r in e1_1() if r["tag"] == format_tag(tag).strip("()")), None)
+    if row is None:
+        return "not listed"
+    options = [f"{name} {row[column]}" for column, (_, name) in OPTION_COLUMNS.items() if row[column]]
+    return f"basic profile **{row['basic_profile']}**" + (f"; with options: {', '.join(options)}" if options else "")
+
+
+def _what_file_does(analysis: Analysis, tag: int, vrs: list[str]) -> str:
+    plan = analysis.plan
+    if plan is None:
+        return "_This file does not compile yet: fix its errors to see what it does to this element._"
+    resolver = analysis.resolver()
+    lines = [f"**In {plan.name}** (every depth unless a path says otherwise):"]
+    for vr in vrs:
+        steps = [f"`{text}`" + (f" — {_where(plan.origin(rule.order))}" if rule else " (default)")
+                 for rule, text in top_level_chain(plan, resolver, tag, vr)]
+        lines.append(f"- {'VR ' + vr + ': ' if len(vrs) > 1 else ''}{'; else '.join(steps)}")
+    for rule in resolver.path_rules(tag):
+        lines.append(f"- at `{selector_text(rule.selector)}`: `{rule_text(plan, rule)}` — {_where(plan.origin(rule.order))}")
+    if tag in {w.tag for w in plan.waivers}:
+        waiver = next(w for w in plan.waivers if w.tag == tag)
+        lines.append(f"- waived: “{waiver.reason}” — {_where(plan.origin(waiver.order))}")
+    return "\n".join(lines)
+
+
+def _where(origin) -> str:
+    return f"{origin.source}:{origin.line} `{origin.text}`" if origin else "?"
+
+
+def action_markdown(action: str) -> str:
+    allowed = APPLIES_TO[action]
+    out = [f"**{action}** (action)", "",
+           "- applies to: " + ("any VR" if allowed is None else "VR " + ", ".join(sorted(allowed))),
+           "- always changes or removes the value: " + ("yes" if action in CHANGING else
+                                                        "no (an element of the minimum it leaves needs a `waive`)")]
+    return "\n".join(out)
