@@ -9,6 +9,7 @@ DICOM values.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
-from .engine import Decision, Key, engine_for, stream
+from .engine import Decision, Key, engine_for, stream, structure
 from .errors import EngineError, InputError, Rejected
 from .fileio import Input, write_atomically, write_parts_atomically
 from .journal import Journal
@@ -197,7 +198,7 @@ def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
         warnings.simplefilter("ignore")
         try:
             ds = _read(Path(source))
-        except InputError as err:
+        except (InputError, EngineError) as err:
             return Preview(str(source), "failed", err.message)
         except Exception as err:
             return Preview(str(source), "failed", f"cannot read: {_safe(err)}")
@@ -213,13 +214,17 @@ def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
 
 def _read(source: Path):
     """Part 10 files, and also datasets written without the 128-byte preamble or file meta, as long
-    as they parse into an instance (SOP Class and Instance UIDs); anything else is refused."""
+    as they parse into an instance (SOP Class and Instance UIDs); anything else is refused. Only a
+    well-formed file is parsed (`structure.check`): pydicom is lenient, and no lenient reading of a
+    damaged file may be written."""
+    data = source.read_bytes()
+    structure.check(data)
     try:
-        return dcmread(source)
+        return dcmread(io.BytesIO(data))
     except InvalidDicomError:
         pass
     try:
-        ds = dcmread(source, force=True)
+        ds = dcmread(io.BytesIO(data), force=True)
         if ds.get("SOPClassUID") and ds.get("SOPInstanceUID"):
             return ds
     except Exception:
@@ -232,7 +237,7 @@ def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: Ps
     """The reference engine: read with pydicom, apply, write."""
     try:
         ds = _read(source)
-    except InputError as err:
+    except (InputError, EngineError) as err:
         return FileResult(str(source), "failed", reason=err.message, engine="reference", fallback=fallback)
     except Exception as err:  # pydicom raises many types for damaged files
         return FileResult(str(source), "failed", reason=f"cannot read: {_safe(err)}", engine="reference",
@@ -354,11 +359,20 @@ def quarantine_dataset(ds, folder: Path, reason: str) -> None:
 def _quarantine(source: Path, target: Path, reason: str) -> None:
     """A copy of the input (never moved: the input is not modified) and its reason, which holds no PHI."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(source, "rb") as src, _private_file(target) as dst:  # mode 0600: it holds raw PHI
+            shutil.copyfileobj(src, dst)
+        with _private_file(target.with_name(target.name + ".reason.txt")) as dst:
+            dst.write((reason + "\n").encode("utf-8"))
     except OSError:
         pass  # the failure itself is already reported
+
+
+def _private_file(path: Path):
+    """A file opened for writing that only its owner can read, whatever the umask or an old copy's mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return open(fd, "wb")
 
 
 def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple[Path, Path]],

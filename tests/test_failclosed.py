@@ -111,3 +111,91 @@ def test_check_prints_the_pixel_obligation(tmp_path, capsys):
     assert "pixels: secondary capture: WRITTEN WITHOUT A PIXEL RULE" in out
     assert "pixels: ultrasound: WRITTEN WITHOUT A PIXEL RULE unless one applies (" in out and "ultrasound-banners.deid:9" in out
     assert compile_text('waive pixels because "x"').pixel_waiver.reason == "x"
+
+
+# ---------------------------------------------------------------- 1, 3, 5. structure
+
+
+def _explicit(tag: int, vr: str, value: bytes) -> bytes:
+    import struct
+    head = struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr.encode()
+    if vr in ("OB", "OW", "SQ", "UN", "UT", "UC", "UR"):
+        return head + b"\0\0" + struct.pack("<L", len(value)) + value
+    return head + struct.pack("<H", len(value)) + value
+
+
+def _file(body: bytes, syntax: str = "1.2.840.10008.1.2.1") -> bytes:
+    """A Part 10 file around ``body`` (explicit VR little endian elements)."""
+    uid = syntax.encode() + b"\0" * (len(syntax) % 2)
+    meta = _explicit(0x00020001, "OB", b"\0\1") + _explicit(0x00020002, "UI", b"1.2.840.10008.5.1.4.1.1.2\0") + \
+        _explicit(0x00020003, "UI", b"1.2.3.4\0") + _explicit(0x00020010, "UI", uid)
+    return bytes(128) + b"DICM" + _explicit(0x00020000, "UL", len(meta).to_bytes(4, "little")) + meta + body
+
+
+NAME, ID = b"QZXSMUGGLED^NAME", b"QZXSMUGGLEDID1"
+_HEAD = (_explicit(0x00080016, "UI", b"1.2.840.10008.5.1.4.1.1.2\0") + _explicit(0x00080018, "UI", b"1.2.3.4\0"))
+
+
+def _smuggled() -> bytes:
+    """Modality (kept by basic-profile) whose length covers PatientName and PatientID."""
+    hidden = _explicit(0x00100010, "PN", NAME) + _explicit(0x00100020, "LO", ID)
+    modality = bytearray(_explicit(0x00080060, "CS", b"CT"))
+    modality[6:8] = (2 + len(hidden)).to_bytes(2, "little")
+    return _file(_HEAD + bytes(modality) + hidden)
+
+
+def _item(body: bytes) -> bytes:
+    return (0xFFFE).to_bytes(2, "little") + (0xE000).to_bytes(2, "little") + len(body).to_bytes(4, "little") + body
+
+
+_STRAY = _explicit(0x00100010, "PN", NAME)
+MALFORMED = {
+    "a length past the end of the file": _file(_HEAD + _explicit(0x00080060, "CS", b"CT")[:-1]),
+    "an item at the top level": _file(_HEAD + _item(_STRAY)),
+    "an item directly inside an item": _file(_HEAD + _explicit(0x00081140, "SQ", _item(_item(_STRAY)))),
+    "a group 0002 element in the body": _file(_HEAD + _explicit(0x00020016, "AE", b"QZXSMUGGLED1")),
+    "elements out of order": _file(_HEAD + _explicit(0x00100020, "LO", ID) + _explicit(0x00080060, "CS", b"CT")),
+    "an undefined length without its delimiter": _file(
+        _HEAD + (0x0008).to_bytes(2, "little") + (0x1140).to_bytes(2, "little") + b"SQ\0\0" + b"\xff" * 4
+        + _item(_STRAY)),
+    "truncated native pixel data": _file(
+        _HEAD + _explicit(0x00280010, "US", (4).to_bytes(2, "little")) + _explicit(0x00280011, "US", (4).to_bytes(
+            2, "little")) + _explicit(0x00280100, "US", (8).to_bytes(2, "little")) + _explicit(0x7FE00010, "OB",
+                                                                                                  bytes(10))),
+}
+
+
+@pytest.mark.parametrize("defect", sorted(MALFORMED))
+def test_malformed_files_fail_in_both_engines_with_a_reason(defect, tmp_path):
+    source = tmp_path / "in.dcm"
+    source.write_bytes(MALFORMED[defect])
+    plan = deidlang.compile('include "basic-profile"\nkeep Modality, Rows, Columns, BitsAllocated')
+    for result, written in both(source, plan, tmp_path):
+        assert (result.status, written) == ("failed", None), (defect, result.engine, result.reason)
+        assert not any(v.decode() in result.reason for v in (NAME, ID, b"QZXSMUGGLED1")), result.reason
+    assert both(source, plan, tmp_path)[0][0].engine == "fast"  # failed, not passed on to the reference engine
+
+
+def test_truncations_of_a_real_file_are_failed_not_written(tmp_path):
+    """Every cut of CT_small (its pixel data included) fails in both engines, except a cut between two
+    elements before the image attributes: what is left is a well-formed (smaller) dataset."""
+    data = (CORPUS / "CT_small.dcm").read_bytes()
+    raw = [dcmread(CORPUS / "CT_small.dcm").get_item(t) for t in dcmread(CORPUS / "CT_small.dcm").keys()]
+    ends = {e.value_tell + e.length for e in raw if hasattr(e, "value_tell") and e.tag < 0x00280010}
+    plan = deidlang.compile("basic-profile")
+    for cut in [*range(200, len(data), 613), len(data) - 1, len(data) - 2]:
+        source = tmp_path / "cut.dcm"
+        source.write_bytes(data[:cut])
+        statuses = [r.status for r, _ in both(source, plan, tmp_path)]
+        assert statuses == (["written"] * 2 if cut in ends else ["failed"] * 2), cut
+
+
+def test_the_in_memory_engine_checks_what_a_dataset_can_hold(key):
+    ds = ct()
+    ds.add_new(0x00020016, "AE", "QZXSMUGGLED1")
+    with pytest.raises(deidlang.EngineError, match="group 0002"):
+        deidlang.apply(deidlang.compile("basic-profile"), ds, key=key)
+    ds = ct()
+    ds.PixelData = ds.PixelData[:-2]
+    with pytest.raises(deidlang.EngineError, match="shorter than its image size"):
+        deidlang.apply(deidlang.compile("basic-profile"), ds, key=key)

@@ -32,7 +32,7 @@ from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
 from ..resolve import Position, Resolver
-from . import pixels, values
+from . import pixels, structure, values
 from .conditions import evaluate
 from .keys import Key
 
@@ -113,6 +113,7 @@ class Engine:
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
+        structure.check_dataset(ds)
         truths = self.admit(ds)
         outcome = Outcome(Dataset())
         ctx = _Context(ds, Key.of(key), truths, outcome, trace, covered=self.pixels_covered(ds, truths))

@@ -49,7 +49,7 @@ from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from .. import pixelrisk
 from ..validate import atoms
-from . import values
+from . import structure, values
 from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
                       require_instance)
 from .keys import Key
@@ -111,6 +111,7 @@ def _facts(plan: Plan) -> dict:
 def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part], Outcome]:
     """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
     `Unsupported`. Ranges in the parts refer to ``data``."""
+    structure.check(data)  # before anything is read: a file the fast path refuses is failed, not passed on
     facts = _facts(plan)
     if facts["reason"]:
         raise Unsupported(facts["reason"])
