@@ -16,16 +16,18 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from ._version import __version__
-from .compiler import compile_file, compile_text, resolve_ruleset
+from .compiler import Compilation, collect_file, compile_file, compile_text, resolve_ruleset
 from .engine import Key, Outcome, engine_for
-from .errors import CompileError, DeidError, DeidSyntaxError, EngineError, ObligationError, Rejected, RuleError
+from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, ObligationError, Rejected,
+                     RuleError, RuleErrors)
 from .plan import Plan
 from .runner import FileResult, deidentify_file, load_key
 from .validate import Finding, proved, validate
 
 __all__ = [
-    "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "FileResult", "Finding", "Key", "ObligationError",
-    "Outcome", "Plan", "Rejected", "RuleError", "__version__", "apply", "compile", "deidentify_file",
+    "Compilation", "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "ErrorLevel", "FileResult", "Finding",
+    "Key", "ObligationError", "Outcome", "Plan", "Rejected", "RuleError", "RuleErrors", "__version__", "apply",
+    "collect_file", "compile", "compile_text", "deidentify_file",
     "load_key", "parse", "validate",
 ]
 

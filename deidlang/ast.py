@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from .actions import Argument
 from .errors import Span
 
 # ---------------------------------------------------------------- selectors
@@ -178,17 +179,15 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One action over selectors. ``argument`` is the replacement text for ``replace``, the day
-    count for ``shift-date ... by N days`` or ``("patient", N)`` for ``by patient within N days``,
-    ``(prefix, length)`` for ``pseudonym``, the years for ``round-age``, and ``"year"`` or
-    ``"month"`` for ``truncate-date``."""
+    """One action over selectors. ``argument``: the typed argument its declaration builds
+    (`deidlang.actions`), None for an action that takes none."""
 
     span: Span = field(compare=False)
     action: str
     selectors: tuple[Selector, ...]
     excepts: tuple[Selector, ...]
     condition: Condition | None
-    argument: "str | int | tuple[str, int] | tuple[int, int] | None" = None
+    argument: Argument | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,37 +8,25 @@ skipped; a file that includes itself, directly or not, is an error.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Literal, overload
 
 from pydicom import config as pydicom_config
 from pydicom.valuerep import validate_value
 
 from . import ast
 from ._resources import shipped_dir
-from .dictionary import ALL_VRS, DATE_VRS, TEXT_VRS, cid7050, format_tag, suggest_keywords, tag_for_keyword, vrs_of
-from .errors import CompileError, RuleError
+from .actions import ACTIONS
+from .dictionary import (ALL_VRS, NUMBER_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords,
+                         tag_for_keyword, vrs_of)
+from .errors import CompileError, DeidSyntaxError, ErrorLevel, InputError, RuleError, RuleErrors, Span
 from .plan import Origin, PixelRule, PixelWaiver, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 
-#: Which VRs an action can apply to (None: every VR). Used at compile time for known VRs and by the
-#: engine at run time for masks, groups and private elements, where a misfit means removal.
-APPLIES_TO: dict[str, frozenset[str] | None] = {
-    "remove": None,
-    "keep": None,
-    "empty": None,
-    "dummy": None,
-    "dummy-date": DATE_VRS,
-    "shift-date": frozenset({"DA", "DT"}),
-    "uid": frozenset({"UI"}),
-    "hash": TEXT_VRS,
-    "replace": TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
-    "clean": TEXT_VRS | {"SQ"},
-    "pseudonym": TEXT_VRS,
-    "round-age": frozenset({"AS"}),
-    "truncate-date": frozenset({"DA", "DT"}),
-}
 MINIMUMS = ("aryanto50", "none")
 
 
@@ -69,10 +57,34 @@ def _read_disk(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None, read: Reader = _read_disk) -> Plan:
+@dataclass(frozen=True)
+class Compilation:
+    """What `ErrorLevel.COLLECT` returns: the plan (None when there are errors) and every error of
+    the file and what it includes, in the order found, each able to render itself with its caret."""
+
+    plan: Plan | None
+    errors: tuple[RuleError, ...]
+    sources: tuple[Path, ...] = ()
+
+
+@overload
+def compile_text(text: str, source: str = ..., base_dir: Path | None = ..., read: Reader = ...,
+                 errors: Literal[ErrorLevel.RAISE, ErrorLevel.IMMEDIATE] = ...) -> Plan: ...
+@overload
+def compile_text(text: str, source: str = ..., base_dir: Path | None = ..., read: Reader = ...,
+                 errors: Literal[ErrorLevel.COLLECT] = ...) -> Compilation: ...
+def compile_text(text: str, source: str = "<string>", base_dir: Path | None = None, read: Reader = _read_disk,
+                 errors: ErrorLevel = ErrorLevel.RAISE) -> Plan | Compilation:
     """Compile rule text (without the proof obligations; `deidlang.compile` adds those). ``read`` gives
-    the text of an included file (resolved path in, text out)."""
-    return _Compiler(read=read).run(text, source, base_dir or Path.cwd())
+    the text of an included file (resolved path in, text out); ``errors`` says whether to stop at the
+    first error, raise them all, or return them all (`Compilation`).
+
+    >>> result = compile_text("remove PatinetName; keep PatientSexx", errors=ErrorLevel.COLLECT)
+    >>> [e.message for e in result.errors], result.plan
+    (['unknown keyword `PatinetName`', 'unknown keyword `PatientSexx`'], None)
+    """
+    compiler = _Compiler(read=read, level=errors)
+    return compiler.finish(compiler.run(text, source, base_dir or Path.cwd()))
 
 
 def compile_file(path: str | Path) -> Plan:
@@ -80,16 +92,27 @@ def compile_file(path: str | Path) -> Plan:
     return compile_file_with_sources(path)[0]
 
 
-def compile_file_with_sources(path: str | Path) -> tuple[Plan, tuple[Path, ...]]:
+def compile_file_with_sources(path: str | Path, errors: ErrorLevel = ErrorLevel.RAISE) -> tuple[Plan, tuple[Path, ...]]:
     """`compile_file`, and every rule file it read (resolved): what the plan depends on."""
     found = resolve_ruleset(path)
-    if found is None:
-        raise CompileError(f"no rule file `{path}`", None,
-                           f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
+    if found is None:  # a usage error (exit 2), not a verdict on rules
+        raise InputError(f"no rule file `{path}`", None,
+                         f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
     text = found.read_text(encoding="utf-8")
-    compiler = _Compiler(found.resolve())
-    plan = compiler.run(text, display_name(found), found.resolve().parent)
+    compiler = _Compiler(found.resolve(), level=errors)
+    plan = compiler.finish(compiler.run(text, display_name(found), found.resolve().parent))
     return plan, tuple(sorted(compiler.seen))
+
+
+def collect_file(path: str | Path) -> Compilation:
+    """Every error of a rule file and what it includes, or its plan (`ErrorLevel.COLLECT` for files)."""
+    found = resolve_ruleset(path)
+    if found is None:
+        return Compilation(None, (CompileError(f"no rule file `{path}`", None, "give a path to a .deid file"),))
+    compiler = _Compiler(found.resolve(), level=ErrorLevel.COLLECT)
+    result = compiler.finish(compiler.run(found.read_text(encoding="utf-8"), display_name(found),
+                                          found.resolve().parent))
+    return Compilation(result.plan, result.errors, tuple(sorted(compiler.seen)))
 
 
 def display_name(path: Path) -> str:
@@ -111,16 +134,19 @@ class _Settings:
 
 
 class _Compiler:
-    def __init__(self, top: Path | None = None, read: Reader = _read_disk) -> None:
+    def __init__(self, top: Path | None = None, read: Reader = _read_disk,
+                 level: ErrorLevel = ErrorLevel.RAISE) -> None:
         self.read = read
+        self.level = level
+        self.errors: list[RuleError] = []
         self.settings = _Settings()
-        self.rules: list[PlanRule] = []
+        self.rules: list[tuple[PlanRule, tuple[int, int]]] = []  # with the columns of its selector
         self.rejects: list[RejectRule] = []
         self.pixel_rules: list[PixelRule] = []
         self.pixel_waiver: PixelWaiver | None = None  # `waive pixels because "..."`; the last one counts
         self.waivers: list[Waiver] = []
         self.origins: list[Origin] = []
-        self.warnings: list[tuple[str, int]] = []
+        self.warnings: list[tuple] = []
         self.conditions: dict[tuple, int] = {}
         self.includes: list[str] = []
         self.stack: list[Path] = [top] if top else []
@@ -136,59 +162,110 @@ class _Compiler:
         s = self.settings
         # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
         # the plan (or its hash): `deidlang fmt` sorts them.
-        self.rules.sort(key=lambda r: (r.order, _fields(r.selector)))
+        self.rules.sort(key=lambda pair: (pair[0].order, _fields(pair[0].selector)))
         self.waivers.sort(key=lambda w: (w.order, w.tag))
         self._warn_shadowed()
         return Plan(name=s.name, version=s.version, default=s.default, minimum=s.minimum,
-                    minimum_reason=s.minimum_reason, codes=tuple(sorted(set(s.codes))), rules=tuple(self.rules),
-                    rejects=tuple(self.rejects), conditions=tuple(sorted(self.conditions, key=self.conditions.get)),
+                    minimum_reason=s.minimum_reason, codes=tuple(sorted(set(s.codes))),
+                    rules=tuple(r for r, _ in self.rules), rejects=tuple(self.rejects),
+                    conditions=tuple(sorted(self.conditions, key=self.conditions.get)),
                     waivers=tuple(self.waivers), includes=tuple(self.includes),
-                    pixel_rules=tuple(self.pixel_rules), pixel_waiver=self.pixel_waiver, origins=tuple(self.origins),
-                    warnings=tuple(self.warnings))
+                    pixel_rules=tuple(self.pixel_rules), pixel_waiver=self.pixel_waiver,
+                    origins=tuple(self.origins),
+                    warnings=tuple(self.warnings), columns=tuple(c for _, c in self.rules))
+
+    def finish(self, plan: Plan) -> Plan | Compilation:
+        """The plan, or the errors found on the way, as the error level asks."""
+        sources = list(self.texts)
+        errors = tuple(sorted(self.errors, key=lambda e: (sources.index(e.span.source), e.span.line, e.span.col)
+                              if e.span and e.span.source in sources else (len(sources), 0, 0)))
+        if self.level is ErrorLevel.COLLECT:
+            return Compilation(None if errors else plan, errors)
+        if errors:
+            raise errors[0] if len(errors) == 1 else RuleErrors(list(errors))
+        return plan
+
+    @contextlib.contextmanager
+    def _collecting(self) -> Iterator[None]:
+        """Record an error of one statement (or selector) and go on with the next, unless the level
+        says stop at the first."""
+        try:
+            yield
+        except RuleError as err:
+            if self.level is ErrorLevel.IMMEDIATE:
+                raise
+            self.errors.append(err.with_text(self.texts.get(err.span.source) if err.span else None))
+
+    def _parse(self, text: str, source: str):
+        """Parse, and past a syntax error go on with the following lines (statements are one line
+        long): the error's line is blanked (offsets kept) and the text parsed again."""
+        from .syntax import parse_cached  # here, not at the top: a cached plan (`plancache`) needs no parser
+
+        while True:
+            try:
+                return parse_cached(text, source)
+            except DeidSyntaxError as err:
+                if self.level is ErrorLevel.IMMEDIATE or err.span is None:
+                    raise
+                self.errors.append(err)
+                lines = text.split("\n")
+                index = min(err.span.line, len(lines)) - 1
+                if not lines[index].strip():
+                    return parse_cached("", source)
+                lines[index] = " " * len(lines[index])
+                text = "\n".join(lines)
 
     # ------------------------------------------------------------ statements
 
     def _program(self, text: str, source: str, base_dir: Path) -> None:
-        from .syntax import parse_cached  # here, not at the top: a cached plan (`plancache`) needs no parser
-
         self.texts[source] = text
-        program = parse_cached(text, source)
+        program = self._parse(text, source)
         lines = text.splitlines()
         top = self.depth == 0
         for stmt in program.statements:
             order = len(self.origins)
-            line = lines[stmt.span.line - 1].strip() if stmt.span.line <= len(lines) else ""
+            # the line as written (indentation kept), so that a column points into it
+            line = lines[stmt.span.line - 1].rstrip() if stmt.span.line <= len(lines) else ""
             self.origins.append(Origin(source, stmt.span.line, stmt.span.col, line))
-            match stmt:
-                case ast.Header(name=name, version=version):
-                    if top:
-                        self.settings.name, self.settings.version = name, version
-                case ast.Include():
-                    self._include(stmt, base_dir)
-                case ast.Require(minimum=minimum, reason=reason):
-                    self._require(stmt, minimum, reason)
-                case ast.Default(action=action):
-                    self.settings.default = action
-                case ast.Code(value=value):
-                    if value not in cid7050():
-                        raise CompileError(f"`{value}` is not a CID 7050 de-identification method code", stmt.span,
-                                           "codes run from 113100 to 113112")
-                    self.settings.codes.append(value)
-                case ast.Waive(selectors=(ast.Keyword(name="pixels"),)):
-                    self.pixel_waiver = PixelWaiver(stmt.reason, order)
-                case ast.Waive():
-                    for sel in stmt.selectors:
+            with self._collecting():
+                self._statement(stmt, order, top, base_dir, text)
+
+    def _statement(self, stmt: ast.Statement, order: int, top: bool, base_dir: Path, text: str) -> None:
+        match stmt:
+            case ast.Header(name=name, version=version):
+                if not _SEMVER.fullmatch(version):
+                    raise CompileError(f"`{version}` is not a semantic version", _part(stmt.span, text, r'"[^"]*"'),
+                                       "write MAJOR.MINOR.PATCH, e.g. version \"1.2.0\": outputs record it")
+                if top:
+                    self.settings.name, self.settings.version = name, version
+            case ast.Include():
+                self._include(stmt, base_dir)
+            case ast.Require(minimum=minimum, reason=reason):
+                self._require(stmt, minimum, reason)
+            case ast.Default(action=action):
+                self.settings.default = action
+            case ast.Code(value=value):
+                if value not in cid7050():
+                    raise CompileError(f"`{value}` is not a CID 7050 de-identification method code",
+                                       _part(stmt.span, text, r"[0-9]+"),
+                                       "codes run from 113100 to 113112")
+                self.settings.codes.append(value)
+            case ast.Waive(selectors=(ast.Keyword(name="pixels"),)):
+                self.pixel_waiver = PixelWaiver(stmt.reason, order)
+            case ast.Waive():
+                for sel in stmt.selectors:
+                    with self._collecting():
                         selector = self._selector(sel)
                         if selector.kind != "tag":
                             raise CompileError("only single elements can be waived", sel.span,
                                                "name the element by keyword or (gggg,eeee)")
                         self.waivers.append(Waiver(selector.tag, stmt.reason, order))
-                case ast.Reject():
-                    self.rejects.append(RejectRule(self._condition(stmt.condition), stmt.reason or "", order))
-                case ast.Rule():
-                    self._rule(stmt, order)
-                case ast.PixelRule():
-                    self._pixel_rule(stmt, order)
+            case ast.Reject():
+                self.rejects.append(RejectRule(self._condition(stmt.condition), stmt.reason or "", order))
+            case ast.Rule():
+                self._rule(stmt, order)
+            case ast.PixelRule():
+                self._pixel_rule(stmt, order)
 
     def _include(self, stmt: ast.Include, base_dir: Path) -> None:
         path = resolve_ruleset(stmt.target, base_dir)
@@ -211,7 +288,8 @@ class _Compiler:
 
     def _require(self, stmt: ast.Require, minimum: str, reason: str | None) -> None:
         if minimum not in MINIMUMS:
-            raise CompileError(f"unknown minimum `{minimum}`", stmt.span, "write `require minimum aryanto50`")
+            raise CompileError(f"unknown minimum `{minimum}`", self._part(stmt.span, rf"\b{minimum}\b"),
+                               "write `require minimum aryanto50`, or `none` with a reason")
         if minimum == "none" and not reason:
             raise CompileError("turning the minimum off needs a written reason", stmt.span,
                                'write `require minimum none because "..."`')
@@ -223,31 +301,32 @@ class _Compiler:
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
-        if stmt.action == "shift-date" and stmt.argument == 0:
-            raise CompileError("a shift of 0 days changes nothing", stmt.span, "shift by a non-zero number of days")
-        if stmt.action == "shift-date" and isinstance(stmt.argument, tuple) and not 1 <= stmt.argument[1] <= 36500:
-            raise CompileError("a per-patient shift needs a range of 1 to 36500 days", stmt.span)
-        if stmt.action == "pseudonym" and not 4 <= stmt.argument[1] <= 64:
-            raise CompileError("a pseudonym needs a length of 4 to 64 characters", stmt.span,
-                               "10 characters (50 bits) are the default")
-        if stmt.action == "round-age" and not 1 <= stmt.argument <= 100:
-            raise CompileError("ages round to 1 to 100 years", stmt.span)
+        problem = stmt.argument.problem() if stmt.argument is not None else None
+        if problem is not None:
+            raise CompileError(problem[0], _argument_span(stmt, self.texts.get(stmt.span.source, "")), problem[1])
         for sel in stmt.selectors:
-            selector = self._selector(sel)
-            self._type_check(stmt, sel, selector)
-            self.rules.append(PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order))
+            with self._collecting():
+                selector = self._selector(sel)
+                self._type_check(stmt, sel, selector)
+                self.rules.append((PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order),
+                                   (sel.span.col, sel.span.end_col if sel.span.end_line == sel.span.line
+                                    else sel.span.col + 1)))
 
     def _pixel_rule(self, stmt: ast.PixelRule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
         bounds = _image_bounds(stmt.condition)
         for x, y, w, h in stmt.regions:
             if w <= 0 or h <= 0:
-                raise CompileError("a region needs a width and a height above 0", stmt.span,
+                raise CompileError("a region needs a width and a height above 0",
+                                   self._part(stmt.span, rf"\b{x}\s*,\s*{y}\s*,\s*{w}\s*,\s*{h}\b"),
                                    "regions are x,y,width,height in pixels from the top-left corner")
             if x >= bounds.get(0x00280011, float("inf")) or y >= bounds.get(0x00280010, float("inf")):
                 self.warnings.append((f"the region {x},{y},{w},{h} lies outside every image this rule's "
                                       "condition admits", order))
         self.pixel_rules.append(PixelRule(stmt.kind, stmt.regions, stmt.complete, condition, order))
+
+    def _part(self, span: Span, pattern: str) -> Span:
+        return _part(span, self.texts.get(span.source, ""), pattern)
 
     # ------------------------------------------------------------ names
 
@@ -287,7 +366,8 @@ class _Compiler:
                 return Selector("mask", tag=0x50000000, mask=0xFF000000)
             case ast.CreatorElement(creator=creator, group=group, offset=offset):
                 if not creator or len(creator) > 64:
-                    raise CompileError("a private creator is 1 to 64 characters", node.span)
+                    raise CompileError("a private creator is 1 to 64 characters", node.span,
+                                       "write the creator as the file's private creator element holds it")
                 return Selector("creator", tag=offset, creator=creator, group=group)
             case ast.Path(steps=steps, items=items):
                 tags = [self._tag(s) for s in steps]
@@ -299,7 +379,7 @@ class _Compiler:
         raise AssertionError(node)
 
     def _type_check(self, stmt: ast.Rule, node: ast.Selector, selector: Selector) -> None:
-        allowed = APPLIES_TO[stmt.action]
+        allowed = ACTIONS[stmt.action].applies_to
         if selector.kind == "vr":
             vrs = frozenset({selector.vr})
         elif selector.kind in ("tag", "path"):
@@ -309,9 +389,8 @@ class _Compiler:
         if allowed is not None and vrs and not vrs & allowed:
             raise CompileError(f"`{stmt.action}` cannot apply to `{_text(node)}` (VR {'/'.join(sorted(vrs))})",
                                node.span, f"`{stmt.action}` applies to VR {', '.join(sorted(allowed))}")
-        if stmt.action in ("replace", "pseudonym"):
-            # a pseudonym is the prefix and `length` code characters (A-Z, 2-7): check the longest one
-            value = stmt.argument if stmt.action == "replace" else stmt.argument[0] + "A" * stmt.argument[1]
+        value = stmt.argument.sample() if stmt.argument is not None else None
+        if value is not None:  # the longest value the action can write must be valid for each VR
             for vr in vrs or {"UT"}:
                 try:
                     validate_value(vr, value, pydicom_config.RAISE)
@@ -334,29 +413,107 @@ class _Compiler:
             case ast.Not(operand=operand):
                 return ("not", self._cond_tree(operand))
             case ast.Compare(operand=operand, op=op, value=value):
-                return ("cmp", self._tag(operand), op, value)
+                return ("cmp", self._atom_tag(node, operand, op, (value,)), op, value)
             case ast.Member(operand=operand, values=values):
-                return ("in", self._tag(operand), tuple(values))
+                return ("in", self._atom_tag(node, operand, "in", values), tuple(values))
             case ast.Exists(operand=operand):
-                return ("exists", self._tag(operand))
+                return ("exists", self._atom_tag(node, operand, "exists", ()))
         raise AssertionError(node)
+
+    def _atom_tag(self, node: ast.Condition, operand: ast.Keyword | ast.TagPattern, op: str,
+                  values: tuple) -> int:
+        """The operand's tag, once the test is known to be able to hold for the element's VR
+        (errors are collected: one bad operand does not hide the next)."""
+        with self._collecting():
+            tag = self._tag(operand)
+            why = _never_holds(tag, op, values)
+            if why:
+                raise CompileError(why, node.span, "compare with a value the element can have, as DICOM encodes "
+                                   "it (numbers as digits, dates as YYYYMMDD, code strings in upper case)")
+            return tag
+        return -1
 
     # ------------------------------------------------------------ diagnostics
 
     def _warn_shadowed(self) -> None:
-        """A rule is shadowed when a later, unconditional rule of the same file has the same selector
-        and spares nothing: it can never decide an element."""
+        """A selector of a rule is shadowed when a later, unconditional rule of the same file has the
+        same selector and spares nothing: through it the rule can never decide an element. The whole
+        statement is said to decide nothing only when every one of its selectors is shadowed."""
         last: dict[tuple[Selector, str], PlanRule] = {}
-        for rule in reversed(self.rules):
-            source = self.origins[rule.order].source
-            key = (rule.selector, source)
+        shadowed: dict[int, list[tuple[PlanRule, tuple[int, int], int]]] = {}
+        for rule, cols in reversed(self.rules):
+            key = (rule.selector, self.origins[rule.order].source)
             later = last.get(key)
             if later is not None and later.order != rule.order:
-                where = self.origins[later.order]
-                self.warnings.append((f"this rule never decides anything: line {where.line} overrides it", rule.order))
+                shadowed.setdefault(rule.order, []).append((rule, cols, self.origins[later.order].line))
             if rule.condition is None and not rule.excepts:
                 last.setdefault(key, rule)
-        self.warnings.sort(key=lambda w: w[1])
+        for order, found in shadowed.items():
+            total = sum(r.order == order for r, _ in self.rules)
+            lines = sorted({line for _, _, line in found})
+            by = f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))} override{'' if len(lines) > 1 else 's'}"
+            if len(found) == total:
+                self.warnings.append((f"this rule never decides anything: {by} it", order))
+                continue
+            for rule, cols, line in sorted(found, key=lambda f: f[1]):
+                name = self.origins[order].text[cols[0] - 1:cols[1] - 1]
+                self.warnings.append((f"`{name}` is never decided by this rule: line {line} overrides it",
+                                      order, *cols))
+        self.warnings.sort(key=lambda w: (w[1], w[2:]))
+
+
+_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+
+
+def _part(span: Span, text: str, pattern: str) -> Span:
+    """The span of the last match of ``pattern`` inside a one-line statement (the statement's own
+    span when there is none): errors about an argument point at the argument."""
+    found = None
+    for found in re.finditer(pattern, text[span.start:span.end]):
+        pass
+    if found is None or span.line != span.end_line:
+        return span
+    start, end = span.start + found.start(), span.start + found.end()
+    return Span(span.source, start, end, span.line, span.col + found.start(), span.line, span.col + found.end())
+
+
+_VERBS = {"==": "be", "in": "be", "contains": "contain", "startswith": "start with", "!=": "be"}
+
+
+def _argument_span(stmt: ast.Rule, text: str) -> Span:
+    """Where a rule's argument is written: after its selectors and except list, before its condition."""
+    span = stmt.span
+    start = max(sel.span.end for sel in (*stmt.selectors, *stmt.excepts))
+    end = text.rfind("if", start, stmt.condition.span.start) if stmt.condition is not None else span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if span.line != span.end_line or start >= end:
+        return span
+    return Span(span.source, start, end, span.line, span.col + start - span.start, span.line,
+                span.col + end - span.start)
+
+
+def _never_holds(tag: int, op: str, values: tuple) -> str:
+    """Why a test of this element is decided whatever the dataset ('' when it is not): a text its
+    VR cannot hold (`Rows == "480px"`, `Modality == "ct"`), or an order against a word."""
+    name = keyword_of(tag) or format_tag(tag)
+    if op in ("<", "<=", ">", ">=") and isinstance(values[0], str):
+        try:
+            float(values[0])
+        except ValueError:
+            return f"`{values[0]}` is not a number, so `{name} {op}` it never holds"
+        return ""
+    vrs = vrs_of(tag)
+    if op not in _VERBS or not vrs or not all(vr in VALUE_CHARS for vr in vrs):
+        return ""
+    for value in values:
+        if isinstance(value, str) and all(set(value) - VALUE_CHARS[vr] for vr in vrs):
+            never = "is never" if op == "!=" else "can never"
+            return (f"`{name}` {never} {_VERBS[op]} `{value}`: a {'/'.join(sorted(vrs))} value has no such "
+                    "character" + (", so this test always holds" if op == "!=" else ""))
+    return ""
 
 
 def _fields(selector: Selector) -> tuple:

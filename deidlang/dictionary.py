@@ -23,6 +23,18 @@ ALL_VRS = frozenset(
 TEXT_VRS = frozenset("AE CS LO LT PN SH ST UC UT".split())
 DATE_VRS = frozenset({"DA", "DT", "TM"})
 
+_DIGITS = "0123456789"
+#: The characters a value of these VRs can hold as text, backslash (between values) and padding
+#: included (PS3.5 6.2): a condition testing for any other character can never hold.
+VALUE_CHARS: dict[str, frozenset[str]] = {vr: frozenset(chars + "\\ ") for vr, chars in {
+    "US": _DIGITS, "UL": _DIGITS, "UV": _DIGITS, "SS": _DIGITS + "-", "SL": _DIGITS + "-", "SV": _DIGITS + "-",
+    "FL": _DIGITS + "+-.eEinfa", "FD": _DIGITS + "+-.eEinfa", "IS": _DIGITS + "+-", "DS": _DIGITS + "+-.eE",
+    "DA": _DIGITS, "TM": _DIGITS + ".:", "DT": _DIGITS + ".+-", "UI": _DIGITS + ".", "AS": _DIGITS + "DWMY",
+    "CS": "ABCDEFGHIJKLMNOPQRSTUVWXYZ_" + _DIGITS,
+}.items()}
+#: VRs whose values are numbers.
+NUMBER_VRS = frozenset("US UL UV SS SL SV FL FD IS DS".split())
+
 
 def tag_for_keyword(name: str) -> int | None:
     return keyword_dict.get(name)

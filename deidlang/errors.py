@@ -8,6 +8,7 @@ Messages follow one style: lowercase, one line, no final period, user input in b
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -69,6 +70,18 @@ class DeidError(Exception):
         return self.render()
 
 
+class ErrorLevel(enum.Enum):
+    """What the compiler does with errors (as sqlglot's ``ErrorLevel``).
+
+    ``IMMEDIATE`` raises the first; ``RAISE`` (the default) reads the whole file and raises every
+    error together (`RuleErrors`); ``COLLECT`` raises nothing and returns them with the result.
+    """
+
+    IMMEDIATE = "immediate"
+    RAISE = "raise"
+    COLLECT = "collect"
+
+
 class RuleError(DeidError):
     """Anything wrong with a rule file: the one error type the parser and compiler raise."""
 
@@ -79,6 +92,18 @@ class DeidSyntaxError(RuleError):
 
 class CompileError(RuleError):
     """The text parses but does not make a valid plan (unknown keyword, bad VR, include cycle...)."""
+
+
+class RuleErrors(RuleError):
+    """Several errors of one compilation, in file order; it reads as the first of them."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        first = errors[0]
+        super().__init__(f"{first.message} (and {len(errors) - 1} more)", first.span, first.help)
+        self.errors = errors
+
+    def render(self) -> str:
+        return "\n".join(e.render() for e in self.errors)
 
 
 class ObligationError(RuleError):

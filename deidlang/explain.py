@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .actions import ACTIONS
 from .dictionary import aryanto50, format_tag, keyword_of
 from .plan import Plan, PlanRule, Selector
 from .resolve import Resolver
@@ -88,13 +89,13 @@ def _value(v) -> str:
 
 
 def action_text(rule: PlanRule) -> str:
-    if rule.action == "replace":
-        return f'replace with "{rule.argument}"'
-    if rule.action == "shift-date":
-        if isinstance(rule.argument, tuple):
-            return f"shift-date by patient within {rule.argument[1]} days"
-        return f"shift-date by {rule.argument} days"
-    return rule.action
+    """The rule's action with its argument, as the language writes it.
+
+    >>> from deidlang.actions import Years
+    >>> action_text(PlanRule("round-age", Selector("tag", tag=0x00101010), argument=Years(5)))
+    'round-age to 5 years'
+    """
+    return ACTIONS[rule.action].text(rule.argument)
 
 
 def decision_table(plan: Plan) -> list[Row]:

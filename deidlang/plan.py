@@ -18,15 +18,9 @@ import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-FORMAT = 1
+from .actions import Argument, action, pixel_kind
 
-#: Every action a rule can take.
-ACTIONS = ("remove", "empty", "dummy", "dummy-date", "keep", "uid", "hash", "replace", "shift-date", "clean",
-           "pseudonym", "round-age", "truncate-date")
-#: Actions that always change or remove a value (the minimum's proof obligation relies on this).
-#: `keep`, `clean` and the generalising `round-age` and `truncate-date` can leave a value as it was
-#: (an age already a multiple of 5, a birth date on 1 January), so they need a waiver.
-CHANGING = frozenset(ACTIONS) - {"keep", "clean", "round-age", "truncate-date"}
+FORMAT = 1
 
 # Selector kinds, most specific first (DESIGN.md, Precedence).
 SELECTOR_RANK = {"path": 7, "tag": 6, "creator": 5, "mask": 4, "group": 3, "vr": 2, "private": 1}
@@ -92,11 +86,14 @@ class Selector:
 
 @dataclass(frozen=True)
 class PlanRule:
+    """One action over one selector. ``action`` names its declaration (`deidlang.actions.ACTIONS`);
+    ``argument`` is that declaration's typed argument, None for an action that takes none."""
+
     action: str
     selector: Selector
     excepts: tuple[Selector, ...] = ()
     condition: int | None = None
-    argument: Any = None
+    argument: Argument | None = None
     order: int = 0
 
     def applies(self, tag: int, vr: str, creator: str | None) -> bool:
@@ -172,12 +169,15 @@ class Plan:
     pixel_rules: tuple[PixelRule, ...] = ()
     pixel_waiver: PixelWaiver | None = None
     origins: tuple[Origin, ...] = field(default=(), compare=False)
-    warnings: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    #: (message, order) or (message, order, col, end_col) when the warning is about one selector
+    warnings: tuple[tuple, ...] = field(default=(), compare=False)
+    #: per rule (same index as ``rules``): the columns [col, end_col) of its selector on its line
+    columns: tuple[tuple[int, int], ...] = field(default=(), compare=False)
 
     def to_dict(self, *, with_origins: bool = True) -> dict:
-        """Plain JSON data. Without origins and warnings this is exactly what the hash covers."""
+        """Plain JSON data. Without origins, warnings and columns this is exactly what the hash covers."""
         data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
-                if with_origins or f.name not in ("origins", "warnings")}
+                if with_origins or f.name not in _SIDE_TABLES}
         if self.pixel_waiver is None:  # absent, so that plans without one keep their hash
             del data["pixel_waiver"]
         data["format"] = FORMAT
@@ -193,6 +193,8 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Plan":
+        """The plan of `to_dict`'s data; `ValueError` for an unknown action or pixel rule kind, or an
+        argument that does not fit its action."""
         if data.get("format") != FORMAT:
             raise ValueError(f"unsupported plan format {data.get('format')!r}")
 
@@ -203,24 +205,41 @@ class Plan:
             name=data["name"], version=data["version"], default=data["default"], minimum=data["minimum"],
             minimum_reason=data["minimum_reason"], codes=tuple(data["codes"]),
             rules=tuple(PlanRule(r["action"], selector(r["selector"]), tuple(selector(e) for e in r["excepts"]),
-                                 r["condition"], _tupled(r["argument"]), r["order"]) for r in data["rules"]),
+                                 r["condition"], action(r["action"]).decode(r["argument"]), r["order"])
+                        for r in data["rules"]),
             rejects=tuple(RejectRule(**r) for r in data["rejects"]),
             conditions=tuple(_tupled(c) for c in data["conditions"]),
             waivers=tuple(Waiver(**w) for w in data["waivers"]),
             includes=tuple(data["includes"]),
-            pixel_rules=tuple(PixelRule(p["kind"], tuple(tuple(r) for r in p["regions"]), p["complete"],
+            pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             pixel_waiver=PixelWaiver(**data["pixel_waiver"]) if data.get("pixel_waiver") else None,
             origins=tuple(Origin(**o) for o in data.get("origins", ())),
-            warnings=tuple((m, o) for m, o in data.get("warnings", ())),
+            warnings=tuple(tuple(w) for w in data.get("warnings", ())),
+            columns=tuple(tuple(c) for c in data.get("columns", ())),
         )
 
     def origin(self, order: int) -> Origin | None:
         return self.origins[order] if 0 <= order < len(self.origins) else None
 
+    def columns_of(self, rule: PlanRule) -> tuple[int, int] | None:
+        """Where the selector of this rule stands on its line (None for a plan without columns)."""
+        index = self._rule_index.get(id(rule))
+        return self.columns[index] if index is not None and index < len(self.columns) else None
+
+    @functools.cached_property
+    def _rule_index(self) -> dict[int, int]:
+        return {id(r): i for i, r in enumerate(self.rules)}
+
+
+_SIDE_TABLES = ("origins", "warnings", "columns")
+
 
 def _jsonable(value: Any) -> Any:
-    """Dataclasses as dicts and tuples as lists, all the way down."""
+    """Dataclasses as dicts and tuples as lists, all the way down; an argument as its declaration
+    encodes it."""
+    if isinstance(value, Argument):
+        return value.to_json()
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if is_dataclass(value):
@@ -231,7 +250,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _tupled(value: Any) -> Any:
-    """JSON lists back to the tuples the plan holds (conditions and arguments)."""
+    """JSON lists back to the tuples the plan holds (conditions)."""
     if isinstance(value, list):
         return tuple(_tupled(v) for v in value)
     return value

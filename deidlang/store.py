@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .engine import Key
-from .engine import values
+from . import values
 from .errors import DeidError
 
 _SCHEMA = """

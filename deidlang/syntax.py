@@ -16,6 +16,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
+from .actions import ACTIONS, rule_alias, terminal_texts
 from ._resources import shipped_dir
 from .dictionary import ALL_VRS
 from .errors import DeidSyntaxError, Span
@@ -30,15 +31,16 @@ _TERMINAL_TEXT = {
     "SIGNED_INT": "a whole number such as -30",
     "SIGNED_NUMBER": "a number",
     "ITEM": "an item index or `*`",
-    "ACTION": "an action (remove, empty, dummy, dummy-date, keep, uid, hash, clean)",
     "DEFAULT_ACTION": "`keep` or `remove`",
     "COMPARE": "a comparison (==, !=, <, <=, >, >=, contains, startswith)",
     "_SEP": "end of statement",
     "$END": "end of file",
     "PATIENT": "`patient`",
-    "DATE_UNIT": "`year` or `month`",
     "COMPLETE": "`complete`",
+    **terminal_texts(),
 }
+#: grammar alias of an action's rule line -> the action (those that take an argument)
+_RULE_ALIASES = {rule_alias(a.name): a for a in ACTIONS.values() if a.argument is not None}
 
 
 _COMMENTS = threading.local()
@@ -162,6 +164,17 @@ def _unquote(token: Token) -> str:
     return re.sub(r"\\(.)", r"\1", token.value[1:-1])
 
 
+def _part(token: Token | None) -> str | int | None:
+    """A token of an argument as its declaration takes it: strings unquoted, whole numbers as int."""
+    if token is None:
+        return None
+    if token.type == "STRING":
+        return _unquote(token)
+    if token.type in ("INT", "SIGNED_INT"):
+        return int(token)
+    return token.value
+
+
 def _tag_pattern(token: Token, span: Span) -> ast.TagPattern:
     digits = token.value.strip("()").replace(",", "")
     value = mask = 0
@@ -229,30 +242,14 @@ class _Lower(Transformer):
         action, selectors, excepts, condition = children
         return ast.Rule(self._span(meta), action.value, selectors, excepts or (), condition)
 
-    def replace_rule(self, meta, children):
-        selectors, excepts, value, condition = children
-        return ast.Rule(self._span(meta), "replace", selectors, excepts or (), condition, _unquote(value))
-
-    def shift_rule(self, meta, children):
-        selectors, excepts, *shift, condition = children
-        if shift[0].type == "PATIENT":
-            argument: int | tuple[str, int] = ("patient", int(shift[1]))
-        else:
-            argument = int(shift[0])
-        return ast.Rule(self._span(meta), "shift-date", selectors, excepts or (), condition, argument)
-
-    def pseudonym_rule(self, meta, children):
-        selectors, excepts, prefix, length, condition = children
-        argument = (_unquote(prefix) if prefix else "", int(length) if length else 10)
-        return ast.Rule(self._span(meta), "pseudonym", selectors, excepts or (), condition, argument)
-
-    def round_age_rule(self, meta, children):
-        selectors, excepts, years, condition = children
-        return ast.Rule(self._span(meta), "round-age", selectors, excepts or (), condition, int(years))
-
-    def truncate_rule(self, meta, children):
-        selectors, excepts, unit, condition = children
-        return ast.Rule(self._span(meta), "truncate-date", selectors, excepts or (), condition, unit.value)
+    def __default__(self, data, children, meta):
+        """An action's rule line with an argument: its declaration builds the argument (`actions`)."""
+        declared = _RULE_ALIASES.get(data)
+        if declared is None:
+            return super().__default__(data, children, meta)
+        selectors, excepts, *parts, condition = children
+        argument = declared.argument.parse(*(_part(p) for p in parts))
+        return ast.Rule(self._span(meta), declared.name, selectors, excepts or (), condition, argument)
 
     def blackout_rule(self, meta, children):
         *regions, complete, condition = children

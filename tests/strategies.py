@@ -18,13 +18,16 @@ import string
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
+from pydicom import config as pydicom_config
 from pydicom.datadict import DicomDictionary
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.tag import Tag
+from pydicom.valuerep import validate_value
 
+from deidlang.actions import ACTIONS, DateUnit, Pseudonym, Shift, Text, Years
 from deidlang.dictionary import aryanto50, safe_private
 
 MINIMUM = aryanto50()
@@ -241,15 +244,28 @@ def planted_datasets(draw, seed: int | None = None, study: dict[str, str] | None
 _KEYWORDS = [e.keyword for e in MINIMUM] + ["Modality", "StudyDescription", "Rows", "SOPInstanceUID",
                                            "StudyInstanceUID", "ProtocolName", "Manufacturer"]
 _VRS = ["DA", "TM", "DT", "PN", "LO", "SH", "ST", "AS", "CS", "SQ", "UI", "US", "LT", "UN"]
-_ACTIONS_BY_VR = {
-    "DA": ["remove", "empty", "dummy", "dummy-date", "keep", "replace-date", "shift"],
-    "DT": ["remove", "empty", "dummy", "dummy-date", "keep", "shift"],
-    "TM": ["remove", "empty", "dummy", "dummy-date", "keep"],
-    "UI": ["remove", "empty", "dummy", "keep", "uid"],
-    "SQ": ["remove", "empty", "dummy", "keep", "clean"],
+_REPLACEMENTS = ["ANON1", "20010101", "120000", "2.25.1", "1", "045Y", "http://example.invalid/", ""]
+
+
+def _valid(vr: str, value: str) -> bool:
+    try:
+        validate_value(vr, value, pydicom_config.RAISE)
+    except ValueError:
+        return False
+    return True
+
+
+#: A strategy for each kind of argument an action declares (`deidlang.actions`), given the VR the
+#: selector names (None: a mask, group or private selector). Shifts stay within 10 years (the canaries).
+ARGUMENTS = {
+    Text: lambda vr: st.sampled_from([v for v in _REPLACEMENTS if _valid(vr or "UT", v)]).map(Text),
+    Shift: lambda vr: st.one_of(st.integers(-3650, 3650).filter(bool).map(lambda d: Shift(days=d)),
+                                st.integers(1, 3650).map(lambda n: Shift(within=n))),
+    Pseudonym: lambda vr: st.builds(Pseudonym, st.sampled_from(["", "P-"]), st.integers(4, 16 if vr == "SH" else 64)
+                                    ).filter(lambda p: _valid(vr or "UT", p.sample())),
+    Years: lambda vr: st.integers(1, 100).map(Years),
+    DateUnit: lambda vr: st.sampled_from(DateUnit.UNITS).map(DateUnit),
 }
-_TEXT_ACTIONS = ["remove", "empty", "dummy", "keep", "hash", "clean", "replace"]
-_ANY_ACTIONS = ["remove", "empty", "dummy", "keep"]
 
 
 def _vr_of_keyword(keyword: str) -> str:
@@ -258,11 +274,14 @@ def _vr_of_keyword(keyword: str) -> str:
     return dictionary_VR(tag_for_keyword(keyword))
 
 
-def _statement(action: str, selector: str, excepts: str) -> str:
-    """A rule in the language's order: action, selectors, except list, argument."""
-    head = {"replace-date": "replace", "shift": "shift-date"}.get(action, action)
-    tail = {"replace": ' with "ANON1"', "replace-date": ' with "20010101"', "shift": " by -17 days"}.get(action, "")
-    return f"{head} {selector}{excepts}{tail}"
+@st.composite
+def rule_for(draw, selector: str, vr: str | None, excepts: str) -> str:
+    """A rule of any declared action that fits the VR (every action for a selector of no single VR:
+    the engine removes what an action does not fit), with an argument its declaration accepts."""
+    choices = [a for a in ACTIONS.values() if vr is None or a.fits(vr)]
+    declared = draw(st.sampled_from(choices))
+    argument = draw(ARGUMENTS[declared.argument](vr)) if declared.argument is not None else None
+    return f"{declared.name} {selector}{excepts}{argument.text() if argument is not None else ''}"
 
 
 @st.composite
@@ -281,16 +300,8 @@ def selector_and_action(draw) -> str:
                     "mask": draw(st.sampled_from(["0010,xxxx", "00xx,0010", "0008,00xx", "60xx,xxxx"])),
                     "private": "private",
                     "creator": f'"{draw(st.sampled_from(SAFE_CREATORS))}" 0043,xx39'}[kind]
-    if vr is None:
-        choices = _ANY_ACTIONS
-    elif vr in _ACTIONS_BY_VR:
-        choices = _ACTIONS_BY_VR[vr]
-    elif vr in ("PN", "LO", "SH", "ST", "CS", "LT", "AE", "UT", "UC"):
-        choices = _TEXT_ACTIONS
-    else:
-        choices = _ANY_ACTIONS
     excepts = f" except {draw(st.sampled_from(_KEYWORDS))}" if draw(st.integers(0, 4)) == 0 else ""
-    statement = _statement(draw(st.sampled_from(choices)), selector, excepts)
+    statement = draw(rule_for(selector, vr, excepts))
     if draw(st.integers(0, 3)) == 0:
         statement += " " + draw(conditions())
     return statement

@@ -24,7 +24,7 @@ def test_check_valid_and_invalid(capsys, tmp_path):
     bad.write_text('ruleset "weak" version "0.1.0"\ninclude "basic-profile"\nkeep PatientName\n')
     assert main(["check", str(bad)]) == 1
     captured = capsys.readouterr()
-    assert "weak.deid:3:1: error: `PatientName` (0010,0010) is in the aryanto50 minimum" in captured.err
+    assert "weak.deid:3:6: error: `PatientName` (0010,0010) is in the aryanto50 minimum" in captured.err
     assert "invalid: weak 0.1.0" in captured.out
 
 

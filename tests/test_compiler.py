@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from deidlang.compiler import compile_file, compile_text
-from deidlang.errors import CompileError
+from deidlang.errors import CompileError, RuleError
 from deidlang.plan import Plan
 from deidlang.resolve import Resolver
 
@@ -114,3 +115,64 @@ def test_shadowed_rule_in_same_file_is_a_warning():
     assert [(msg, plan.origin(order).line) for msg, order in plan.warnings] == [
         ("this rule never decides anything: line 3 overrides it", 1),
         ("this rule never decides anything: line 3 overrides it", 2)]
+
+
+def test_every_error_of_a_file_is_reported_in_one_run():
+    from deidlang.compiler import collect_file
+    from deidlang.errors import ErrorLevel, RuleErrors
+
+    text = ('ruleset "s" version "two"\nremove PatinetName\nremove ((0010,0010)\n'
+            'keep PatientSexx, StudyDate if Modalty == "CT"\nkeep Rows if Rows == "480px"\n')
+    result = compile_text(text, "s.deid", errors=ErrorLevel.COLLECT)
+    assert result.plan is None
+    assert [(e.span.line, e.span.col, e.message) for e in result.errors] == [
+        (1, 21, "`two` is not a semantic version"),
+        (2, 8, "unknown keyword `PatinetName`"),
+        (3, 8, "unexpected `(`"),
+        (4, 6, "unknown keyword `PatientSexx`"),
+        (4, 32, "unknown keyword `Modalty`"),
+        (5, 14, "`Rows` can never be `480px`: a US value has no such character")]
+    assert all(e.text == text for e in result.errors)  # each renders its own line and caret
+    with pytest.raises(RuleErrors) as info:
+        compile_text(text, "s.deid")
+    assert len(info.value.errors) == 6 and info.value.render().count("^") == 6
+    with pytest.raises(RuleError) as first:
+        compile_text(text, "s.deid", errors=ErrorLevel.IMMEDIATE)
+    assert not isinstance(first.value, RuleErrors) and first.value.span.line == 3  # the parser runs first
+    good = compile_text('ruleset "s" version "1.0.0"\nremove PatientName', errors=ErrorLevel.COLLECT)
+    assert good.errors == () and good.plan.rules[0].action == "remove"
+    assert collect_file("basic-profile").plan is not None
+
+
+def test_errors_in_an_included_file_are_collected_with_its_text(tmp_path):
+    from deidlang.compiler import collect_file
+
+    (tmp_path / "base.deid").write_text("remove PatientNam\n")
+    (tmp_path / "site.deid").write_text('include "base.deid"\nkeep StudyDat\n')
+    result = collect_file(tmp_path / "site.deid")
+    assert [(Path(e.span.source).name, e.span.line) for e in result.errors] == [("site.deid", 2), ("base.deid", 1)]
+    assert all("^" in e.render() for e in result.errors)
+
+
+@pytest.mark.parametrize("condition, ok", [
+    ('Rows == "480px"', False), ('Rows == "480"', True), ('Rows < "wide"', False), ("Rows < 480", True),
+    ('Modality == "ct"', False), ('Modality in ("CT", "mr")', False), ('Modality != "us"', False),
+    ('StudyDate startswith "2020-"', False), ('StudyDate startswith "2020"', True),
+    ('PatientName contains "doe"', True), ('(0009,1001) == "x"', True)])
+def test_conditions_that_can_never_hold_for_the_vr_are_errors(condition, ok):
+    text = f"keep SeriesDescription if {condition}"
+    if ok:
+        compile_text(text)
+    else:
+        with pytest.raises(CompileError) as info:
+            compile_text(text)
+        assert info.value.span.col == len("keep SeriesDescription if ") + 1
+
+
+def test_a_statement_partly_shadowed_names_the_selector_that_never_decides():
+    plan = compile_text("keep PatientSex, PatientID, PatientName\nremove PatientID\nremove PatientName")
+    assert [(m, plan.origin(o).line, tuple(c)) for m, o, *c in plan.warnings] == [
+        ("`PatientID` is never decided by this rule: line 2 overrides it", 1, (18, 27)),
+        ("`PatientName` is never decided by this rule: line 3 overrides it", 1, (29, 40))]
+    whole = compile_text("keep PatientID, PatientName\nremove PatientID\nremove PatientName")
+    assert [m for m, *_ in whole.warnings] == ["this rule never decides anything: lines 2, 3 override it"]

@@ -10,7 +10,7 @@ from pydicom.sequence import Sequence
 
 import deidlang
 from deidlang.compiler import compile_text
-from deidlang.engine.values import new_uid
+from deidlang.values import new_uid
 from deidlang.errors import Rejected
 from deidlang.phantom import phantom
 

@@ -103,8 +103,6 @@ async def test_typo_has_its_range_and_suggestion(client: LanguageClient, folder:
     close(client, site)
 
 
-@pytest.mark.xfail(reason="the compiler reports the first compile error only until it collects them (issue 17)",
-                   strict=True)
 async def test_two_errors_at_once(client: LanguageClient, folder: Path):
     site = folder / "site.deid"
     diags = await open_doc(client, site, 'include "basic-profile"\nremove PatientNam\nkeep PatientSx\n')

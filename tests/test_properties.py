@@ -22,7 +22,7 @@ from pydicom.sequence import Sequence
 
 import deidlang
 from deidlang.compiler import compile_text, shipped_rulesets
-from deidlang.engine.values import new_uid
+from deidlang.values import new_uid
 from deidlang.errors import RuleError
 from deidlang.resolve import Resolver
 from deidlang.runner import deidentify_file

@@ -153,3 +153,43 @@ def test_precommit_hooks_and_example_rule_repository(monkeypatch, capsys):
     assert main(["fmt", "--check", "rules/site.deid"]) == 0
     assert main(["check", "rules/site.deid", "--profile", "basic-profile"]) == 0
     assert main(["test", "rules/site.deid", "rules/tests/site.yaml"]) == 0
+
+
+def test_rule_tests_never_crash_on_a_case_file(tmp_path, capsys):
+    rules = tmp_path / "site.deid"
+    rules.write_text('include "basic-profile"\n')
+    cases = tmp_path / "site.yaml"
+    cases.write_text("cases:\n  - name: age\n    input: {PatientAge: 047Y}\n    expect: {PatientAge: shifted by 3 days}\n")
+    assert main(["test", str(rules), str(cases)]) == 1  # a failure, not an internal error
+    assert "expected shifted by 3 days, got removed" in capsys.readouterr().err
+    (tmp_path / "keep.deid").write_text('include "basic-profile"\nkeep PatientAge\n')
+    assert main(["test", str(tmp_path / "keep.deid"), str(cases)]) == 1
+    assert "got kept (a AS element, not a date)" in capsys.readouterr().err
+    for bad, line, message in [
+            ("cases:\n  - name: a\n    input: {Nonsense: 1}\n    expect: {PatientAge: kept}\n", 2,
+             "case 1: unknown keyword `Nonsense` in a case file"),
+            ("cases:\n  - name: a\n    input: {}\n    expect: {PatientAge: flambéed}\n", 2,
+             "case 1: unknown expectation `flambéed`"),
+            ("cases:\n  - name: a\n    input: {}\n    expect: {}\n  - name: b\n    input: {PixelSpacing: [a, b]}\n"
+             "    expect: {Rows: kept}\n", 5, "case 2 cannot be run"),
+            ("cases:\n  - name: a\n    input: [}\n", 3, ""),
+            ("cases:\n  - name: a\n    input: {}\n    expect: {pixels: unchanged}\n", 2, "`pixels` needs")]:
+        cases.write_text(bad)
+        assert main(["test", str(rules), str(cases)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"{cases}:{line}:") and message in err and "internal error" not in err
+
+
+def test_a_nested_failure_names_the_rule_of_the_enclosing_sequence(tmp_path, capsys):
+    rules = tmp_path / "site.deid"
+    rules.write_text('include "basic-profile"\nkeep PatientName\nremove RequestAttributesSequence\n')
+    cases = tmp_path / "site.yaml"
+    cases.write_text("cases:\n  - name: nested\n    input:\n      RequestAttributesSequence:\n"
+                     "        - PatientName: Doe^Jane\n    expect:\n      RequestAttributesSequence/0/PatientName: kept\n")
+    assert main(["test", str(rules), str(cases)]) == 1
+    assert f"got removed (decided by `remove` at {rules}:3, on the enclosing sequence)" in capsys.readouterr().err
+
+
+def test_diff_of_a_missing_file_is_a_usage_error(tmp_path):
+    assert main(["diff", str(tmp_path / "missing.deid"), "basic-profile"]) == 2
+    assert main(["check", str(tmp_path / "missing.deid")]) == 2

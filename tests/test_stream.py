@@ -78,7 +78,7 @@ def test_unsupported_input_falls_back_visibly(tmp_path):
     with pytest.raises(structure.Malformed):  # not passed on to the reference engine: failed
         stream.rewrite(b"not dicom", plan, KEY)
     clean = compile_text('include "basic-profile"\nclean StudyDescription')
-    with pytest.raises(stream.Unsupported, match="cleans text"):
+    with pytest.raises(stream.Unsupported, match="`clean` reads the whole dataset"):
         stream.rewrite((CORPUS / "CT_small.dcm").read_bytes(), clean, KEY)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deidlang import ast
+from deidlang.actions import Shift, Text
 from deidlang.errors import DeidSyntaxError
 from deidlang.syntax import parse
 
@@ -60,8 +61,8 @@ def test_masks_creators_paths_and_conditions():
 def test_string_escapes_and_shift_forms():
     replace, shift, per_patient = parse('replace PatientName with "A\\"B"\nshift-date StudyDate by +3 days\n'
                                         "shift-date StudyDate by patient within 90 days").statements
-    assert replace.argument == 'A"B'
-    assert shift.argument == 3 and per_patient.argument == ("patient", 90)
+    assert replace.argument == Text('A"B')
+    assert shift.argument == Shift(days=3) and per_patient.argument == Shift(within=90)
 
 
 def test_empty_and_comment_only_text():
@@ -75,14 +76,22 @@ def _error_cases():
 
 @pytest.mark.parametrize("path", _error_cases(), ids=lambda p: p.stem)
 def test_error_messages_match_fixtures(path, monkeypatch):
-    """Every class of bad rule file renders exactly as reviewed in tests/fixtures/errors/*.txt."""
+    """Every class of bad rule file (the typical mistakes, proof findings included) renders exactly as
+    reviewed in tests/fixtures/errors/*.txt: located with a caret, and with a help line saying what to do."""
     from deidlang.compiler import compile_file
     from deidlang.errors import RuleError
+    from deidlang.validate import proved
 
     monkeypatch.chdir(path.parent)
     with pytest.raises(RuleError) as info:
-        compile_file(path.name)
-    assert info.value.render() + "\n" == path.with_suffix(".txt").read_text()
+        proved(compile_file(path.name))
+    rendered = info.value.render() + "\n"
+    assert rendered == path.with_suffix(".txt").read_text()
+    assert "^" in rendered and "help: " in rendered
+
+
+def test_there_are_fixtures_for_the_twenty_typical_mistakes():
+    assert len(_error_cases()) >= 20
 
 
 @pytest.mark.parametrize("text", ["remove", "remove PatientName,", "ruleset x", "remove (0010,0010", "keep $",

@@ -19,20 +19,21 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement, empty_value_for_VR
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .. import values
 from .._version import __version__
-from ..compiler import APPLIES_TO
+from ..actions import ACTIONS
 from ..dictionary import DATE_VRS, cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
 from ..resolve import Position, Resolver
-from . import pixels, structure, values
+from . import pixels, structure
 from .conditions import evaluate
 from .keys import Key
 
@@ -98,6 +99,10 @@ class _Context:
     @functools.cached_property
     def patient_id(self) -> str:
         return str(self.original.get("PatientID") or "")
+
+    @property
+    def secret(self) -> bytes:
+        return self.key.secret
 
 
 class Engine:
@@ -210,11 +215,11 @@ class Engine:
         if action is None:
             return None
         if elem.VR == "SQ":
-            if action in ("keep", "clean"):
+            if ACTIONS[action].walks_items:
                 items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
                 return DataElement(elem.tag, "SQ", Sequence(items))
             return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
-        if action == "keep":
+        if ACTIONS[action].result == "keep":
             return elem
         return self.transform(elem, action, rule, ctx)
 
@@ -222,12 +227,12 @@ class Engine:
         """The action for an element (its effect on dates noted); None when the element goes: removed,
         or the action does not fit its VR."""
         action = rule.action if rule else self.resolver.default_action(tag)
+        declared = ACTIONS[action]
         if vr in DATE_VRS:
-            ctx.dates.add({"keep": "kept", "shift-date": "modified", "truncate-date": "modified"}.get(action, "removed"))
-        if action == "remove":
+            ctx.dates.add(declared.date_effect)
+        if declared.result == "remove":
             return None
-        allowed = APPLIES_TO[action]
-        if allowed is not None and vr not in allowed:
+        if not declared.fits(vr):
             ctx.outcome.notes.append(f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed")
             return None
         return action
@@ -242,36 +247,18 @@ class Engine:
         return DataElement(elem.tag, elem.VR, value)
 
     def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):
+        """The action's declaration computes the value (`actions`): a constant for the VR, else each
+        value transformed (nothing to do for an empty one), keyed ones with their pairs recorded."""
+        declared, argument = ACTIONS[action], rule.argument if rule else None
         vr, value = elem.VR, elem.value
-        if action == "empty":
-            return empty_value_for_VR(vr)
-        if action in ("dummy", "dummy-date"):
-            return values.dummy(vr)
-        if action == "replace":
-            return rule.argument
+        if declared.result == "constant":
+            return declared.constant(vr, argument)
         if value is None or value == "":
             return value
-        secret = ctx.key.secret
-        if action == "hash":
-            return self._keyed(value, "hash", lambda v: values.hash_text(secret, v), ctx)
-        if action == "uid":
-            return self._keyed(value, "uid", lambda v: values.new_uid(secret, v), ctx)
-        if action == "pseudonym":
-            prefix, length = rule.argument
-            return self._keyed(value, f"pseudonym:{length}:{prefix}",
-                               lambda v: values.pseudonym(secret, v, prefix, length), ctx)
-        if action == "shift-date":
-            days = rule.argument
-            if isinstance(days, tuple):
-                days = values.patient_shift(secret, ctx.patient_id, days[1])
-            return values.per_value(value, lambda v: values.shift_date(v, vr, days))
-        if action == "truncate-date":
-            return values.per_value(value, lambda v: values.truncate_date(v, vr, rule.argument))
-        if action == "round-age":
-            return values.per_value(value, lambda v: values.round_age(v, rule.argument))
-        if action == "clean":
-            return values.per_value(value, lambda v: values.scrub(v, ctx.scrub_pattern))
-        raise AssertionError(action)
+        transform = declared.transform
+        if declared.result == "keyed":
+            return self._keyed(value, declared.pair_kind(argument), lambda v: transform(v, vr, argument, ctx), ctx)
+        return values.per_value(value, lambda v: transform(v, vr, argument, ctx))
 
     @staticmethod
     def _keyed(value, kind: str, transform, ctx: _Context):

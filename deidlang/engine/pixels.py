@@ -23,6 +23,9 @@ from pydicom.uid import (
     HTJ2K, JPEG2000, JPEG2000MC, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless, UID,
 )
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from ..errors import EngineError
 from ..plan import PixelRule
 from . import ocr
@@ -51,14 +54,10 @@ def apply(out: Dataset, original: Dataset, rules: list[PixelRule], transfer_synt
     bits_stored = int(original.get("BitsStored", arr.dtype.itemsize * 8))
     black, white = _extremes(original, arr.dtype, photometric, bits_stored)
     for rule in rules:
-        if rule.kind == "blackout":
-            regions = rule.regions
-        elif rule.kind == "detected-text":
-            regions = tuple(ocr.find_text(frames[0], photometric))
-            notes.append(f"detected text: {len(regions)} region(s) blacked out")
-        else:
-            _burn_overlays(frames, original, white)
-            regions = ()
+        operation = OPERATIONS.get(rule.kind)
+        if operation is None:  # fail-closed: an unknown kind is never taken for another
+            raise EngineError(f"unknown pixel rule kind `{rule.kind}`")
+        regions = operation(rule, _Pixels(frames, original, photometric, white), notes)
         for x, y, w, h in regions:
             frames[:, max(y, 0):max(min(y + h, rows), 0), max(x, 0):max(min(x + w, cols), 0)] = black
     # INVARIANT: the input is never modified. `out` shares kept elements with it, and what follows
@@ -85,6 +84,43 @@ def apply(out: Dataset, original: Dataset, rules: list[PixelRule], transfer_synt
         for tag in [t for t in out.keys() if t.group in _OVERLAY_GROUPS]:
             del out[tag]
     return out.file_meta.TransferSyntaxUID
+
+
+@dataclass(frozen=True)
+class _Pixels:
+    """What a pixel operation works on: every frame (changed in place) and what it needs to know."""
+
+    frames: np.ndarray
+    original: Dataset
+    photometric: str
+    white: int
+
+
+Region = tuple[int, int, int, int]
+
+
+def _blackout(rule: PixelRule, pixels: _Pixels, notes: list[str]) -> tuple[Region, ...]:
+    return rule.regions
+
+
+def _detected_text(rule: PixelRule, pixels: _Pixels, notes: list[str]) -> tuple[Region, ...]:
+    regions = tuple(ocr.find_text(pixels.frames[0], pixels.photometric))
+    notes.append(f"detected text: {len(regions)} region(s) blacked out")
+    return regions
+
+
+def _burn(rule: PixelRule, pixels: _Pixels, notes: list[str]) -> tuple[Region, ...]:
+    _burn_overlays(pixels.frames, pixels.original, pixels.white)
+    return ()
+
+
+#: The operation of each pixel rule kind declared in `deidlang.actions.PIXEL_KINDS`: it changes the
+#: frames in place and returns the regions to fill with black.
+OPERATIONS: dict[str, Callable[[PixelRule, _Pixels, list[str]], tuple[Region, ...]]] = {
+    "blackout": _blackout,
+    "detected-text": _detected_text,
+    "burn-overlays": _burn,
+}
 
 
 def _native(transfer_syntax: str) -> str:

@@ -22,8 +22,8 @@ constant of an empty/dummy/replace rule instead (nothing of the value survives e
 
 What it does not handle it refuses with `Unsupported`, and the runner uses the reference engine for
 that file (counted): no preamble, a deflated or big-endian transfer syntax, an active pixel rule, a
-plan with `clean`, undefined-length UN elements, file meta values that are not ASCII, and anything
-malformed.
+plan with an action that reads the whole dataset (`clean`), undefined-length UN elements, file meta
+values that are not ASCII, and anything malformed.
 """
 
 from __future__ import annotations
@@ -43,13 +43,13 @@ from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
-from ..compiler import APPLIES_TO
+from .. import pixelrisk, values
+from ..actions import ACTIONS
 from ..dictionary import ALL_VRS, DATE_VRS, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
-from .. import pixelrisk
 from ..validate import atoms
-from . import structure, values
+from . import structure
 from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
                       require_instance)
 from .keys import Key
@@ -71,8 +71,6 @@ SPAN = 1 << 16
 
 # What the table says to do with an element.
 _DROP, _COPY, _CONST, _COMPUTE, _SEQ = range(5)
-_CONSTANT = frozenset({"empty", "dummy", "dummy-date", "replace"})
-_DATE_EFFECT = {"keep": "kept", "shift-date": "modified", "truncate-date": "modified"}
 
 # Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
 _TABLES: dict[tuple, dict] = {}
@@ -100,8 +98,8 @@ def _facts(plan: Plan) -> dict:
     top-level values its conditions (and the keys and file meta) read."""
     facts = _table("plan", plan.plan_hash)
     if not facts:
-        facts["reason"] = ("the plan cleans text (its terms come from the whole dataset)"
-                           if any(rule.action == "clean" for rule in plan.rules) else None)
+        whole = sorted({rule.action for rule in plan.rules if ACTIONS[rule.action].whole_dataset})
+        facts["reason"] = (f"the plan's `{whole[0]}` reads the whole dataset" if whole else None)
         # A file's own SOP Instance UID is only checked to be there, unless a condition reads it.
         facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID, *pixelrisk.READS,
                                       *(atom[1] for cond in plan.conditions for atom in atoms(cond))}))
@@ -431,19 +429,19 @@ class _Rewriter:
         resolver = self.engine.resolver
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
         action = rule.action if rule else resolver.default_action(tag)
-        date = _DATE_EFFECT.get(action, "removed") if vr in DATE_VRS else None
-        if action == "remove":
+        declared = ACTIONS[action]
+        date = declared.date_effect if vr in DATE_VRS else None
+        if declared.result == "remove":
             return _DROP, date, None, action, rule
-        allowed = APPLIES_TO[action]
-        if allowed is not None and vr not in allowed:
+        if not declared.fits(vr):
             return _DROP, date, f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed", action, rule
         if vr == "SQ":
-            if action in ("keep", "clean"):
+            if declared.walks_items:
                 return _SEQ, date, None, action, rule
             return _CONST, date, self._sequence(tag, []), action, rule  # empty and dummy: no items
-        if action == "keep":
+        if declared.result == "keep":
             return _COPY, date, None, action, rule
-        if action in _CONSTANT:
+        if declared.result == "constant":
             capture = Outcome(None)
             new = self.engine.transform(DataElement(tag, vr, None), action, rule,
                                         dataclasses.replace(self.ctx, outcome=capture))
@@ -456,8 +454,9 @@ class _Rewriter:
         """The encoded result of an action that reads the old value, and the new value as text;
         remembered by the input bytes (and the patient, for per-patient date shifts)."""
         raw = self.data[element[3]:element[5]]
+        per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
         key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if action == "shift-date" else None)
+               self.ctx.patient_id if per_patient else None)
         result = self.results.get(key)
         if result is None:
             result = self._transform(element, action, rule)

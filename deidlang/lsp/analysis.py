@@ -17,7 +17,7 @@ from lsprotocol import types
 from .. import ast
 from ..compiler import compile_text, display_name, resolve_ruleset
 from ..dictionary import tag_for_keyword
-from ..errors import RuleError, Span
+from ..errors import RuleError, RuleErrors, Span
 from ..plan import Origin, Plan
 from ..resolve import Resolver
 from ..syntax import parse_cached
@@ -102,8 +102,8 @@ def analyse(path: Path | None, text: str, read: Reader = read_disk, profile: str
 
 
 def _each(err: RuleError) -> list[RuleError]:
-    """The errors one failed compile reported."""
-    return [err]
+    """The errors one failed compile reported (the compiler raises them all together)."""
+    return list(err.errors) if isinstance(err, RuleErrors) else [err]
 
 
 # ---------------------------------------------------------------- positions

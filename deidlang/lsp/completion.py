@@ -15,7 +15,7 @@ from pydicom.datadict import get_entry, keyword_dict
 
 from ..compiler import MINIMUMS, shipped_rulesets
 from ..dictionary import ALL_VRS, aryanto50, cid7050, format_tag, safe_private, tcia_creators
-from ..plan import ACTIONS
+from ..actions import ACTIONS
 from .analysis import Analysis
 from .cursor import Token, before
 

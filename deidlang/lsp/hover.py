@@ -6,10 +6,10 @@ from __future__ import annotations
 from lsprotocol import types
 from pydicom.datadict import get_entry
 
-from ..compiler import APPLIES_TO
+from ..actions import ACTIONS
 from ..dictionary import OPTION_COLUMNS, aryanto50, e1_1, format_tag, parse_tag, tag_for_keyword, vrs_of
 from ..explain import rule_text, selector_text, top_level_chain
-from ..plan import ACTIONS, CHANGING, is_private
+from ..plan import is_private
 from .analysis import Analysis
 from .cursor import Token, token_at
 
@@ -84,9 +84,10 @@ def _where(origin) -> str:
 
 
 def action_markdown(action: str) -> str:
-    allowed = APPLIES_TO[action]
-    out = [f"**{action}** (action)", "",
+    declared = ACTIONS[action]
+    allowed = declared.applies_to
+    out = [f"**{action}** (action): {declared.summary}", "",
            "- applies to: " + ("any VR" if allowed is None else "VR " + ", ".join(sorted(allowed))),
-           "- always changes or removes the value: " + ("yes" if action in CHANGING else
+           "- always changes or removes the value: " + ("yes" if declared.changes else
                                                         "no (an element of the minimum it leaves needs a `waive`)")]
     return "\n".join(out)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,7 @@ from ..compiler import compile_text
 from ..dictionary import parse_tag
 from ..engine import engine_for
 from ..engine.conditions import evaluate
-from ..errors import DeidError, Rejected
+from ..errors import DeidError, EngineError, Rejected, Span
 from ..plan import Plan
 from ..resolve import Resolver
 
@@ -77,33 +78,80 @@ class Report:
 
 
 def run_cases(rules: str, case_file: str | Path) -> Report:
-    """Run every case of one file against RULES (a name or path, tested after the file's ``base``)."""
+    """Run every case of one file against RULES (a name or path, tested after the file's ``base``).
+
+    A case file that cannot be read, or a case that cannot be run, raises `CaseError` located at the
+    file's line (the case's first line for what goes wrong inside a case); it never crashes."""
     path = Path(case_file)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise CaseError(f"cannot read the case file `{path}`: {err}") from None
+        text = path.read_text(encoding="utf-8")
+        spec = yaml.safe_load(text) or {}
+        lines = _case_lines(text)
+    except OSError as err:
+        raise CaseError(f"cannot read the case file `{path}`: {err.strerror or type(err).__name__}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise CaseError(problem, _line_span(path, mark.line + 1) if mark else None,
+                        "a case file is YAML: `cases:` then a list of `name`, `input` and `expect`").with_text(text)
+    if not isinstance(spec, dict) or not isinstance(spec.get("cases", []), list):
+        raise CaseError("a case file holds a mapping with a list of `cases`", _line_span(path, 1),
+                        "write `cases:` then `- name: ...` items").with_text(text)
     includes = [*spec.get("base", []), rules if "/" not in rules else str(Path(rules).resolve())]
-    text = "".join(f'include "{name}"\n' for name in includes)
-    plan = compile_text('ruleset "under test" version "0"\nrequire minimum none because "rule tests"\n' + text,
-                        source=str(path))
+    rule_text = "".join(f'include "{name}"\n' for name in includes)
+    plan = compile_text('ruleset "under test" version "0.0.0"\nrequire minimum none because "rule tests"\n'
+                        + rule_text, source=str(path))
     report = Report(failures=[])
-    for case in spec.get("cases", []):
-        report.cases += 1
-        report.checks += len(case.get("expect", {}))
-        report.failures += _run_case(plan, case, path.parent)
+    for number, case in enumerate(spec.get("cases", [])):
+        where = _line_span(path, *(lines[number] if number < len(lines) else (1, 1)))
+        try:
+            if not isinstance(case, dict) or not isinstance(case.get("expect", {}), dict):
+                raise CaseError("a case is a mapping with `name`, `input` (or `file`) and `expect`")
+            report.cases += 1
+            report.checks += len(case.get("expect", {}))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom's warnings quote values
+                report.failures += _run_case(plan, case, path.parent)
+        except CaseError as err:
+            raise CaseError(f"case {number + 1}: {err.message}", err.span or where, err.help).with_text(text) from None
+        except Exception as err:  # a value the case gives that pydicom cannot hold: say where, not what
+            raise CaseError(f"case {number + 1} cannot be run: {type(err).__name__}", where,
+                            "check that each input value is valid for its element's VR").with_text(text) from None
     return report
+
+
+def _case_lines(text: str) -> list[tuple[int, int]]:
+    """The 1-based line and column at which each item of ``cases`` starts."""
+    node = yaml.compose(text)
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key, value in node.value:
+        if key.value == "cases" and isinstance(value, yaml.SequenceNode):
+            return [(item.start_mark.line + 1, item.start_mark.column + 1) for item in value.value]
+    return []
+
+
+def _line_span(path: Path, line: int, col: int = 1) -> Span:
+    return Span(str(path), 0, 0, line, col, line, col + 1)
 
 
 def _run_case(plan: Plan, case: dict, folder: Path) -> list[Failure]:
     name = str(case.get("name", "unnamed case"))
-    ds = dcmread(folder / case["file"]) if "file" in case else build_dataset(case.get("input", {}))
+    if "file" in case:
+        try:
+            ds = dcmread(folder / case["file"])
+        except (OSError, ValueError) as err:
+            raise CaseError(f"cannot read the DICOM file `{case['file']}`: {type(err).__name__}") from None
+    else:
+        ds = build_dataset(case.get("input", {}))
     expect = dict(case.get("expect", {}))
     try:
         out = engine_for(plan).apply(ds, TEST_KEY).dataset
     except Rejected as err:
         wanted = expect.pop("file", "written")
         return [] if wanted == "rejected" else [Failure(name, "file", str(wanted), "rejected", err.message)]
+    except EngineError as err:
+        return [Failure(name, "file", str(expect.get("file", "written")), f"failed ({err.message})", "")]
     wanted_file = expect.pop("file", "written")
     failures = [] if wanted_file == "written" else [Failure(name, "file", str(wanted_file), "written", "")]
     truths = evaluate(plan.conditions, ds)
@@ -118,7 +166,7 @@ def _run_case(plan: Plan, case: dict, folder: Path) -> list[Failure]:
         before, after = _find(ds, position, tag), _find(out, position, tag)
         got = _check(str(wanted), before, after)
         if got:
-            failures.append(Failure(name, where, str(wanted), got, _decided_by(plan, resolver, before, position,
+            failures.append(Failure(name, where, str(wanted), got, _decided_by(plan, resolver, ds, position,
                                                                               tag, truths)))
     return failures
 
@@ -132,6 +180,8 @@ def build_dataset(spec: dict) -> Dataset:
 
 
 def _items(spec: dict) -> Dataset:
+    if not isinstance(spec, dict):
+        raise CaseError("an input is a mapping of keyword (or \"(gggg,eeee)\") to value")
     ds = Dataset()
     for key, value in spec.items():
         tag = _tag(key)
@@ -149,6 +199,7 @@ def _items(spec: dict) -> Dataset:
 
 
 def _tag(key: str) -> int:
+    key = str(key)
     if re.fullmatch(r"\(?[0-9A-Fa-f]{4},[0-9A-Fa-f]{4}\)?", key):
         return parse_tag(key)
     tag = tag_for_keyword(key)
@@ -158,7 +209,9 @@ def _tag(key: str) -> int:
 
 
 def _locate(where: str) -> tuple[tuple[tuple[int, int], ...], int]:
-    parts = where.split("/")
+    parts = str(where).split("/")
+    if len(parts) % 2 == 0 or not all(p.isdigit() for p in parts[1::2]):
+        raise CaseError(f"`{where}` is not an element or a path such as Sequence/0/Keyword")
     steps = tuple((_tag(parts[i]), int(parts[i + 1])) for i in range(0, len(parts) - 1, 2))
     return steps, _tag(parts[-1])
 
@@ -192,20 +245,33 @@ def _check(wanted: str, before, after) -> str:
         return "" if after is not None and got not in ("kept",) else got
     if wanted.startswith("replaced with "):
         return "" if after is not None and str(after.value) == wanted[len("replaced with "):] else got
-    match = re.fullmatch(r"shifted by (-?\d+) days?", wanted)
+    match = re.fullmatch(r"shifted by ([+-]?\d+) days?", wanted)
     if match:
         if after is None or before is None:
             return got
-        days = (_date(str(after.value)) - _date(str(before.value))).days
+        if before.VR not in ("DA", "DT"):
+            return f"{got} (a {before.VR} element, not a date)"
+        old, new = _date(str(before.value)), _date(str(after.value))
+        if old is None or new is None:
+            return f"{got} (not a date)"
+        days = (new - old).days
         return "" if days == int(match.group(1)) else f"shifted by {days} days"
-    raise CaseError(f"unknown expectation `{wanted}`")
+    raise CaseError(f"unknown expectation `{wanted}`",
+                    help="expect removed, kept, empty, changed, replaced with TEXT or shifted by N days")
 
 
-def _date(text: str) -> dt.date:
-    return dt.datetime.strptime(text[:8], "%Y%m%d").date()
+def _date(text: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(text[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
 
 
 def _pixels(ds: Dataset, out: Dataset, wanted: str) -> str:
+    if "PixelData" not in ds:
+        raise CaseError("`pixels` needs an input with pixel data", help="give a DICOM `file:` with an image")
+    if "PixelData" not in out:
+        return "removed"
     before, after = np.asarray(ds.pixel_array), np.asarray(out.pixel_array)
     if wanted == "unchanged":
         return "" if before.shape == after.shape and (before == after).all() else "changed"
@@ -223,10 +289,24 @@ def _pixels(ds: Dataset, out: Dataset, wanted: str) -> str:
     return "not blacked out"
 
 
-def _decided_by(plan: Plan, resolver: Resolver, elem, position, tag: int, truths) -> str:
+def _decided_by(plan: Plan, resolver: Resolver, ds: Dataset, position, tag: int, truths) -> str:
+    """The rule behind an element's fate: that of the first enclosing sequence that did not keep its
+    items (then the element never had a say), else the element's own."""
+    for depth, (seq, _) in enumerate(position):
+        holder = _find(ds, position[:depth], seq)
+        if holder is None:
+            return ""
+        rule = resolver.decide(seq, holder.VR, None, position[:depth], truths)
+        action = rule.action if rule else resolver.default_action(seq)
+        if action not in ("keep", "clean"):
+            return f"{_who(plan, resolver, rule, seq)}, on the enclosing sequence"
+    elem = _find(ds, position, tag)
     if elem is None:
         return ""
-    rule = resolver.decide(tag, elem.VR, None, position, truths)
+    return _who(plan, resolver, resolver.decide(tag, elem.VR, None, position, truths), tag)
+
+
+def _who(plan: Plan, resolver: Resolver, rule, tag: int) -> str:
     if rule is None:
         return f"the default ({resolver.default_action(tag)})"
     return f"`{rule.action}` at {plan.origin(rule.order)}"

@@ -16,7 +16,7 @@ from ..plan import Plan
 from ..resolve import Resolver
 from .handling import handling
 
-# The weakest strength each code of the table allows (see handling.STRENGTH).
+# The weakest strength each code of the table allows (see `deidlang.actions.Action.strength`).
 _REQUIRED = {"X": 4, "Z": 3, "D": 3, "U": 3, "X/Z": 3, "X/D": 3, "Z/D": 3, "X/Z/D": 3, "X/Z/U*": 0, "K": 0, "C": 1}
 _PATTERNS = {"50xx,xxxx": (0x50003000, "OB"), "60xx,3000": (0x60003000, "OW"), "60xx,4000": (0x60004000, "LT"),
              "gggg,eeee (gggg odd)": (0x00091001, "LO")}

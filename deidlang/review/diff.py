@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..actions import ACTIONS
 from ..dictionary import aryanto50, e1_1, parse_tag
 from ..explain import action_text, condition_text, selector_text
 from ..plan import Plan, PlanRule
 from ..resolve import Resolver
-from .handling import STRENGTH, element_name, handling
+from .handling import element_name, handling
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,10 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
                        f"{before.origins()} -> {after.origins()}"))
     old_general, new_general = _general(old), _general(new)
     for key in sorted(old_general.keys() - new_general.keys()):
-        add(Change(key, "present", "gone", "more" if STRENGTH[old_general[key][0].action] >= 2 else "less",
+        add(Change(key, "present", "gone", "more" if ACTIONS[old_general[key][0].action].strength >= 2 else "less",
                    _where(old, old_general[key])))
     for key in sorted(new_general.keys() - old_general.keys()):
-        add(Change(key, "absent", "added", "less" if STRENGTH[new_general[key][0].action] >= 2 else "more",
+        add(Change(key, "absent", "added", "less" if ACTIONS[new_general[key][0].action].strength >= 2 else "more",
                    _where(new, new_general[key])))
     if old.default != new.default:
         add(Change("default", old.default, new.default, "more" if new.default == "keep" else "less"))

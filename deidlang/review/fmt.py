@@ -12,6 +12,7 @@ line before the statement that followed it. Runs of blank lines become one. Form
 from __future__ import annotations
 
 from .. import ast
+from ..actions import PIXEL_KINDS
 from ..syntax import parse_with_comments
 
 _KIND_ORDER = {ast.Path: 0, ast.Keyword: 1, ast.TagPattern: 1, ast.CreatorElement: 2, ast.Group: 3,
@@ -88,8 +89,9 @@ def statement(stmt: ast.Statement) -> str:
         case ast.Reject(condition=condition, reason=reason):
             return f"reject if {condition_text(condition)}" + (f" because {_quote(reason)}" if reason else "")
         case ast.PixelRule(kind=kind, regions=regions, complete=complete, condition=condition):
-            head = {"blackout": "blackout " + ", ".join(",".join(map(str, r)) for r in regions),
-                    "detected-text": "blackout detected-text", "burn-overlays": "burn overlays"}[kind]
+            head = PIXEL_KINDS[kind].head
+            if PIXEL_KINDS[kind].regions:
+                head += " " + ", ".join(",".join(map(str, r)) for r in regions)
             return head + (" complete" if complete else "") + _if(condition)
         case ast.Rule():
             return _rule(stmt)
@@ -100,17 +102,8 @@ def _rule(rule: ast.Rule) -> str:
     head = f"{rule.action} {selector_list(rule.selectors)}"
     if rule.excepts:
         head += f" except {selector_list(rule.excepts)}"
-    arg = rule.argument
-    if rule.action == "replace":
-        head += f" with {_quote(arg)}"
-    elif rule.action == "shift-date":
-        head += f" by patient within {arg[1]} days" if isinstance(arg, tuple) else f" by {arg} days"
-    elif rule.action == "pseudonym":
-        head += (f" prefix {_quote(arg[0])}" if arg[0] else "") + (f" length {arg[1]}" if arg[1] != 10 else "")
-    elif rule.action == "round-age":
-        head += f" to {arg} years"
-    elif rule.action == "truncate-date":
-        head += f" to {arg}"
+    if rule.argument is not None:
+        head += rule.argument.text()
     return head + _if(rule.condition)
 
 

@@ -2,25 +2,21 @@
 can decide it at the top level (most specific first, down to the first unconditional one or the
 default), and how much of the value can get through in the worst case.
 
-Strength orders actions by what they let through: 4 removes the element, 3 replaces its value with
-one that carries nothing of the original (empty, dummy, replace) or only through a key (uid, hash,
-pseudonym, shift-date), 2 generalises it (round-age, truncate-date), 1 cleans free text by heuristics,
-0 keeps it.
+Strength orders actions by what they let through (`deidlang.actions.Action.strength`): 4 removes
+the element, 3 replaces its value with one that carries nothing of the original or only through a key,
+2 generalises it, 1 cleans free text by heuristics, 0 keeps it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..actions import ACTIONS
 from ..dictionary import format_tag, keyword_of, vrs_of
 from ..explain import action_text, condition_text
 from ..plan import Plan, PlanRule
 from ..resolve import Resolver
 from ..validate import deciders
-
-STRENGTH = {"remove": 4, "empty": 3, "dummy": 3, "dummy-date": 3, "replace": 3, "uid": 3, "hash": 3,
-            "pseudonym": 3, "shift-date": 3, "round-age": 2, "truncate-date": 2, "clean": 1, "keep": 0}
-
 
 @dataclass(frozen=True)
 class Step:
@@ -69,4 +65,4 @@ def handling(plan: Plan, resolver: Resolver, tag: int, vr: str | None = None) ->
 
 
 def _strength(plan: Plan, resolver: Resolver, tag: int, rule: PlanRule | None) -> int:
-    return STRENGTH[rule.action if rule else resolver.default_action(tag)]
+    return ACTIONS[rule.action if rule else resolver.default_action(tag)].strength

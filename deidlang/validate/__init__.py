@@ -35,7 +35,8 @@ def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
     findings = [f for check in OBLIGATIONS for f in check(plan, resolver)]
     if profile is not None:
         findings += PROFILES[profile](plan, resolver)
-    findings += [Finding("warning", message, plan.origin(order)) for message, order in plan.warnings]
+    findings += [Finding("warning", message, plan.origin(order), columns=tuple(cols) or None)
+                 for message, order, *cols in plan.warnings]
     return findings
 
 

@@ -13,7 +13,8 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..plan import CHANGING, Plan, PlanRule
+from ..actions import always_changes
+from ..plan import Plan, PlanRule
 from ..resolve import Resolver
 
 MAX_ATOMS = 12
@@ -29,7 +30,7 @@ class Survival:
 
 
 def survivals(plan: Plan, resolver: Resolver, tag: int, vr: str,
-              changes: Callable[[str], bool] = CHANGING.__contains__) -> list[Survival]:
+              changes: Callable[[str], bool] = always_changes) -> list[Survival]:
     """Every way an element of this tag and VR, anywhere in a dataset, can keep its value."""
     base = resolver.candidates(tag, vr, None)
     chains = [(base, False)]

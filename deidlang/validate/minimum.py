@@ -33,4 +33,5 @@ def leak_finding(plan: Plan, name: str, survival: Survival, what: str, tag: int,
     where = "in one sequence position " if survival.via_path else ""
     why = f"`{rule.action}` {where}lets it through"
     return Finding("error", f"{name} {what} can survive unchanged: {why}", plan.origin(rule.order),
-                   f"change this rule or `waive` {name.split(' ')[0]} with a reason", tag, waivable)
+                   f"change this rule or `waive` {name.split(' ')[0]} with a reason", tag, waivable,
+                   plan.columns_of(rule))

@@ -9,7 +9,8 @@ and a private element of an unknown creator.
 from __future__ import annotations
 
 from ..dictionary import OPTION_COLUMNS, e1_1, format_tag, parse_tag, vrs_of
-from ..plan import CHANGING, Plan
+from ..actions import always_changes
+from ..plan import Plan
 from ..resolve import Resolver
 from ._analysis import survivals
 from ._finding import Finding
@@ -44,7 +45,7 @@ def basic_profile(plan: Plan, resolver: Resolver) -> list[Finding]:
             vrs = sorted(vrs_of(tag)) or ["UN"]
         name = f"`{row['keyword'] or row['name']}` {row['tag'] if row['tag'] in _PATTERN_ROWS else format_tag(tag)}"
         # X/Z/U*: keeping the sequence while its UIDs are re-mapped is one of the standard's choices.
-        changes = _any_action if row["basic_profile"] == "X/Z/U*" else CHANGING.__contains__
+        changes = _any_action if row["basic_profile"] == "X/Z/U*" else always_changes
         for vr in vrs:
             for survival in survivals(plan, resolver, tag, vr, changes):
                 findings.append(leak_finding(plan, name, survival, f"has basic-profile action {row['basic_profile']}",
