@@ -199,3 +199,115 @@ def test_the_in_memory_engine_checks_what_a_dataset_can_hold(key):
     ds.PixelData = ds.PixelData[:-2]
     with pytest.raises(deidlang.EngineError, match="shorter than its image size"):
         deidlang.apply(deidlang.compile("basic-profile"), ds, key=key)
+
+
+def test_a_length_that_covers_the_next_elements_leaks_nothing(tmp_path):
+    """Issue item 1: Modality (kept) with a length covering PatientName and PatientID. The file is well
+    formed, but the kept value is not a valid CS value: removed in both engines, nothing smuggled."""
+    source = tmp_path / "in.dcm"
+    source.write_bytes(_smuggled())
+    plan = deidlang.compile('include "basic-profile"\nwaive pixels because "test"')
+    for result, written in both(source, plan, tmp_path):
+        assert result.status == "written", result.reason
+        assert NAME not in written and ID not in written
+        assert any(n.startswith("(0008,0060): ") and n.endswith("CS value: removed") for n in result.notes)
+
+
+# ---------------------------------------------------------------- 2. VR lies
+
+
+LIES = [("PatientName", "CS", "QZXLIE^NAME"), ("PatientID", "OB", b"QZXLIEID"), ("PatientBirthDate", "UI", "1.2.3"),
+        ("EvaluatorName", "OB", b"QZXLIE^EVAL"), ("TextValue", "OB", b"QZXLIETEXT"),
+        ("CommentsOnTheScheduledProcedureStep", "CS", "QZXLIECOMMENT")]
+
+
+@pytest.mark.parametrize("rules", ["basic-profile", "remove vr PN, vr LO, vr DA, vr TM, vr DT, vr SH, vr ST, vr AS, vr SQ, "
+                                   "vr UT, vr LT, vr UC"])
+def test_an_element_is_decided_by_its_dictionary_vr_not_the_one_it_declares(rules, tmp_path):
+    ds = ct()
+    for keyword, vr, value in LIES:
+        ds.add_new(keyword, vr, value)
+    ds.add_new(0x00091010, "LO", "x")  # private without creator: removed anyway
+    ds.add_new(0x00290000 | 0x1234, "SH", "QZXPRIV")
+    ds.add_new(0x00431099, "LO", "y")
+    ds.add_new(0x0011FF00 - 0x10000, "LO", "QZXUNKNOWNPUBLIC")  # (0010,FF00): a public tag nobody defined
+    source = saved(ds, tmp_path)
+    plan = deidlang.compile(rules if rules == "basic-profile" else
+                            'require minimum none because "VR classes only"\n' + rules)
+    results = both(source, plan, tmp_path)
+    assert results[0][1] == results[1][1]
+    for result, written in results:
+        assert result.status == "written", result.reason
+        assert b"QZXLIE" not in written and b"QZXUNKNOWNPUBLIC" not in written
+        assert any("written as VR CS, the dictionary says PN: removed" in n for n in result.notes)
+        assert any("the dictionary does not know" in n for n in result.notes)
+
+
+def test_the_proof_reasons_on_dictionary_vrs():
+    """A ruleset that removes by VR class is proved against the dictionary VRs of the minimum."""
+    plan = compile_text("remove vr PN, vr LO, vr DA, vr TM, vr DT, vr SH, vr ST, vr AS, vr SQ, vr CS")
+    assert not [f for f in deidlang.validate(plan) if f.is_error]
+
+
+def test_an_undefined_length_un_of_an_unknown_tag_is_removed(tmp_path):
+    """It used to be read as a sequence and kept."""
+    hidden = _item(_explicit(0x00100010, "PN", NAME)[:4] + len(NAME).to_bytes(4, "little") + NAME)
+    un = (0x0011).to_bytes(2, "little") + (0x0010).to_bytes(2, "little") + b"UN\0\0" + b"\xff" * 4
+    un = (0x0010).to_bytes(2, "little") + (0xFF10).to_bytes(2, "little") + b"UN\0\0" + b"\xff" * 4
+    seq_end = (0xFFFE).to_bytes(2, "little") + (0xE0DD).to_bytes(2, "little") + bytes(4)
+    source = tmp_path / "in.dcm"
+    source.write_bytes(_file(_HEAD + un + hidden + seq_end))
+    for result, written in both(source, deidlang.compile("basic-profile"), tmp_path):
+        assert result.status == "written", result.reason
+        assert NAME not in written
+
+
+# ---------------------------------------------------------------- 4. values nobody decides
+
+
+@pytest.mark.parametrize(("tag", "vr", "value"), [
+    (0x00080060, "CS", b"ct"), (0x00080060, "CS", b"JOHN DOE SMITH JR "), (0x00180050, "DS", b"1.5mm "),
+    (0x00200013, "IS", b"12a "), (0x00280010, "US", b"\x01\x02\x03"), (0x00080008, "CS", b"A\\B\\C^D "),
+    (0x00200020, "CS", b"L\\P\\F "),  # PatientOrientation: VM 2 in the dictionary
+    (0x00080020, "DA", b"20201350"), (0x00080030, "TM", b"25:00:00"), (0x00101010, "AS", b"47 Y"),
+    (0x0020000D, "UI", b"1.2.JOHN"),
+])
+def test_an_invalid_kept_value_is_removed_with_a_note(tag, vr, value, tmp_path):
+    source = tmp_path / "in.dcm"
+    source.write_bytes(_file(b"".join(sorted([_HEAD, _explicit(tag, vr, value)]))))
+    keyword = deidlang.dictionary.keyword_of(tag)
+    plan = deidlang.compile(f'require minimum none because "test"\nkeep {keyword}')
+    results = both(source, plan, tmp_path)
+    assert results[0][1] == results[1][1]
+    for result, written in results:
+        assert result.status == "written", result.reason
+        assert keyword not in dcmread(tmp_path / "reference.dcm")
+        assert any(n.startswith(deidlang.dictionary.format_tag(tag)) and n.endswith("removed") for n in result.notes)
+    valid = tmp_path / "valid.dcm"  # the same element with a valid value is kept
+    valid.write_bytes(_file(b"".join(sorted([_HEAD, _explicit(0x00080060, "CS", b"CT")]))))
+    assert "Modality" in dcmread(both(valid, plan, tmp_path)[0][0].output)
+
+
+@pytest.mark.parametrize("charset", ["JOHN DOE 19470317 1 MAIN STREET", "ISO_IR 100\\JOHN", "iso_ir 100"])
+def test_a_specific_character_set_that_is_not_defined_terms_fails_the_file(charset, tmp_path):
+    ds = ct()
+    ds.add_new(0x00080005, "CS", charset)
+    source = saved(ds, tmp_path)
+    for result, written in both(source, deidlang.compile("basic-profile"), tmp_path):
+        assert (result.status, written) == ("failed", None)
+        assert "SpecificCharacterSet" in result.reason and "JOHN" not in result.reason
+
+
+def test_a_safe_private_slot_is_kept_only_as_the_tables_vr(tmp_path):
+    """GEMS_ACQU_01 0019,xx23 is DS in Table E.3.10-1."""
+    plan = deidlang.compile('include "basic-profile"\ninclude "retain-safe-private"')
+    for value, vr, kept in (("JOHN DOE", "LO", False), ("1.5", "DS", True), ("JOHN", "UN", False), ("2.5 ", "UN", True)):
+        ds = ct()
+        block = ds.private_block(0x0019, "GEMS_ACQU_01", create=True)
+        block.add_new(0x23, vr, value.encode() if vr == "UN" else value)
+        source = saved(ds, tmp_path)
+        results = both(source, plan, tmp_path)
+        assert vr == "UN" or results[0][1] == results[1][1]  # pydicom reads a known private UN as its VR
+        for result, written in results:
+            assert result.status == "written", result.reason
+            assert (value.strip().encode() in written) == kept, (value, vr)

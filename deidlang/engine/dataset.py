@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -32,6 +32,7 @@ from ..dictionary import DATE_VRS, cid7050, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
+from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
 from ..resolve import Position, Resolver
 from . import pixels, structure
 from .conditions import evaluate
@@ -82,6 +83,8 @@ class _Context:
     dates: set[str] = field(default_factory=set)  # "modified", "removed", "kept"
     #: whether the plan covers the pixels (`Engine.pixels_covered`): PatientIdentityRemoved says so
     covered: bool = True
+    #: whether the character set is multi-byte (text lengths are then checked as characters)
+    multi_byte: bool = False
 
     @functools.cached_property
     def scrub_pattern(self):
@@ -119,9 +122,11 @@ class Engine:
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
         structure.check_dataset(ds)
+        terms = self.charset(ds)
         truths = self.admit(ds)
         outcome = Outcome(Dataset())
-        ctx = _Context(ds, Key.of(key), truths, outcome, trace, covered=self.pixels_covered(ds, truths))
+        ctx = _Context(ds, Key.of(key), truths, outcome, trace, covered=self.pixels_covered(ds, truths),
+                       multi_byte=multi_byte(terms))
         outcome.dataset = out = self._walk(ds, (), ctx)
         if _CHARSET in ds:
             out[_CHARSET] = ds[_CHARSET]
@@ -132,6 +137,19 @@ class Engine:
         self.stamp(out, ctx)
         out.file_meta = _file_meta(out, transfer_syntax)
         return outcome
+
+    @staticmethod
+    def charset(ds: Dataset) -> list[str]:
+        """The terms of SpecificCharacterSet, which is carried over as it is: `EngineError` unless each
+        is a defined term (a value there could be anything, a name and an address included)."""
+        if _CHARSET not in ds:
+            return []
+        stored = ds.get_item(_CHARSET)
+        raw = stored.value if isinstance(stored, RawDataElement) else encoded(ds[_CHARSET], [])
+        why = charset_problem(raw or b"")
+        if why:
+            raise EngineError(why + ": the file is failed")
+        return [t.strip() for t in bytes(raw or b"").decode("latin-1").split("\\")]
 
     def admit(self, ds: Dataset) -> list[bool]:
         """The truth of every condition for this dataset (its top level), once the dataset is known to
@@ -184,22 +202,28 @@ class Engine:
             tag = int(tag)
             if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in _CONTRACT):
                 continue
+            stored = ds.get_item(tag)  # the value as read, before pydicom decodes it
             try:
                 elem = ds[tag]
             except Exception:
                 ctx.outcome.notes.append(f"{format_tag(tag)}: value could not be decoded: removed")
+                continue
+            # the dictionary decides, not the file (nor pydicom's reading of a UN as the dictionary's VR)
+            vr, lie = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
+            if vr is None:
+                ctx.outcome.notes.append(lie)
                 continue
             block = (tag >> 16, (tag >> 8) & 0xFF)
             creator = None
             if is_private(tag):
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
-            rule = self.resolver.decide(tag, elem.VR, creator, position, ctx.truths)
+            rule = self.resolver.decide(tag, vr, creator, position, ctx.truths)
             if ctx.trace is not None:
-                ctx.trace.append(Decision(position, tag, elem.VR, _length(elem),
+                ctx.trace.append(Decision(position, tag, vr, _length(elem),
                                           rule.action if rule else self.resolver.default_action(tag),
                                           rule.order if rule else None))
-            new = self._act(elem, rule, position, ctx)
+            new = self._act(elem, vr, creator, stored, rule, position, ctx)
             if new is not None:
                 out.add(new)
                 if is_private(tag):
@@ -209,17 +233,23 @@ class Engine:
                 out.add(creators[block])
         return out
 
-    def _act(self, elem: DataElement, rule: PlanRule | None, position: Position,
-             ctx: _Context) -> DataElement | None:
-        action = self.verdict(int(elem.tag), elem.VR, rule, ctx)
+    def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None,
+             position: Position, ctx: _Context) -> DataElement | None:
+        action = self.verdict(int(elem.tag), vr, rule, ctx)
         if action is None:
             return None
-        if elem.VR == "SQ":
+        if vr == "SQ":
             if ACTIONS[action].walks_items:
                 items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
                 return DataElement(elem.tag, "SQ", Sequence(items))
             return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
         if ACTIONS[action].result == "keep":
+            # the value as written: as read when pydicom has not decoded it yet, else encoded again
+            raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ctx.original._character_set)
+            why = kept_problem(int(elem.tag), vr, creator, len(raw or b""), lambda: raw or b"", ctx.multi_byte)
+            if why is not None:
+                ctx.outcome.notes.append(why)
+                return None
             return elem
         return self.transform(elem, action, rule, ctx)
 

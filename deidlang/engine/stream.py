@@ -49,6 +49,7 @@ from ..dictionary import ALL_VRS, DATE_VRS, format_tag
 from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from ..validate import atoms
+from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
 from . import structure
 from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
                       require_instance)
@@ -289,7 +290,7 @@ class _Rewriter:
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
-        self.ctx = ctx = _Context(original, self.key, truths, outcome,
+        self.ctx = ctx = _Context(original, self.key, truths, outcome, multi_byte=self.multi_byte,
                                   covered=self.engine.pixels_covered(original, truths))
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
         self.ops = _table("ops", tuple(truths), *context)
@@ -320,6 +321,10 @@ class _Rewriter:
             self.pixel_rep = int.from_bytes(data[value:value + 2], "little")
         element = by_tag.get(_CHARSET)
         raw = data[element[3]:element[5]] if element else None
+        if raw is not None and (why := charset_problem(raw)):  # carried over as it is: only defined terms
+            raise EngineError(why + ": the file is failed")
+        self.multi_byte = raw is not None and multi_byte(
+            [t.strip(" \0") for t in bytes(raw).decode("latin-1").split("\\")])
         charsets = _table("charsets")
         if raw not in charsets:
             self.charset = convert_encodings("ISO_IR 6")  # to decode the character set itself
@@ -365,6 +370,7 @@ class _Rewriter:
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
         data, ops, paths, top = self.data, self.ops, self.paths, not position
+        verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
         for element in [e for e in elements if e[0] & 0x10000 and 0x10 <= e[0] & 0xFFFF <= 0xFF]:
@@ -385,8 +391,14 @@ class _Rewriter:
                 block = (tag >> 16, low >> 8)
                 if block in creators:
                     creator = creators[block][1]
-            elif vr == "UN":
-                vr = _known_vr(tag, vr)
+            else:  # the dictionary decides, not the file
+                decided = verdicts_vr.get((tag, vr))
+                if decided is None:
+                    decided = verdicts_vr[(tag, vr)] = decided_vr(tag, vr)
+                vr, lie = decided
+                if vr is None:
+                    notes.append(lie)
+                    continue
             key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator)
             op = ops.get(key)
             if op is None:
@@ -398,6 +410,12 @@ class _Rewriter:
                 if payload:
                     notes.append(payload)
                 continue
+            if kind == _COPY:
+                value, end = element[3], element[5]
+                why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
+                if why is not None:
+                    notes.append(why)
+                    continue
             if kind == _SEQ:
                 part = self._sequence(tag, [
                     b"".join(p[1] for p in self._level(self._elements(start, end), (*position, (tag, index))))
@@ -541,15 +559,6 @@ def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
             return "SS" if pixel_rep == 1 else "US"
         return "OW" if vr == "OB or OW" else vr.split(" or ")[0]
     return vr
-
-
-def _known_vr(tag: int, vr: str) -> str:
-    """The dictionary VR of a public element written as UN, where it has exactly one."""
-    try:
-        known = dictionary_VR(tag)
-    except KeyError:
-        return vr
-    return known if " or " not in known else vr
 
 
 def _file_meta_bytes(sop_class: str | None, sop_instance: str | None, syntax: str) -> bytes:
