@@ -3,6 +3,7 @@ installed), the same checks as the batch runner."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,6 +117,7 @@ def test_rejected_instance_gets_a_failure_status_and_the_node_goes_on(node, tmp_
     assert len(list((tmp_path / "store").rglob("*.dcm"))) == 1
 
 
+@pytest.mark.integration
 def test_burst_from_two_concurrent_associations_loses_nothing(node, tmp_path):
     n = node(store=tmp_path / "store")
     batches = [study(150, f"1.2.826.0.1.3680043.10.3.1.{s}") for s in (7, 8)]
@@ -149,11 +151,12 @@ class Destination_SCP:
         self.server.shutdown()
 
 
+@pytest.mark.integration
 def test_forward_survives_the_destination_going_down(node, tmp_path):
     archive = Destination_SCP()
     archive.start()
     n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox")
-    n.retry_seconds = 0.2
+    n.forwarder.retry_seconds = 0.2
     datasets = study(60)
     assert send(n.address[1], datasets[:20]) == [0] * 20
     deadline = time.monotonic() + 20
@@ -169,7 +172,7 @@ def test_forward_survives_the_destination_going_down(node, tmp_path):
         time.sleep(0.1)
     archive.stop()
     assert len(archive.received) == 60 and not list((tmp_path / "outbox").glob("*.dcm"))
-    assert n.counts.forwarded == 60
+    assert n.forwarder.delivered == 60
 
 
 @pytest.mark.skipif(shutil.which("storescu") is None, reason="DCMTK's storescu is not installed")
@@ -239,3 +242,363 @@ def test_tls(node, tmp_path):
     plain = AE(ae_title="MODALITY")
     plain.add_requested_context(CTImageStorage)
     assert not plain.associate("127.0.0.1", n.address[1], ae_title="DEID").is_established
+
+
+# ------------------------------------------------------------ hostile input (issue 14)
+
+RETAIN_UIDS = 'include "basic-profile"\ninclude "retain-uids"'
+
+
+@pytest.mark.parametrize("attribute", ["StudyInstanceUID", "SeriesInstanceUID"])
+def test_uids_that_cannot_name_a_file_are_refused_and_nothing_leaves_the_store(node, tmp_path, attribute):
+    n = node(store=tmp_path / "area" / "store", rules=RETAIN_UIDS)
+    hostile = ["/abs/path", "..", "1.2.3/../../x", "1." + "2" * 70, "1.02.3", ""]
+    datasets = study(len(hostile) + 1)
+    for ds, value in zip(datasets, hostile):
+        setattr(ds, attribute, value)
+    assert send(n.address[1], datasets) == [0xC000] * len(hostile) + [0]
+    written = [p for p in (tmp_path / "area").rglob("*") if p.is_file()]
+    assert len(written) == 1 and written[0].resolve().is_relative_to((tmp_path / "area" / "store").resolve())
+    reasons = [p.read_text() for p in (tmp_path / "quarantine").glob("*.reason.txt")]
+    assert len(reasons) == len(hostile) and all(f"{attribute} is not a valid UID" in r for r in reasons)
+
+
+@pytest.mark.parametrize("uid", ["/abs/path", "..", "1.2.3/../../x", "1." + "2" * 70, "1.2.", "", None, "1.2 "])
+def test_instance_paths_take_valid_uids_only(tmp_path, uid):
+    from deidlang.node.paths import UnsafePath, instance_path
+
+    with pytest.raises(UnsafePath, match="SOPInstanceUID is not a valid UID"):
+        instance_path(tmp_path, ("StudyInstanceUID", "1.2.3"), ("SOPInstanceUID", uid))
+    assert instance_path(tmp_path, ("StudyInstanceUID", "1.2.3"), ("SOPInstanceUID", "1.2.3.0")) == \
+        tmp_path.resolve() / "1.2.3" / "1.2.3.0.dcm"
+
+
+def _half_open(port: int, source: str) -> "socket.socket":
+    import socket
+
+    s = socket.socket()
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"\x01\x00\x00\x00\x10\x00")  # an A-ASSOCIATE-RQ header announcing 4 KiB, then nothing
+    return s
+
+
+def test_half_open_connections_cannot_lock_out_an_allowed_sender(node, tmp_path):
+    lines = []
+    n = node(store=tmp_path / "store", log=lines.append)
+    held = [_half_open(n.address[1], "127.0.0.2") for _ in range(32)]  # another host (loopback alias)
+    try:
+        time.sleep(0.3)
+        ae = AE(ae_title="MODALITY")
+        ae.add_requested_context(Verification)
+        started = time.monotonic()
+        assoc = ae.associate("127.0.0.1", n.address[1], ae_title="DEID")
+        assert assoc.is_established
+        assert assoc.send_c_echo().Status == 0
+        assoc.release()
+        assert time.monotonic() - started < 1.0
+        assert any("connection from 127.0.0.2 refused" in line for line in lines)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_half_open_connections_are_dropped_after_the_timeout(node, tmp_path):
+    n = node(store=tmp_path / "store", timeout=1.0, per_peer=2)
+    held = [_half_open(n.address[1], "127.0.0.1") for _ in range(2)]
+    try:
+        time.sleep(2.0)  # the node drops them: the slots of this peer are free again
+        assert all(s.recv(1) == b"" for s in held)
+        ae = AE(ae_title="MODALITY")
+        ae.add_requested_context(Verification)
+        assoc = ae.associate("127.0.0.1", n.address[1], ae_title="DEID")
+        assert assoc.is_established
+        assoc.release()
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_called_ae_title_is_checked_and_every_refusal_is_logged(node, tmp_path):
+    lines = []
+    n = node(store=tmp_path / "store", log=lines.append, allow=("MODALITY", "PACS@localhost"))
+    results = {}
+    for calling, called in (("MODALITY", "OTHER"), ("STRANGER", "DEID"), ("PACS", "DEID")):
+        ae = AE(ae_title=calling)
+        ae.add_requested_context(Verification)
+        assoc = ae.associate("127.0.0.1", n.address[1], ae_title=called)
+        results[calling] = assoc.is_established
+        if assoc.is_established:
+            assoc.release()
+    assert results == {"MODALITY": False, "STRANGER": False, "PACS": True}  # localhost resolved at start
+    time.sleep(0.2)
+    assert any("MODALITY@127.0.0.1 refused: called AE title 'OTHER'" in line for line in lines)
+    assert any("STRANGER@127.0.0.1 refused: calling AE title not allowed" in line for line in lines)
+
+
+def test_a_host_name_that_does_not_resolve_is_a_clear_error(tmp_path):
+    from deidlang.errors import InputError
+
+    with pytest.raises(InputError, match="does not resolve"):
+        Node(deidlang.compile("basic-profile"), KEY, store=tmp_path, allow=("PACS@no-such-host.invalid",))
+    with pytest.raises(InputError, match="does not resolve"):
+        Node(deidlang.compile("basic-profile"), KEY, forward=Destination("A", "no-such-host.invalid", 104),
+             outbox=tmp_path)
+
+
+def test_audit_lines_name_the_caller_and_the_deidentified_uids_only(node, tmp_path):
+    lines = []
+    rules = 'include "basic-profile"\nreject if BurnedInAnnotation == "YES" because "burned-in text"'
+    n = node(store=tmp_path / "store", report=lines.append, rules=rules)
+    good, bad = study(2)
+    bad.BurnedInAnnotation = "YES"
+    assert send(n.address[1], [good, bad]) == [0, 0xC000]
+    stored = dcmread(next((tmp_path / "store").rglob("*.dcm")))
+    assert lines[0]["outcome"] == "stored" and lines[0]["status"] == "0x0000"
+    assert lines[0]["calling_ae"] == "MODALITY" and lines[0]["address"] == "127.0.0.1"
+    assert (lines[0]["study"], lines[0]["series"], lines[0]["sop"]) == (
+        stored.StudyInstanceUID, stored.SeriesInstanceUID, stored.SOPInstanceUID)
+    assert lines[0]["plan"] == n.plan.plan_hash and lines[0]["time"].endswith("Z")
+    assert lines[1]["outcome"] == "rejected" and lines[1]["status"] == "0xC000" and lines[1]["sop"] is None
+    text = repr(lines)
+    for ds in (good, bad):
+        assert ds.SOPInstanceUID not in text and ds.StudyInstanceUID not in text and ds.PatientID not in text
+
+
+# ------------------------------------------------------------ the sender (issue 21)
+
+class Scripted_SCP(Destination_SCP):
+    """A destination whose answer depends on the instance: ``answer(dataset) -> status``; it accepts
+    the given transfer syntaxes only."""
+
+    def __init__(self, answer, syntaxes=None, sop_classes=(CTImageStorage,)) -> None:
+        super().__init__()
+        self.answer, self.syntaxes, self.sop_classes = answer, syntaxes, sop_classes
+        self.syntax_seen: list[str] = []
+
+    def start(self, port: int = 0) -> None:
+        from pynetdicom import DEFAULT_TRANSFER_SYNTAXES
+
+        ae = AE(ae_title="ARCHIVE")
+        for sop in self.sop_classes:
+            ae.add_supported_context(sop, self.syntaxes or DEFAULT_TRANSFER_SYNTAXES)
+
+        def on_store(event):
+            ds = event.dataset
+            self.syntax_seen.append(str(event.context.transfer_syntax))
+            status = self.answer(ds)
+            if status in (0, 0xB000, 0xB006, 0xB007):
+                self.received.add(ds.SOPInstanceUID)
+            return status
+
+        self.server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+        self.port = self.server.server_address[1]
+
+
+def _wait(condition, seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_refused_instances_go_to_the_dead_letter_folder_and_warnings_count_as_delivered(node, tmp_path):
+    answers = {1: 0xA900, 2: 0xB000, 3: 0xB006, 4: 0xB007, 5: 0xC123}
+    archive = Scripted_SCP(lambda ds: answers.get(int(ds.InstanceNumber), 0))
+    archive.start()
+    lines = []
+    n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox",
+             retry_seconds=0.05, tries=3, report=lines.append)
+    try:
+        assert send(n.address[1], study(8)) == [0] * 8
+        assert _wait(lambda: n.forwarder.dead_lettered == 2 and len(archive.received) == 6)
+    finally:
+        archive.stop()
+    dead = sorted((tmp_path / "outbox" / "dead-letter").glob("*.reason.txt"))
+    assert len(dead) == 2 and {d.read_text().strip() for d in dead} == {
+        "the destination refused the instance (status 0xA900) (3 attempts)",
+        "the destination refused the instance (status 0xC123) (3 attempts)"}
+    assert not list((tmp_path / "outbox").glob("*.dcm"))
+    delivered = [line for line in lines if line["outcome"] == "delivered"]
+    assert sorted(line["destination_status"] for line in delivered) == ["0x0000"] * 3 + ["0xB000", "0xB006", "0xB007"]
+    assert all(line["sop"] in archive.received and line["plan"] == n.plan.plan_hash for line in delivered)
+    assert [line["outcome"] for line in lines].count("dead-lettered") == 2
+
+
+def test_instances_are_converted_to_what_the_destination_accepts(node, tmp_path):
+    from pydicom.uid import ImplicitVRLittleEndian, RLELossless
+
+    archive = Scripted_SCP(lambda ds: 0, syntaxes=[ImplicitVRLittleEndian])
+    archive.start()
+    n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox")
+    datasets = study(2)
+    datasets[0].compress(RLELossless)
+    try:
+        ae = AE(ae_title="MODALITY")
+        ae.add_requested_context(CTImageStorage, [RLELossless])
+        ae.add_requested_context(CTImageStorage)
+        assoc = ae.associate("127.0.0.1", n.address[1], ae_title="DEID")
+        assert [assoc.send_c_store(ds).Status for ds in datasets] == [0, 0]
+        assoc.release()
+        assert _wait(lambda: len(archive.received) == 2)
+    finally:
+        archive.stop()
+    assert archive.syntax_seen == [ImplicitVRLittleEndian] * 2
+
+
+def test_a_destination_without_the_sop_class_dead_letters_and_the_queue_moves_on(node, tmp_path):
+    from pynetdicom.sop_class import MRImageStorage
+
+    archive = Scripted_SCP(lambda ds: 0, sop_classes=(MRImageStorage,))
+    archive.start()
+    n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox",
+             retry_seconds=0.05, tries=2)
+    try:
+        assert send(n.address[1], study(3)) == [0] * 3
+        assert _wait(lambda: n.forwarder.dead_lettered == 3)
+    finally:
+        archive.stop()
+    reasons = {p.read_text().strip() for p in (tmp_path / "outbox" / "dead-letter").glob("*.reason.txt")}
+    assert reasons == {"the destination does not accept this SOP class (2 attempts)"}
+
+
+def test_the_watchdog_restarts_a_sender_that_died(node, tmp_path, monkeypatch):
+    archive = Destination_SCP()
+    archive.start()
+    lines = []
+    n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox",
+             log=lines.append)
+
+    class Death(BaseException):
+        pass
+
+    real = n.forwarder.delivery.send
+    deaths = []
+
+    def dies_once(items, stopping):
+        if not deaths:
+            deaths.append(1)
+            raise Death()
+        return real(items, stopping)
+
+    monkeypatch.setattr(n.forwarder.delivery, "send", dies_once)
+    try:
+        assert send(n.address[1], study(3)) == [0] * 3
+        assert _wait(lambda: len(archive.received) == 3)
+    finally:
+        archive.stop()
+    assert n.forwarder.restarts == 1 and any("restarted by the watchdog" in line for line in lines)
+
+
+def test_an_unreachable_destination_is_logged_once_and_health_shows_it(node, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    lines = []
+    n = node(forward=Destination("ARCHIVE", "127.0.0.1", port), outbox=tmp_path / "outbox", log=lines.append,
+             retry_seconds=0.05, max_backoff=0.2)
+    assert send(n.address[1], study(2)) == [0, 0]
+    time.sleep(2)
+    health = n.health()["forward"]
+    assert health["queue"] == 2 and health["reachable"] is False and health["oldest_age_seconds"] >= 1
+    assert health["last_error"]["reason"] == "no connection to the destination" and health["last_success"] is None
+    assert sum("not reachable" in line for line in lines) == 1  # once per state change, not per retry
+    assert n.forwarder.stalled_for() >= 1
+    archive = Destination_SCP()
+    archive.start(port)
+    try:
+        assert _wait(lambda: len(archive.received) == 2)
+        assert _wait(lambda: any("reachable again" in line for line in lines), 3)
+    finally:
+        archive.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(*args: str) -> subprocess.Popen:
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "deidlang", "serve", "--host", "127.0.0.1", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _planted(ds) -> None:
+    """Values pydicom warns about when it reads them (an IS that is not a number, a UID with a
+    letter), carrying canaries: its warnings quote them."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    for tag, vr, value in ((0x00200011, "IS", b"12CANARYIS"), (0x00200013, "IS", b"7CANARYNUM"),
+                           (0x00081155, "UI", b"1.2.CANARYUID")):
+        ds[tag] = RawDataElement(Tag(tag), vr, len(value), value, 0, False, True)
+
+
+def test_pydicom_warnings_never_reach_the_log(tmp_path):
+    port = _free_port()
+    proc = _serve("--port", str(port), "--store", str(tmp_path / "store"), "--allow", "MODALITY",
+                  "-r", RETAIN_UIDS, "--report", str(tmp_path / "report.json"))
+    try:
+        datasets = study(2)
+        for ds in datasets:
+            _planted(ds)
+        assert _wait(lambda: _echo(port), 30)
+        ae = AE(ae_title="MODALITY")
+        ae.add_requested_context(CTImageStorage)
+        assoc = ae.associate("127.0.0.1", port, ae_title="DEID")
+        [assoc.send_c_store(ds) for ds in datasets]
+        assoc.release()
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    assert "received" in err
+    everything = out + err + (tmp_path / "report.json").read_text()
+    assert "CANARY" not in everything and "Invalid value" not in everything
+
+
+def _echo(port: int) -> bool:
+    ae = AE(ae_title="MODALITY")
+    ae.add_requested_context(Verification)
+    assoc = ae.associate("127.0.0.1", port, ae_title="DEID")
+    established = assoc.is_established
+    if established:
+        assoc.release()
+    return established
+
+
+def test_a_port_in_use_is_a_usage_error(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        proc = _serve("--port", str(s.getsockname()[1]), "--store", str(tmp_path / "store"))
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "cannot listen on 127.0.0.1:" in err and "internal error" not in err
+
+
+@pytest.mark.integration
+def test_serve_exits_non_zero_when_it_cannot_forward_and_the_status_file_says_why(tmp_path):
+    port, dead = _free_port(), _free_port()
+    status = tmp_path / "status.json"
+    proc = _serve("--port", str(port), "--forward", f"ARCHIVE@127.0.0.1:{dead}", "--outbox", str(tmp_path / "out"),
+                  "--allow", "MODALITY", "--status-file", str(status), "--max-outage", "3")
+    try:
+        assert _wait(lambda: _echo(port), 30)
+        assert send(port, study(2)) == [0, 0]
+        assert _wait(lambda: status.exists() and json.loads(status.read_text())["forward"]["queue"] == 2, 10)
+        health = json.loads(status.read_text())
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and "nothing could be forwarded for 3 s" in err
+    assert health["queued"] == 2 and health["forward"]["reachable"] is False
+    assert health["forward"]["last_error"]["reason"] == "no connection to the destination"
+    assert len(list((tmp_path / "out").glob("*.dcm"))) == 2  # nothing lost: delivered on the next start

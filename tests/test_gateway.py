@@ -1,0 +1,132 @@
+"""The gateway against real Orthanc servers (Debian `orthanc`, `orthanc-dicomweb`) on loopback:
+forwarding over DIMSE and STOW-RS, a destination killed mid-stream, syntax conversion; skipped
+where Orthanc is not installed."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+
+import pytest
+from pydicom.uid import RLELossless
+
+import deidlang
+from deidlang.node import Destination, Node, WebDestination
+
+from .orthanc import Orthanc, needs_dicomweb, needs_orthanc
+from .test_node import KEY, send, study
+
+pytestmark = [pytest.mark.integration, needs_orthanc]
+
+
+@pytest.fixture
+def orthanc(tmp_path):
+    made: list[Orthanc] = []
+
+    def make(name: str = "RESEARCH", **extra) -> Orthanc:
+        server = Orthanc(tmp_path / name.lower(), name, **extra).start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def gateway(tmp_path):
+    made: list[Node] = []
+
+    def make(forward, **options) -> tuple[Node, list[dict]]:
+        lines: list[dict] = []
+        n = Node(deidlang.compile("basic-profile"), KEY, host="127.0.0.1", port=0, allow=("MODALITY",),
+                 forward=forward, outbox=tmp_path / "outbox", report=lines.append, retry_seconds=0.2,
+                 max_backoff=1.0, **options)
+        n.start()
+        made.append(n)
+        return n, lines
+
+    yield make
+    for n in made:
+        n.stop(timeout=5)
+
+
+def _wait(condition, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def _delivered(lines: list[dict]) -> Counter:
+    return Counter(line["sop"] for line in lines if line["outcome"] == "delivered")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_destination_killed_mid_stream_every_acknowledged_instance_arrives_once(orthanc, gateway, sig):
+    research = orthanc()
+    n, lines = gateway(Destination("RESEARCH", "127.0.0.1", research.dicom_port))
+    datasets = study(120)
+    assert send(n.address[1], datasets[:60]) == [0] * 60
+    assert _wait(lambda: n.forwarder.delivered >= 10, 30)
+    research.stop(sig)  # mid-stream: the sender is inside an association
+    assert send(n.address[1], datasets[60:]) == [0] * 60  # still acknowledged: the outbox holds them
+    time.sleep(1)
+    research.start()
+    assert _wait(lambda: n.forwarder.delivered == 120 and not n.outbox.pending(), 90), n.health()
+    stored = research.sop_instance_uids()
+    acknowledged = {line["sop"] for line in lines if line["outcome"] == "queued"}
+    assert len(acknowledged) == 120 and set(stored) == acknowledged
+    assert max(Counter(stored).values()) == 1 and max(_delivered(lines).values()) == 1  # no duplicates
+    assert n.forwarder.dead_lettered == 0
+
+
+def test_a_destination_refusing_a_syntax_gets_the_instance_decompressed(orthanc, gateway):
+    research = orthanc(AcceptedTransferSyntaxes=["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+    n, lines = gateway(Destination("RESEARCH", "127.0.0.1", research.dicom_port))
+    datasets = study(3)
+    for ds in datasets:
+        ds.compress(RLELossless)
+    from pynetdicom import AE
+    from pynetdicom.sop_class import CTImageStorage
+
+    ae = AE(ae_title="MODALITY")
+    ae.add_requested_context(CTImageStorage, [RLELossless])
+    assoc = ae.associate("127.0.0.1", n.address[1], ae_title="DEID")
+    assert [assoc.send_c_store(ds).Status for ds in datasets] == [0, 0, 0]
+    assoc.release()
+    assert _wait(lambda: n.forwarder.delivered == 3, 30), n.health()
+    for uid in research.sop_instance_uids():
+        found = research.post("/tools/find", {"Level": "Instance", "Query": {"SOPInstanceUID": uid}})
+        syntax = research.get(f"/instances/{found[0]}/metadata?expand")["TransferSyntax"]
+        assert syntax in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
+
+
+@needs_dicomweb
+def test_forward_with_stow_rs_and_basic_auth_from_a_file(orthanc, gateway, tmp_path):
+    research = orthanc(AuthenticationEnabled=True, RegisteredUsers={"deid": "s3cret-pass"})
+    auth = tmp_path / "auth"
+    auth.write_text("deid:s3cret-pass\n")
+    auth.chmod(0o600)
+    destination = WebDestination.parse(f"{research.url}/dicom-web", str(auth))
+    n, lines = gateway(destination)
+    datasets = study(75)  # two STOW-RS requests (batches of 50)
+    assert send(n.address[1], datasets) == [0] * 75
+    assert _wait(lambda: n.forwarder.delivered == 75, 60), n.health()
+    stored = research.sop_instance_uids()
+    assert len(stored) == 75 and set(stored) == set(_delivered(lines))
+    assert {line["destination_status"] for line in lines if line["outcome"] == "delivered"} == {"HTTP 200"}
+
+
+@needs_dicomweb
+def test_stow_rs_with_wrong_credentials_waits_and_says_why(orthanc, gateway, tmp_path):
+    research = orthanc(AuthenticationEnabled=True, RegisteredUsers={"deid": "s3cret-pass"})
+    auth = tmp_path / "auth"
+    auth.write_text("deid:wrong\n")
+    auth.chmod(0o600)
+    n, lines = gateway(WebDestination.parse(f"{research.url}/dicom-web", str(auth)))
+    assert send(n.address[1], study(2)) == [0, 0]
+    assert _wait(lambda: n.forwarder.last_error is not None, 10)
+    assert n.forwarder.last_error[1] == "the DICOMweb server answered HTTP 401"
+    assert len(n.outbox.pending()) == 2 and n.forwarder.dead_lettered == 0
