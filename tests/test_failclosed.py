@@ -311,3 +311,48 @@ def test_a_safe_private_slot_is_kept_only_as_the_tables_vr(tmp_path):
         for result, written in results:
             assert result.status == "written", result.reason
             assert (value.strip().encode() in written) == kept, (value, vr)
+
+
+# ---------------------------------------------------------------- 8. conditions compare as DICOM does
+
+
+@pytest.mark.parametrize(("value", "outcome"), [(b"YES ", "rejected"), (b"YES\\YES ", "failed"), (b"yes ", "failed"),
+                                                (b" YES", "rejected"), (b"NO", "written"), (b"Y ", "rejected")])
+def test_a_reject_rule_cannot_be_escaped_by_case_padding_or_values(value, outcome, tmp_path):
+    """`reject if BurnedInAnnotation == "YES"` used to write `yes`, `YES\\YES` and ` Y`. An invalid CS
+    value fails the file; ` Y` is valid CS but not NO, so the pixel rule obligation rejects it."""
+    source = tmp_path / "in.dcm"
+    source.write_bytes(_file(b"".join(sorted([_HEAD, _explicit(0x00280301, "CS", value)]))))
+    plan = deidlang.compile('include "basic-profile"\nreject if BurnedInAnnotation == "YES" because "burned in"')
+    for result, written in both(source, plan, tmp_path):
+        assert result.status == outcome, (value, result.reason)
+        assert (written is None) == (outcome != "written")
+
+
+def test_conditions_compare_each_value_trimmed(key):
+    ds = ct(ImageType=["ORIGINAL", "PRIMARY", "AXIAL"], Modality="CT")
+    rules = 'require minimum none because "test"\nremove PatientName if ImageType == "PRIMARY"\n' \
+            'remove PatientID if ImageType == "ORIGINAL\\\\PRIMARY\\\\AXIAL"\nremove StudyID if ImageType != "AXIAL"'
+    out = deidlang.apply(deidlang.compile(rules), ds, key=key).dataset
+    assert "PatientName" not in out and "PatientID" not in out and "StudyID" in out
+
+
+@pytest.mark.parametrize("condition", ['Rows == "480px"', 'BurnedInAnnotation == "yes"', 'Modality in ("CT", "us")'])
+def test_a_condition_that_can_never_hold_for_its_vr_is_a_compile_error(condition):
+    with pytest.raises(deidlang.CompileError) as err:
+        compile_text(f"remove PatientName if {condition}")
+    assert err.value.span.line == 1 and "^" in err.value.render()
+
+
+# ---------------------------------------------------------------- 8. constant date offsets
+
+
+def test_a_constant_date_offset_of_a_minimum_element_needs_a_waiver():
+    with pytest.raises(deidlang.ObligationError, match="only shifted by a constant offset"):
+        deidlang.compile('include "basic-profile"\nshift-date PatientBirthDate by 1 days')
+    findings = deidlang.validate(compile_text('include "basic-profile"\nshift-date PatientBirthDate by 1 days'),
+                                 "basic-profile")
+    assert sum(f.is_error and "constant offset" in f.message for f in findings) == 2  # minimum and profile
+    deidlang.compile('include "basic-profile"\nshift-date PatientBirthDate by patient within 30 days')
+    deidlang.compile('include "basic-profile"\nshift-date PatientBirthDate by 1 days\n'
+                     'waive PatientBirthDate because "the offset is a study secret"')

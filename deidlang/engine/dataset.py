@@ -28,12 +28,13 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 from .. import values
 from .._version import __version__
 from ..actions import ACTIONS
-from ..dictionary import DATE_VRS, cid7050, format_tag
+from ..dictionary import DATE_VRS, cid7050, format_tag, keyword_of
 from ..errors import EngineError, Rejected
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
 from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
 from ..resolve import Position, Resolver
+from ..validate import atoms
 from . import pixels, structure
 from .conditions import evaluate
 from .keys import Key
@@ -114,6 +115,8 @@ class Engine:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.resolver = Resolver(plan)
+        #: the top-level elements whose values conditions compare
+        self.condition_tags = tuple(sorted({a[1] for c in plan.conditions for a in atoms(c) if a[0] != "exists"}))
 
     def apply(self, ds: Dataset, key: Key | bytes, trace: list[Decision] | None = None) -> Outcome:
         """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta. Bytes are
@@ -159,6 +162,9 @@ class Engine:
 
     def judge(self, ds: Dataset) -> list[bool]:
         """`admit` without the instance check: the conditions' truths, or `Rejected`."""
+        for tag in self.condition_tags:
+            if tag in ds:
+                _readable(ds, tag)
         truths = evaluate(self.plan.conditions, ds)
         for reject in self.plan.rejects:
             if truths[reject.condition]:
@@ -334,6 +340,27 @@ def require_instance(has_class: bool, has_instance: bool) -> None:
     """Only an instance (SOP Class and Instance UIDs with values) can be de-identified into a file."""
     if not (has_class and has_instance):
         raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
+
+
+def _readable(ds: Dataset, tag: int) -> None:
+    """A value a condition compares must be valid for its dictionary VR, else `EngineError`: a value
+    written `yes`, ` Y` or `YES\\YES` must neither decide a rule nor escape a `reject` (fail-closed)."""
+    stored = ds.get_item(tag)
+    what = f"{keyword_of(tag) or format_tag(tag)} {format_tag(tag)}"
+    try:
+        elem = ds[tag]
+    except Exception:
+        raise EngineError(f"{what}, which a condition reads, cannot be decoded: the file is failed") from None
+    vr, lie = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
+    if vr is None:
+        raise EngineError(f"{what}, which a condition reads, has a VR the dictionary does not give it: "
+                          "the file is failed")
+    if vr == "SQ":
+        return
+    raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ds._character_set)
+    why = kept_problem(tag, vr, None, len(raw or b""), lambda: raw or b"")
+    if why is not None:
+        raise EngineError(f"{what}, which a condition reads, is not a valid {vr} value: the file is failed")
 
 
 def _top_text(ds: Dataset, tag: int) -> str | None:
