@@ -49,6 +49,7 @@ from ..engine.conditions import evaluate
 from ..errors import DeidError, EngineError, Rejected, Span
 from ..plan import Plan
 from ..resolve import Resolver
+from ..valuecheck import safe_private_vr
 
 TEST_KEY = b"deidlang rule tests: a fixed, public key"
 
@@ -183,12 +184,14 @@ def _items(spec: dict) -> Dataset:
     if not isinstance(spec, dict):
         raise CaseError("an input is a mapping of keyword (or \"(gggg,eeee)\") to value")
     ds = Dataset()
+    creators = {(t >> 16, t & 0xFF): str(v) for t, v in ((_tag(k), v) for k, v in spec.items())
+                if t >> 16 & 1 and 0x10 <= t & 0xFFFF <= 0xFF}
     for key, value in spec.items():
         tag = _tag(key)
         try:
             vr = dictionary_VR(tag).split(" or ")[0]
-        except KeyError:
-            vr = "LO"  # private or unknown elements are given as text
+        except KeyError:  # private elements as Table E.3.10-1 says (a safe slot is kept only so), else text
+            vr = safe_private_vr(creators.get((tag >> 16, tag >> 8 & 0xFF)), tag) or "LO"
         if isinstance(value, list) and value and isinstance(value[0], dict):
             ds.add_new(tag, "SQ", Sequence([_items(item) for item in value]))
             continue
