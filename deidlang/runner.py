@@ -28,7 +28,11 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
+<<<<<<< HEAD
 from .engine import Decision, Key, engine_for, stream, structure
+=======
+from .engine import Decision, Key, engine_for, identifying, pixels, stream
+>>>>>>> main
 from .errors import EngineError, InputError, Rejected
 from .fileio import Input, write_atomically, write_parts_atomically
 from .journal import Journal
@@ -136,12 +140,14 @@ def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[t
 
 
 def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,
-                    store: PseudonymMap | None = None, engine: str = "auto") -> FileResult:
+                    store: PseudonymMap | None = None, engine: str = "auto", verify_pixels: bool = False) -> FileResult:
     """Read one file, de-identify it with the plan, record its keyed pairs in ``store`` if given, and
     write it atomically. Never raises for bad input: the result says what happened.
 
     ``engine``: ``auto`` takes the streaming fast path and falls back to the reference engine for
-    what it does not support; ``reference`` always uses the reference engine.
+    what it does not support; ``reference`` always uses the reference engine. ``verify_pixels``: a
+    file whose pixels a rule changed is read back by OCR before it is written, and fails if text
+    repeating a removed or changed value is still read.
     """
     source, destination = Path(source), Path(destination)
     with warnings.catch_warnings():
@@ -175,7 +181,7 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
             info = source.stat()  # before reading: a change made while it is read is seen on resume
         except OSError:
             info = None
-        result = _deidentify(source, destination, plan, Key.of(key), store, fallback)
+        result = _deidentify(source, destination, plan, Key.of(key), store, fallback, verify_pixels)
         if info is not None:
             result.version = (info.st_size, info.st_mtime_ns)
         return result
@@ -233,7 +239,7 @@ def _read(source: Path):
 
 
 def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: PseudonymMap | None,
-                fallback: str) -> FileResult:
+                fallback: str, verify_pixels: bool = False) -> FileResult:
     """The reference engine: read with pydicom, apply, write."""
     try:
         ds = _read(source)
@@ -251,6 +257,21 @@ def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: Ps
     except Exception as err:  # fail closed: whatever went wrong, nothing is written
         return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}",
                           engine="reference", fallback=fallback)
+    if verify_pixels and outcome.pixel_rules:
+        buffer = io.BytesIO()
+        dcmwrite(buffer, outcome.dataset, enforce_file_format=True)
+        written = buffer.getvalue()
+        try:
+            still = pixels.verify(dcmread(io.BytesIO(written)), identifying.removed_or_changed(ds, outcome.dataset))
+        except EngineError as err:
+            return FileResult(str(source), "failed", reason=f"--verify-pixels: {err.message}", engine="reference",
+                              fallback=fallback)
+        if still:
+            return FileResult(str(source), "failed", engine="reference", fallback=fallback,
+                              reason=f"--verify-pixels: OCR still reads text repeating {', '.join(still)} in the "
+                                     "redacted pixels: not written")
+        return _finish(source, destination, outcome, lambda: write_atomically(lambda f: f.write(written), destination),
+                       store, "reference", fallback)
     return _finish(source, destination, outcome,
                    lambda: write_atomically(lambda f: dcmwrite(f, outcome.dataset, enforce_file_format=True),
                                             destination), store, "reference", fallback)
@@ -283,13 +304,14 @@ def _safe(err: BaseException) -> str:
 def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key | bytes, workers: int = 1,
         on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
         resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None,
-        engine: str = "local", scheduler: str | None = None) -> Summary:
+        engine: str = "local", scheduler: str | None = None, verify_pixels: bool = False) -> Summary:
     """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
 
     ``map_path``: record keyed pairs there (needs a persistent key). ``resume``: skip inputs the
     journal says are finished. ``quarantine``: copy each rejected or failed input there, beside a
     ``.reason.txt``. ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the
     Dask cluster at ``scheduler`` (a LocalCluster of ``workers`` processes when None).
+    ``verify_pixels``: see `deidentify_file`.
     """
     key = Key.of(key)
     if map_path is not None and not key.persistent:
@@ -332,12 +354,12 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
 
     try:
         if engine == "dask":
-            _run_dask(plan, key, map_path, workers, scheduler, todo(), done)
+            _run_dask(plan, key, map_path, workers, scheduler, todo(), done, verify_pixels)
         elif workers <= 1:
             for source, dest in todo():
-                done(deidentify_file(source, dest, plan, key, store), dest)
+                done(deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels), dest)
         else:
-            _run_pool(plan, key, map_path, workers, todo(), done)
+            _run_pool(plan, key, map_path, workers, todo(), done, verify_pixels)
     finally:
         for resource in (store, journal, report_file):
             if resource is not None:
@@ -376,10 +398,10 @@ def _private_file(path: Path):
 
 
 def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple[Path, Path]],
-              done: Callable[[FileResult, Path], None]) -> None:
+              done: Callable[[FileResult, Path], None], verify_pixels: bool = False) -> None:
     """Files go to the workers in batches, so that a small file does not pay for a round trip of its
     own; at most a bounded window of batches is in flight, so memory stays flat however many files."""
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan, key, map_path)) as pool:
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan, key, map_path, verify_pixels)) as pool:
         pending: dict[Future, list[tuple[Path, Path]]] = {}
 
         def collect(futures) -> None:
@@ -408,7 +430,8 @@ def _batches(jobs: Iterator[tuple[Path, Path]], largest: int = 32) -> Iterator[l
 
 
 def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
-              jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None]) -> None:
+              jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None],
+              verify_pixels: bool = False) -> None:
     """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
     workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
     try:
@@ -426,7 +449,7 @@ def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | Non
             pending: dict = {}
             for source, dest in jobs:
                 fut = client.submit(_dask_work, str(source), str(dest), plan.plan_hash, plan_data, key, map_path,
-                                    pure=False)
+                                    verify_pixels, pure=False)
                 pending[fut.key] = dest
                 window.add(fut)
                 if window.count() >= max(workers, 1) * 8:
@@ -439,7 +462,8 @@ def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | Non
             cluster.close()
 
 
-def _dask_work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path) -> FileResult:
+def _dask_work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path,
+               verify_pixels: bool = False) -> FileResult:
     """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
     plan = _DASK_PLANS.get(plan_hash)
     if plan is None:
@@ -447,14 +471,14 @@ def _dask_work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key
         plan = _DASK_PLANS[plan_hash] = Plan.from_dict(plan_data)
     store = PseudonymMap(map_path, key) if map_path is not None else None
     try:
-        return deidentify_file(source, dest, plan, key, store)
+        return deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels)
     finally:
         if store is not None:
             store.close()
 
 
 _DASK_PLANS: dict[str, Plan] = {}
-_WORKER: tuple[Plan, Key, PseudonymMap | None] | None = None
+_WORKER: tuple[Plan, Key, PseudonymMap | None, bool] | None = None
 
 
 def quiet_pydicom() -> None:
@@ -464,13 +488,14 @@ def quiet_pydicom() -> None:
     logger.propagate = False
 
 
-def _init_worker(plan: Plan, key: Key, map_path: str | Path | None) -> None:
+def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, verify_pixels: bool = False) -> None:
     global _WORKER
     quiet_pydicom()
     store = PseudonymMap(map_path, key) if map_path is not None else None
-    _WORKER = (plan, key, store)
+    _WORKER = (plan, key, store, verify_pixels)
 
 
 def _work(batch: list[tuple[Path, Path]]) -> list[FileResult]:
     assert _WORKER is not None
-    return [deidentify_file(source, dest, *_WORKER) for source, dest in batch]
+    plan, key, store, verify_pixels = _WORKER
+    return [deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels) for source, dest in batch]

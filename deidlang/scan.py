@@ -1,9 +1,15 @@
 """`deidlang scan`: find burned-in text in files, and turn what is found into blackout rules.
 
-Each file's first frame is read by OCR (`deidlang.engine.ocr`). Files are grouped by what a rule's
-condition can name (Manufacturer, ManufacturerModelName, Rows, Columns); within a group, boxes that
-touch or lie close are merged into regions, and each region becomes a suggested `blackout` rule for a
-reviewer to check.
+Triage first: a file is read by OCR only when its risk class says its pixels may carry text (its SOP
+class, modality or BurnedInAnnotation), or when a pixel rule of the plan applies to it; a CT or MR
+series costs nothing beyond reading its header. Every distinct frame of a file is read
+(`deidlang.engine.pixels.examine`), and each reading is judged against the header: text that repeats
+a value the plan removes or changes is identifying; other text is reported with its confidence.
+
+Suggestions: files are grouped by what a rule's condition can name (Manufacturer,
+ManufacturerModelName, Rows, Columns; an element a file lacks becomes `not X exists`); within a group,
+the places where text was read are merged into a few tight regions, each reported with the fraction
+of the image it covers, for a reviewer to check.
 """
 
 from __future__ import annotations
@@ -13,94 +19,164 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from pydicom import dcmread
 
-from .engine.ocr import TextBox, find_boxes
-from .errors import EngineError
+from .engine import dataset as reference
+from .engine import identifying, ocr, pixels
+from .engine.keys import Key
+from .errors import EngineError, Rejected
+from .plan import Plan
 
-MERGE_GAP = 8  # pixels between boxes that still belong to one region
+#: what a device rule's condition names, in order
+GROUP_BY = ("Manufacturer", "ManufacturerModelName", "Rows", "Columns")
+MERGE_GAP = 4  # pixels between boxes that still belong to one region
+_KEY = Key.random()  # values the plan would compute are only compared, never shown
+#: modalities whose images commonly carry burned-in text (the risk class, until a shared one decides)
+_TEXT_MODALITIES = frozenset({"US", "XA", "RF", "ES", "OT", "SC", "DOC", "XC", "GM", "SM", "IVUS", "OP", "DX", "CR"})
+_TEXT_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture, and its multi-frame kinds
+                     "1.2.840.10008.5.1.4.1.1.6.",  # Ultrasound
+                     "1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame
+                     "1.2.840.10008.5.1.4.1.1.12.",  # X-ray angiography and fluoroscopy
+                     "1.2.840.10008.5.1.4.1.1.77.",  # visible light
+                     "1.2.840.10008.5.1.4.1.1.104.")  # encapsulated documents
 
 
 @dataclass
 class FileScan:
     path: str
-    group: tuple[str, str, int, int]  # Manufacturer, ManufacturerModelName, Rows, Columns
-    boxes: list[TextBox] = field(default_factory=list)
+    group: tuple  # the GROUP_BY values, None where the file lacks the element
+    why: str = ""  # why the pixels were read; "" when they were not
+    findings: list[pixels.Finding] = field(default_factory=list)
     error: str = ""
 
+    @property
+    def looked(self) -> bool:
+        return bool(self.why) and not self.error
 
-def scan_files(paths: Iterable[Path]) -> Iterator[FileScan]:
-    """OCR every file that has pixel data; unreadable ones are reported, not raised."""
+    @property
+    def redacted(self) -> list[pixels.Finding]:
+        return [f for f in self.findings if f.redact]
+
+
+def may_carry_text(ds, plan: Plan | None = None) -> str:
+    """Why ``ds``'s pixels may carry text (a reason in words), or "" when nothing says so."""
+    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
+        return "BurnedInAnnotation is YES"
+    sop_class = str(ds.get("SOPClassUID", ""))
+    if any(sop_class == p or (p.endswith(".") and sop_class.startswith(p)) or sop_class.startswith(p + ".")
+           for p in _TEXT_SOP_CLASSES):
+        return "its SOP class"
+    modality = str(ds.get("Modality", "")).upper()
+    if modality in _TEXT_MODALITIES:
+        return f"modality {modality}"
+    if plan is not None and plan.pixel_rules:
+        try:
+            truths = reference.Engine(plan).judge(ds)
+        except Rejected:
+            return ""
+        if any(r.condition is None or truths[r.condition] for r in plan.pixel_rules):
+            return "a pixel rule applies"
+    return ""
+
+
+def scan_files(paths: Iterable[Path], plan: Plan | None = None, everything: bool = False,
+               engine: str | None = None) -> Iterator[FileScan]:
+    """Triage and OCR every file that has pixel data; unreadable ones are reported, not raised.
+    ``plan`` decides which header values are identifying (without one: every name, ID and date)."""
+    engine = engine or ocr.engine_name()
+    ocr.require(engine)  # a missing engine is said once, before any file
     for path in paths:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 ds = dcmread(path)
             except Exception as err:
-                yield FileScan(str(path), ("", "", 0, 0), error=f"cannot read ({type(err).__name__})")
+                yield FileScan(str(path), (None,) * len(GROUP_BY), error=f"cannot read ({type(err).__name__})")
                 continue
             if "PixelData" not in ds:
                 continue
-            group = (str(ds.get("Manufacturer", "")), str(ds.get("ManufacturerModelName", "")),
-                     int(ds.get("Rows", 0)), int(ds.get("Columns", 0)))
+            scan = FileScan(str(path), tuple(ds.get(k) if k in ds else None for k in GROUP_BY))
+            scan.group = tuple(None if v is None else (int(v) if k in ("Rows", "Columns") else str(v))
+                               for k, v in zip(GROUP_BY, scan.group))
+            scan.why = "asked for (--all)" if everything else may_carry_text(ds, plan)
+            if not scan.why:
+                yield scan
+                continue
             try:
-                arr = np.asarray(ds.pixel_array)
-                samples = int(ds.get("SamplesPerPixel", 1))
-                first = arr[0] if int(ds.get("NumberOfFrames", 1) or 1) > 1 else arr
-                photometric = "RGB" if samples == 3 else str(ds.get("PhotometricInterpretation", ""))
-                yield FileScan(str(path), group, find_boxes(first, photometric))
-            except EngineError:  # OCR itself is missing: say so rather than report every file
-                raise
+                scan.findings = pixels.examine(ds, pixels.decode(ds), _terms(ds, plan), engine)
+            except EngineError as err:
+                if "OCR" in err.message and "decoded" not in err.message:
+                    raise  # OCR itself is missing or broken: say so rather than report every file
+                scan.error = "pixels cannot be decoded"
             except Exception as err:
-                yield FileScan(str(path), group, error=f"pixels cannot be decoded ({type(err).__name__})")
+                scan.error = f"pixels cannot be decoded ({type(err).__name__})"
+            yield scan
 
 
-def merge(regions: Iterable[tuple[int, int, int, int]], gap: int = MERGE_GAP) -> list[tuple[int, int, int, int]]:
-    """Merge rectangles (x, y, w, h) that overlap or lie within ``gap`` pixels, until none do.
+def _terms(ds, plan: Plan | None) -> identifying.Terms:
+    if plan is None:
+        return identifying.removed_or_changed(ds, None)
+    try:
+        out = reference.Engine(plan).apply(ds, _KEY, trace=[]).dataset
+    except (Rejected, EngineError):
+        out = None
+    return identifying.removed_or_changed(ds, out)
 
-    >>> merge([(0, 0, 10, 10), (12, 0, 10, 10), (100, 100, 5, 5)])
-    [(0, 0, 22, 10), (100, 100, 5, 5)]
-    """
-    boxes = [list(r) for r in regions]
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if (a[0] - gap <= b[0] + b[2] and b[0] - gap <= a[0] + a[2]
-                        and a[1] - gap <= b[1] + b[3] and b[1] - gap <= a[1] + a[3]):
-                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-                    boxes[i] = [x0, y0, x1 - x0, y1 - y0]
-                    del boxes[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return sorted(tuple(b) for b in boxes)
+
+@dataclass(frozen=True)
+class Suggestion:
+    group: tuple
+    regions: list[tuple[int, int, int, int]]
+    files: int  # files of the group that were read
+    with_text: int  # of which text was found in
+    area: float  # fraction of the image the regions cover
+
+    def condition(self) -> str:
+        parts = []
+        for keyword, value in zip(GROUP_BY, self.group):
+            if value is None:
+                parts.append(f"not {keyword} exists")
+            elif isinstance(value, int):
+                parts.append(f"{keyword} == {value}")
+            else:
+                parts.append(f'{keyword} == "{_quote(value)}"')
+        return " and ".join(parts)
+
+    def rule(self) -> str:
+        return "blackout " + ", ".join(",".join(map(str, r)) for r in self.regions) + f" if {self.condition()}"
+
+
+def suggestions(scans: Iterable[FileScan]) -> list[Suggestion]:
+    """One suggestion per device and image size whose files showed text worth blacking out."""
+    boxes: dict[tuple, list] = {}
+    files: dict[tuple, int] = {}
+    with_text: dict[tuple, int] = {}
+    for s in scans:
+        if not s.looked:
+            continue
+        files[s.group] = files.get(s.group, 0) + 1
+        found = s.redacted
+        with_text[s.group] = with_text.get(s.group, 0) + bool(found)
+        boxes.setdefault(s.group, []).extend(f.box.region() for f in found)
+    out = []
+    for group in sorted(boxes, key=lambda g: tuple("" if v is None else str(v) for v in g)):
+        if not boxes[group]:
+            continue
+        regions = ocr.merge(boxes[group], gap=MERGE_GAP)
+        rows, cols = group[2], group[3]
+        area = sum(w * h for _, _, w, h in regions) / (rows * cols) if rows and cols else 0.0
+        out.append(Suggestion(group, regions, files[group], with_text[group], area))
+    return out
 
 
 def suggest(scans: Iterable[FileScan]) -> list[str]:
-    """One commented group of `blackout` rules per device and image size that showed text."""
-    grouped: dict[tuple, list[TextBox]] = {}
-    counts: dict[tuple, int] = {}
-    for s in scans:
-        if s.error:
-            continue
-        counts[s.group] = counts.get(s.group, 0) + 1
-        grouped.setdefault(s.group, []).extend(s.boxes)
+    """The suggestions as commented rules, ready to paste into a rule file after review."""
     lines = []
-    for group, boxes in sorted(grouped.items()):
-        if not boxes:
-            continue
-        manufacturer, model, rows, cols = group
-        regions = merge(b.region() for b in boxes)
-        condition = " and ".join([f'Manufacturer == "{_quote(manufacturer)}"',
-                                  f'ManufacturerModelName == "{_quote(model)}"', f"Rows == {rows}", f"Columns == {cols}"])
-        lines.append(f"# {manufacturer or '?'} {model or '?'} {cols}x{rows}: text in {counts[group]} file(s); review")
-        lines.append("blackout " + ", ".join(",".join(map(str, r)) for r in regions) + f" if {condition}")
+    for s in suggestions(scans):
+        manufacturer, model, rows, cols = s.group
+        lines.append(f"# {manufacturer or '?'} {model or '?'} {cols}x{rows}: text in {s.with_text} of {s.files} "
+                     f"file(s); the regions cover {s.area:.1%} of the image; review")
+        lines.append(s.rule())
     return lines
 
 

@@ -130,3 +130,79 @@ def test_stow_rs_with_wrong_credentials_waits_and_says_why(orthanc, gateway, tmp
     assert _wait(lambda: n.forwarder.last_error is not None, 10)
     assert n.forwarder.last_error[1] == "the DICOMweb server answered HTTP 401"
     assert len(n.outbox.pending()) == 2 and n.forwarder.dead_lettered == 0
+
+
+def test_pull_a_study_from_clinical_to_research_through_the_node(orthanc, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .orthanc import free_port
+
+    node_port = free_port()
+    research = orthanc("RESEARCH")
+    clinical = orthanc("CLINICAL", DicomModalities={"deid": ["DEID", "127.0.0.1", node_port]})
+    wanted, other = study(4), study(2, series="1.2.826.0.1.3680043.10.3.9.1")
+    for ds in other:
+        ds.StudyInstanceUID, ds.PatientID = "1.2.826.0.1.3680043.10.3.9", "OTHER-PATIENT-77"
+    for ds in wanted + other:
+        path = tmp_path / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        clinical.upload(path)
+    key = tmp_path / "site.key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    query = tmp_path / "query.json"
+    query.write_text('{"patient_id": "%s"}' % wanted[0].PatientID)
+    command = [sys.executable, "-m", "deidlang", "pull", "--from", f"CLINICAL@127.0.0.1:{clinical.dicom_port}",
+               "--query-file", str(query), "--port", str(node_port), "--key-file", str(key),
+               "--forward", f"RESEARCH@127.0.0.1:{research.dicom_port}", "--outbox", str(tmp_path / "outbox"),
+               "--journal", str(tmp_path / "pull.journal"), "--report", str(tmp_path / "audit.jsonl")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "pull: 1 matching studies" in first.stderr and "1 studies retrieved" in first.stderr
+    stored = research.sop_instance_uids()
+    assert len(stored) == 4 and not {ds.SOPInstanceUID for ds in wanted} & set(stored)
+    found = research.post("/tools/find", {"Level": "Instance", "Query": {}, "Expand": True})
+    assert all(i["MainDicomTags"]["SOPInstanceUID"] != wanted[0].SOPInstanceUID for i in found)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)  # resumed: nothing to do
+    assert again.returncode == 0 and "0 studies retrieved, 1 already done" in again.stderr, again.stderr
+    everything = first.stderr + again.stderr + (tmp_path / "pull.journal").read_text() + \
+        (tmp_path / "audit.jsonl").read_text()
+    for ds in wanted:
+        assert ds.PatientID not in everything and ds.StudyInstanceUID not in everything
+        assert str(ds.PatientName) not in everything
+
+
+@pytest.mark.parametrize("mode", ["store", "forward"])
+def test_storage_commitment_is_answered_to_the_modality(orthanc, tmp_path, mode):
+    from .orthanc import free_port
+
+    node_port = free_port()
+    modality = orthanc("MODALITY", DicomModalities={
+        "deid": {"AET": "DEID", "Host": "127.0.0.1", "Port": node_port, "AllowStorageCommitment": True}})
+    research = orthanc("RESEARCH") if mode == "forward" else None
+    options = dict(store=tmp_path / "store") if mode == "store" else dict(
+        forward=Destination("RESEARCH", "127.0.0.1", research.dicom_port), outbox=tmp_path / "outbox")
+    n = Node(deidlang.compile("basic-profile"), KEY, host="127.0.0.1", port=node_port, allow=("MODALITY",),
+             commitment_peers=(Destination("MODALITY", "127.0.0.1", modality.dicom_port),), **options)
+    n.start()
+    try:
+        datasets = study(3)
+        for ds in datasets:
+            path = tmp_path / f"{ds.SOPInstanceUID}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            modality.upload(path)
+        modality.post("/modalities/deid/store", {"Resources": modality.get("/instances"), "Synchronous": True})
+        asked = [[str(ds.SOPClassUID), str(ds.SOPInstanceUID)] for ds in datasets]
+        asked.append([str(datasets[0].SOPClassUID), "1.2.826.0.1.3680043.10.3.404"])  # never sent
+        job = modality.post("/modalities/deid/storage-commitment", {"DicomInstances": asked, "Timeout": 60})
+        assert _wait(lambda: modality.get(job["Path"])["Status"] != "Pending", 30)
+        answer = modality.get(job["Path"])
+    finally:
+        n.stop(timeout=5)
+    assert answer["Status"] == "Failure"  # one instance was never sent
+    assert sorted(i["SOPInstanceUID"] for i in answer["Success"]) == sorted(ds.SOPInstanceUID for ds in datasets)
+    assert [i["SOPInstanceUID"] for i in answer["Failures"]] == ["1.2.826.0.1.3680043.10.3.404"]
+    if research is not None:
+        assert len(research.sop_instance_uids()) == 3  # committed only once delivered

@@ -602,3 +602,28 @@ def test_serve_exits_non_zero_when_it_cannot_forward_and_the_status_file_says_wh
     assert health["queued"] == 2 and health["forward"]["reachable"] is False
     assert health["forward"]["last_error"]["reason"] == "no connection to the destination"
     assert len(list((tmp_path / "out").glob("*.dcm"))) == 2  # nothing lost: delivered on the next start
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_forward_over_tls_verifies_the_destination(node, tmp_path):
+    import ssl
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=archive",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
+                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    archive = node(store=tmp_path / "archive", ssl_context=server, ae_title="ARCHIVE", allow=("DEID",))
+    trusted = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tmp_path / "cert.pem"))
+    n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.address[1]), forward_ssl=trusted,
+             outbox=tmp_path / "outbox")
+    assert send(n.address[1], study(2)) == [0, 0]
+    assert _wait(lambda: n.forwarder.delivered == 2)
+    assert len(list((tmp_path / "archive").rglob("*.dcm"))) == 2
+    # a destination whose certificate is not the one trusted is never sent anything
+    untrusted = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    other = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.address[1]), forward_ssl=untrusted,
+                 outbox=tmp_path / "outbox2", retry_seconds=0.1)
+    assert send(other.address[1], study(1)) == [0]
+    assert _wait(lambda: other.forwarder.last_error is not None, 10)
+    assert other.forwarder.delivered == 0 and len(other.outbox.pending()) == 1

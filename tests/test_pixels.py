@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom import dcmread
+from pydicom import dcmread, uid
 from pydicom.dataset import Dataset
 
 import deidlang
 from deidlang.compiler import compile_text
-from deidlang.engine import ocr
 from deidlang.phantom import phantom
 from deidlang.runner import deidentify_file
 
@@ -130,10 +129,16 @@ def _pixel_files():
     return out
 
 
+#: input transfer syntax -> the one written after a blackout (docs/pixels.md); any other: explicit VR LE
+KEPT = {uid.ImplicitVRLittleEndian, uid.ExplicitVRLittleEndian, uid.DeflatedExplicitVRLittleEndian, uid.RLELossless,
+        uid.JPEGLSLossless, uid.JPEGLSNearLossless, uid.JPEG2000Lossless, uid.JPEG2000, uid.JPEGBaseline8Bit}
+
+
 @pytest.mark.parametrize("name", _pixel_files())
 def test_blackout_on_every_corpus_encoding(name, tmp_path, key):
     """Native, big endian, RLE, JPEG, JPEG-LS, JPEG 2000, palette, multi-frame, 1- to 32-bit: each is
-    blacked out and written uncompressed, or refused with a reason; never written with the text."""
+    blacked out and written in its own transfer syntax where it can be re-encoded without further
+    loss (JPEG Baseline: once more), else uncompressed; or refused with a reason; never with the text."""
     src = CORPUS / name
     result = deidentify_file(src, tmp_path / "out.dcm", compile_text(NONE + "blackout 0,0,4,3"), key)
     if result.status != "written":
@@ -141,69 +146,59 @@ def test_blackout_on_every_corpus_encoding(name, tmp_path, key):
         return
     original, out = dcmread(src), dcmread(tmp_path / "out.dcm")
     before, after = original.pixel_array, out.pixel_array
-    assert out.file_meta.TransferSyntaxUID.is_little_endian and not out.file_meta.TransferSyntaxUID.is_compressed
+    syntax = original.file_meta.TransferSyntaxUID
+    written = out.file_meta.TransferSyntaxUID
+    if syntax in KEPT and int(original.BitsAllocated) > 1 and written != syntax:
+        assert any("pixels written uncompressed" in n for n in result.notes)  # e.g. no 32-bit RLE encoder
+    if syntax in KEPT and written != syntax:
+        assert written == uid.ExplicitVRLittleEndian
+    elif syntax not in KEPT:
+        assert written == uid.ExplicitVRLittleEndian or (written == syntax and not syntax.is_compressed)
+    assert int(out.BitsAllocated) == int(original.BitsAllocated)
     frames_before, frames_after = as_frames(before, original), as_frames(after, original)
-    region = frames_after[:, :3, :4]
-    assert (region == region.flat[0]).all()
-    assert (frames_after[:, 3:, :] == frames_before[:, 3:, :]).all()
-    if original.file_meta.TransferSyntaxUID in deidlang.engine.pixels.LOSSY:
+    region, rest = frames_after[:, :3, :4], frames_after[:, 3:, :].astype(np.int64)
+    if written == uid.JPEGBaseline8Bit:  # lossy once more: close, not equal
+        assert np.abs(region.astype(np.int64) - region.flat[0]).max() <= 24
+        assert rest.size == 0 or np.abs(rest - frames_before[:, 3:, :]).mean() < 3
+        assert out.LossyImageCompressionMethod[-1] == "ISO_10918_1"
+        assert out["LossyImageCompressionRatio"].VM == out["LossyImageCompressionMethod"].VM >= 2
+    else:
+        assert (region == region.flat[0]).all()
+        assert (rest == frames_before[:, 3:, :]).all()
+    if syntax in deidlang.engine.pixels.LOSSY:
         assert out.LossyImageCompression == "01"
-    if int(original.get("SamplesPerPixel", 1)) == 3:
+    if int(original.get("SamplesPerPixel", 1)) == 3 and not written.is_compressed:
         assert out.PhotometricInterpretation == "RGB" and out.PlanarConfiguration == 0
+    if original.get("PhotometricInterpretation") == "PALETTE COLOR":  # the LUTs mean the same colours
+        colours = [pydicom.pixels.apply_color_lut(a, d).reshape(-1, d.Rows, d.Columns, 3)[:, 3:]
+                   for a, d in ((after, out), (before, original))]
+        assert (colours[0] == colours[1]).all()
 
 
-def us_dataset(banner, seed=0):
-    from deidlang.phantom import ultrasound_frame
-
-    ds, _ = phantom(size=16)
-    ds.Modality = "US"
-    ds.set_pixel_data(ultrasound_frame(banner, seed=seed), "MONOCHROME2", 8, generate_instance_uid=False)
-    return ds
-
-
-@pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")
-def test_detected_text_is_found_and_blacked_out_on_ultrasound_like_frames(key):
-    ds = us_dataset("DOE JANE 1947 ST MARY")
-    boxes = ocr.find_boxes(ds.pixel_array, "MONOCHROME2")
-    assert {"DOE", "JANE", "1947"} <= {b.text for b in boxes}
-    out = blackout('blackout detected-text if Modality == "US"', ds, key)
-    assert ocr.find_boxes(out.dataset.pixel_array, "MONOCHROME2") == []
-    assert out.notes == [f"detected text: {len(boxes)} region(s) blacked out"]
-    banner_rows = out.dataset.pixel_array[:24]
-    assert banner_rows.max() < 255  # no text pixel (drawn at 255) is left in the banner
+def test_palette_luts_of_a_big_endian_input_keep_their_colours(tmp_path, key):
+    """OW palette LUT data is raw bytes to pydicom: written little endian, it must be byte-swapped."""
+    ds = dcmread(CORPUS / "examples_palette.dcm")
+    colours = pydicom.pixels.apply_color_lut(ds.pixel_array, ds)
+    darkest = pydicom.pixels.apply_color_lut(np.arange(256), ds).astype(int).sum(axis=-1).min()
+    for tag in (0x00281201, 0x00281202, 0x00281203):
+        ds[tag].value = np.frombuffer(ds[tag].value, "<u2").astype(">u2").tobytes()
+    ds["PixelData"].VR = "OB"
+    ds.SOPClassUID, ds.SOPInstanceUID = uid.SecondaryCaptureImageStorage, "2.25.1"
+    ds.file_meta.TransferSyntaxUID = uid.ExplicitVRBigEndian
+    pydicom.dcmwrite(tmp_path / "be.dcm", ds, little_endian=False, implicit_vr=False, force_encoding=True)
+    result = deidentify_file(tmp_path / "be.dcm", tmp_path / "out.dcm", compile_text(NONE + "blackout 0,0,4,3"), key)
+    out = dcmread(tmp_path / "out.dcm")
+    assert result.status == "written" and out.file_meta.TransferSyntaxUID == uid.ExplicitVRLittleEndian
+    after = pydicom.pixels.apply_color_lut(out.pixel_array, out)
+    assert (after[3:] == colours[3:]).all()
+    assert after[:3, :4].astype(int).sum(axis=-1).max() == darkest
 
 
-@pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_frames_without_text_get_no_boxes(seed, key):
-    ds = us_dataset(None, seed=seed)
-    assert ocr.find_boxes(ds.pixel_array, "MONOCHROME2") == []
-    out = blackout("blackout detected-text", ds, key).dataset
-    assert (out.pixel_array == ds.pixel_array).all()
-
-
-@pytest.mark.skipif(not ocr.available(), reason="tesseract-ocr is not installed")
-def test_scan_reports_masked_text_and_suggests_rules(tmp_path, capsys):
-    from PIL import Image, ImageDraw, ImageFont
-
-    from deidlang.cli import main
-
-    for n in (1, 2):
-        image = Image.new("L", (320, 120), 0)
-        ImageDraw.Draw(image).text((20, 10), f"SMITH JOHN {n}947", fill=255, font=ImageFont.load_default(size=24))
-        ds, _ = phantom(instance=n, size=16)
-        ds.Manufacturer, ds.ManufacturerModelName = "ACME", "Sono 1"
-        ds.set_pixel_data(np.asarray(image), "MONOCHROME2", 8, generate_instance_uid=False)
-        ds.save_as(tmp_path / f"us{n}.dcm", enforce_file_format=True)
-    assert main(["scan", str(tmp_path), "--suggest"]) == 0
-    out = capsys.readouterr().out
-    assert "SMITH" not in out.split("summary")[0] and "[5 chars]" in out
-    assert "ACME / Sono 1 / 320x120: 2, 2" in out
-    rule = [line for line in out.splitlines() if line.startswith("blackout ")][0]
-    assert rule.endswith('if Manufacturer == "ACME" and ManufacturerModelName == "Sono 1" and Rows == 120 '
-                         "and Columns == 320")
-    # the suggestion is a valid rule, and after it OCR finds no text left
-    cleaned = deidlang.apply(compile_text(NONE + rule), dcmread(tmp_path / "us1.dcm"), key=b"k" * 20).dataset
-    assert ocr.find_boxes(cleaned.pixel_array, "MONOCHROME2") == []
-    assert main(["scan", str(tmp_path), "--show-text"]) == 0
-    assert "SMITH" in capsys.readouterr().out
+def test_one_bit_data_stays_one_bit(tmp_path, key):
+    src = CORPUS / "liver_1frame.dcm"
+    result = deidentify_file(src, tmp_path / "out.dcm", compile_text(NONE + "blackout 0,0,4,3"), key)
+    original, out = dcmread(src), dcmread(tmp_path / "out.dcm")
+    assert result.status == "written" and out.BitsAllocated == out.BitsStored == 1 and out.HighBit == 0
+    assert len(out.PixelData) == len(original.PixelData)
+    before, after = original.pixel_array, out.pixel_array
+    assert (after[:3, :4] == 0).all() and (after[3:] == before[3:]).all()

@@ -33,10 +33,12 @@ from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local processes, or a Dask distributed cluster")
 @click.option("--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a LocalCluster of --workers)")
+@click.option("--verify-pixels", is_flag=True, help="read redacted pixels again with OCR before writing; fail a file "
+                                                    "whose pixels still show a removed or changed value")
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
 def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
             map_path: str | None, workers: int, resume: bool, quarantine: str | None, report_path: str | None,
-            engine: str, scheduler: str | None, quiet: bool) -> int:
+            engine: str, scheduler: str | None, verify_pixels: bool, quiet: bool) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
     plan = compile_rules(rules)
@@ -46,6 +48,14 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     gc.freeze()
     if dry_run:
         return _dry_run(plan, inputs, key)
+    if verify_pixels:
+        from ..engine import ocr
+        from ..errors import EngineError
+
+        try:
+            ocr.require()
+        except EngineError as err:
+            raise click.UsageError(f"--verify-pixels: {err.message}") from None
     if outdir is None:
         raise click.UsageError("-o/--output is required (or --dry-run)")
     if not quiet:
@@ -76,7 +86,7 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
 
     try:
         summary = run(plan, inputs, outdir, key, workers, on_result, map_path, resume=resume,
-                      quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler)
+                      quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler, verify_pixels=verify_pixels)
     finally:
         if progress is not None:
             progress.close()

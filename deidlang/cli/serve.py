@@ -9,6 +9,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,6 +45,10 @@ from ..runner import load_key
               help="connection, ACSE and DIMSE timeout in seconds")
 @click.option("--max-per-peer", type=click.IntRange(1), default=4, show_default=True,
               help="connections one address may hold at once")
+@click.option("--commitment-peer", multiple=True, metavar="AE@HOST:PORT",
+              help="where to send the Storage Commitment report to AE (repeatable)")
+@click.option("--commitment-wait", type=click.FloatRange(0), default=60, show_default=True,
+              help="forward mode: seconds a commitment report waits for instances still in the outbox")
 @click.option("--key-file", type=click.Path(dir_okay=False), help="site key (else $DEIDLANG_KEY, else random)")
 @click.option("--map", "map_path", type=click.Path(dir_okay=False), help="re-identification map (needs a key)")
 @click.option("--quarantine", type=click.Path(file_okay=False), help="rejected and failed instances, with reasons")
@@ -55,12 +60,13 @@ from ..runner import load_key
 def command(rules: str, ae_title: str, host: str, port: int, store: str | None, forward: str | None, outbox: str,
             dead_letter: str | None, tries: int, forward_tls_ca: str | None, forward_tls_cert: str | None,
             forward_tls_key: str | None, forward_auth: str | None, status_file: str | None, max_outage: float,
-            timeout: float, max_per_peer: int, key_file: str | None, map_path: str | None, quarantine: str | None,
+            timeout: float, max_per_peer: int, commitment_peer: tuple[str, ...], commitment_wait: float,
+            key_file: str | None, map_path: str | None, quarantine: str | None,
             allow: tuple[str, ...], tls_cert: str | None, tls_key: str | None, tls_ca: str | None,
             report_path: str | None) -> int:
     """Receive instances over DICOM, de-identify each as it arrives, store or forward it."""
     try:
-        from ..node import Node, parse_destination  # pynetdicom is an optional extra
+        from ..node import Destination, Node, parse_destination  # pynetdicom is an optional extra
         from ..node.scp import silence_warnings
     except ImportError:
         raise InputError("`deidlang serve` needs pynetdicom: pip install 'deidlang[node]'") from None
@@ -71,22 +77,14 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
     if forward:
         destination = parse_destination(forward, tls=_client_tls(forward_tls_ca, forward_tls_cert, forward_tls_key),
                                         auth_file=forward_auth, ca_file=forward_tls_ca)
-    report_file = open(report_path, "a", encoding="utf-8") if report_path else None
-    lock = threading.Lock()
-
-    def log(message: str) -> None:
-        click.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}", err=True)
-
-    def report(line: dict) -> None:
-        if report_file is not None:
-            with lock:
-                report_file.write(json.dumps(line) + "\n")
-                report_file.flush()
+    log = logger()
+    report, close = audit_writer(report_path)
 
     node = Node(plan, key, ae_title=ae_title, host=host, port=port, store=store, forward=destination,
                 outbox=outbox, dead_letter=dead_letter, tries=tries, allow=allow, quarantine=quarantine,
                 map_path=map_path, ssl_context=_server_tls(tls_cert, tls_key, tls_ca), log=log, report=report,
-                timeout=timeout, per_peer=max_per_peer)
+                timeout=timeout, per_peer=max_per_peer, commitment_wait=commitment_wait,
+                commitment_peers=tuple(Destination.parse(peer) for peer in commitment_peer))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -112,10 +110,29 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
     node.stop()
     if status_file:
         _write_status(Path(status_file), node.health())
-    if report_file is not None:
-        report_file.close()
+    close()
     sys.stdout.flush()
     return code
+
+
+def logger() -> Callable[[str], None]:
+    """Log lines to stderr, each with its UTC time."""
+    return lambda message: click.echo(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {message}", err=True)
+
+
+def audit_writer(path: str | None) -> tuple[Callable[[dict], None], Callable[[], None]]:
+    """(write one JSON line, close) for ``--report``; lines from several threads never interleave."""
+    if not path:
+        return (lambda line: None), (lambda: None)
+    file = open(path, "a", encoding="utf-8")
+    lock = threading.Lock()
+
+    def write(line: dict) -> None:
+        with lock:
+            file.write(json.dumps(line) + "\n")
+            file.flush()
+
+    return write, file.close
 
 
 def _server_tls(cert: str | None, key: str | None, ca: str | None) -> ssl.SSLContext | None:

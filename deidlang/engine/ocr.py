@@ -1,20 +1,40 @@
-"""Burned-in text found by OCR (Tesseract through pytesseract, the optional ``ocr`` extra).
+"""Burned-in text found by OCR, on every frame (the optional ``ocr`` extra).
 
-Used at run time by `blackout detected-text` and by `deidlang scan`. Text is searched on one frame,
-rendered as 8-bit grey (windowed to its own range; MONOCHROME1 inverted), enlarged for small images,
-with Tesseract's sparse-text mode. Boxes are returned padded by a few pixels, in image coordinates.
+Used at run time by `blackout detected-text`, by `run --verify-pixels` and by `deidlang scan`. Two
+engines: ``rapidocr`` (the default: PP-OCRv4 detection and recognition through onnxruntime, whose
+models ship inside the ``rapidocr-onnxruntime`` wheel, so nothing is fetched at run time) and
+``tesseract`` (pytesseract and the tesseract-ocr program). ``DEIDLANG_OCR`` names the engine;
+``DEIDLANG_OCR_THREADS`` the onnxruntime threads per process (default 1: the runner already runs one
+worker per core).
+
+Frames are rendered as 8-bit images first (`render`): 8-bit data as it is, deeper data windowed to a
+robust range, MONOCHROME1 inverted, palette colour through its LUT. Identical frames are read once.
+Boxes come back axis-aligned and padded, in image coordinates, with the frame they were first seen on.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import EngineError
 
-MIN_CONFIDENCE = 70  # speckle reads as "words" up to ~60; rendered text scores 90+
-PAD = 2
+ENGINES = ("rapidocr", "tesseract")
+#: per engine, a reading below this confidence (0-1) is reported but, unless it matches an identifying
+#: value, not blacked out: speckle and anatomy read as low-confidence "words"
+MIN_CONFIDENCE = {"rapidocr": 0.6, "tesseract": 0.7}
+#: pixels added around every detected box, plus this fraction of its height
+PAD, PAD_FRACTION = 2, 0.15
+#: PP-OCR detection settings (tests/benchmarks/ocr_bench.py measured them): a lower pixel threshold
+#: and a wider unclip catch faint and small text and cover whole lines
+DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6, "det_limit_side_len": 736}
+#: fraction of pixels ignored at each end of the range when deeper-than-8-bit data is windowed
+_TAIL = 0.0001
 
 
 @dataclass(frozen=True)
@@ -24,59 +44,178 @@ class TextBox:
     w: int
     h: int
     text: str
-    confidence: float
+    confidence: float  # 0-1
+    frame: int = 0  # the first frame the text was read on
 
     def region(self) -> tuple[int, int, int, int]:
         return self.x, self.y, self.w, self.h
 
 
-def available() -> bool:
-    try:
-        import pytesseract
+def engine_name() -> str:
+    """The engine ``DEIDLANG_OCR`` names, else the default."""
+    name = os.environ.get("DEIDLANG_OCR", "").strip().lower() or ENGINES[0]
+    if name not in ENGINES:
+        raise EngineError(f"DEIDLANG_OCR names an unknown OCR engine `{name}` (known: {', '.join(ENGINES)})")
+    return name
 
-        pytesseract.get_tesseract_version()
-    except Exception:
+
+def require(engine: str | None = None) -> None:
+    """`EngineError` saying what to install when ``engine`` (default: `engine_name`) cannot run here."""
+    _reader(engine or engine_name())
+
+
+def available(engine: str | None = None) -> bool:
+    """Whether ``engine`` (default: `engine_name`) can run here."""
+    try:
+        require(engine)
+    except EngineError:
         return False
     return True
 
 
-def to_grey(frame: np.ndarray, photometric: str) -> np.ndarray:
-    """One frame as 8-bit grey, stretched to its own range."""
-    grey = frame.astype(np.float64)
-    if grey.ndim == 3:
-        grey = grey.mean(axis=-1)
-    low, high = grey.min(), grey.max()
-    grey = (grey - low) * (255.0 / (high - low)) if high > low else np.zeros_like(grey)
+def render(frame: np.ndarray, photometric: str, bits_stored: int = 8) -> np.ndarray:
+    """One frame as 8-bit (grey, or RGB for colour), the way a viewer would show it by default.
+
+    Data deeper than 8 bits is windowed between robust extremes (a few stray pixels cannot squash
+    the range), so text drawn at any level stays readable against what surrounds it.
+    """
+    if frame.ndim == 3 and frame.dtype == np.uint8:
+        return frame
+    data = frame.astype(np.float32)
+    if frame.dtype.itemsize == 1 and bits_stored <= 8 and frame.ndim == 2 and frame.dtype.kind == "u":
+        grey = data
+    else:
+        low, high = np.quantile(data, [_TAIL, 1 - _TAIL]) if data.size > 1 / _TAIL else (data.min(), data.max())
+        if high <= low:
+            low, high = data.min(), data.max()
+        grey = np.clip((data - low) * (255.0 / (high - low)), 0, 255) if high > low else np.zeros_like(data)
     if photometric == "MONOCHROME1":
         grey = 255.0 - grey
     return grey.astype(np.uint8)
 
 
-def find_boxes(frame: np.ndarray, photometric: str) -> list[TextBox]:
-    """Words Tesseract reads on the frame with at least `MIN_CONFIDENCE`."""
-    try:
-        import pytesseract
-        from PIL import Image
-    except ImportError:
-        raise EngineError("`blackout detected-text` needs OCR: pip install 'deidlang[ocr]' and the "
-                          "tesseract-ocr package") from None
-    grey = to_grey(frame, photometric)
-    scale = 2 if max(grey.shape) < 1000 else 1
-    image = Image.fromarray(grey).resize((grey.shape[1] * scale, grey.shape[0] * scale))
-    try:
-        data = pytesseract.image_to_data(image, config="--psm 11", output_type=pytesseract.Output.DICT)
-    except Exception as err:  # tesseract missing or failing: never pass the text through
-        raise EngineError(f"OCR failed ({type(err).__name__}): is tesseract-ocr installed?") from None
-    boxes = []
-    for i, text in enumerate(data["text"]):
-        conf = float(data["conf"][i])
-        if text.strip() and any(c.isalnum() for c in text) and conf >= MIN_CONFIDENCE:
-            x, y = data["left"][i] // scale - PAD, data["top"][i] // scale - PAD
-            w, h = data["width"][i] // scale + 2 * PAD + 1, data["height"][i] // scale + 2 * PAD + 1
-            boxes.append(TextBox(max(x, 0), max(y, 0), w, h, text.strip(), conf))
+def read(frames: Iterable[np.ndarray], photometric: str, bits_stored: int = 8,
+         engine: str | None = None) -> list[TextBox]:
+    """Every reading on every frame; a frame identical to an earlier one is not read again."""
+    reader = _reader(engine or engine_name())
+    seen: set[bytes] = set()
+    boxes: list[TextBox] = []
+    for index, frame in enumerate(frames):
+        digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        image = render(frame, photometric, bits_stored)
+        for x0, y0, x1, y1, text, confidence in reader(image):
+            if not any(c.isalnum() for c in text):
+                continue
+            pad = PAD + int(PAD_FRACTION * min(y1 - y0, x1 - x0))
+            x, y = max(int(x0) - pad, 0), max(int(y0) - pad, 0)
+            right, bottom = min(int(np.ceil(x1)) + pad, image.shape[1]), min(int(np.ceil(y1)) + pad, image.shape[0])
+            boxes.append(TextBox(x, y, right - x, bottom - y, text.strip(), round(float(confidence), 3), index))
     return boxes
 
 
-def find_text(frame: np.ndarray, photometric: str) -> list[tuple[int, int, int, int]]:
-    """The regions to black out: every box OCR finds."""
-    return [box.region() for box in find_boxes(frame, photometric)]
+def merge(regions: Iterable[tuple[int, int, int, int]], gap: int = 0) -> list[tuple[int, int, int, int]]:
+    """Merge rectangles (x, y, w, h) that overlap or lie within ``gap`` pixels, until none do: boxes
+    read at one place on several frames become one region.
+
+    >>> merge([(0, 0, 10, 10), (12, 0, 10, 10), (100, 100, 5, 5)], gap=8)
+    [(0, 0, 22, 10), (100, 100, 5, 5)]
+    """
+    boxes = [list(r) for r in regions]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if (a[0] - gap < b[0] + b[2] and b[0] - gap < a[0] + a[2]
+                        and a[1] - gap < b[1] + b[3] and b[1] - gap < a[1] + a[3]):
+                    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+                    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+                    boxes[i] = [x0, y0, x1 - x0, y1 - y0]
+                    del boxes[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return sorted(tuple(b) for b in boxes)
+
+
+# A reader takes an 8-bit image and yields (x0, y0, x1, y1, text, confidence 0-1).
+
+def _reader(engine: str):
+    if engine == "rapidocr":
+        return _rapidocr(_threads())
+    if engine == "tesseract":
+        return _tesseract()
+    raise EngineError(f"unknown OCR engine `{engine}` (known: {', '.join(ENGINES)})")
+
+
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get("DEIDLANG_OCR_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+@functools.lru_cache(maxsize=2)
+def _rapidocr(threads: int):
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        raise EngineError("OCR needs the `ocr` extra: pip install 'deidlang[ocr]' (rapidocr-onnxruntime, "
+                          "which carries its models)") from None
+    options = {f"{part}_{kind}_op_num_threads": threads if kind == "intra" else 1
+               for part in ("det", "cls", "rec") for kind in ("intra", "inter")}
+    engine = RapidOCR(**options, **DETECTION)
+
+    def run(image: np.ndarray):
+        colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
+        try:
+            # The angle classifier turns text on speckle upside down too often; instead a reading
+            # that scores low is tried once more turned half round (text drawn upside down, or
+            # turned 90 degrees the other way).
+            result, _ = engine(colour, use_cls=False, text_score=0.0, box_thresh=DETECTION["det_box_thresh"],
+                               unclip_ratio=DETECTION["det_unclip_ratio"])
+            for reading in result or ():
+                quad, text, score = reading
+                if score < 0.9:
+                    crop = engine.get_crop_img_list(colour, [np.array(quad, np.float32)])[0]
+                    (turned, turned_score), = engine.text_rec([np.ascontiguousarray(np.rot90(crop, 2))])[0]
+                    if turned_score > score:
+                        text, score = turned, turned_score
+                xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+                yield min(xs), min(ys), max(xs), max(ys), str(text), float(score)
+        except Exception as err:  # never pass text through because the reader failed
+            raise EngineError(f"OCR failed ({type(err).__name__})") from None
+
+    return run
+
+
+@functools.lru_cache(maxsize=1)
+def _tesseract():
+    try:
+        import pytesseract
+        from PIL import Image
+
+        pytesseract.get_tesseract_version()
+    except Exception:
+        raise EngineError("the tesseract OCR engine needs pytesseract and Pillow (pip install pytesseract "
+                          "pillow) and the tesseract-ocr program (Debian: apt-get install tesseract-ocr)") from None
+
+    def run(image: np.ndarray):
+        grey = image.mean(axis=-1).astype(np.uint8) if image.ndim == 3 else image
+        scale = 2 if max(grey.shape) < 1000 else 1
+        enlarged = Image.fromarray(grey).resize((grey.shape[1] * scale, grey.shape[0] * scale))
+        try:
+            data = pytesseract.image_to_data(enlarged, config="--psm 11", output_type=pytesseract.Output.DICT)
+        except Exception as err:
+            raise EngineError(f"OCR failed ({type(err).__name__}): is tesseract-ocr installed?") from None
+        for i, text in enumerate(data["text"]):
+            if text.strip() and float(data["conf"][i]) >= 0:
+                x, y, w, h = (data[k][i] / scale for k in ("left", "top", "width", "height"))
+                yield x, y, x + w, y + h, text, float(data["conf"][i]) / 100
+
+    return run

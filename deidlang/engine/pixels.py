@@ -2,8 +2,9 @@
 
 Pixels are decoded only when a pixel rule's condition holds for the file; otherwise the engine copies
 the pixel data element untouched. When they are decoded (by pydicom's handlers: pylibjpeg,
-openjpeg or gdcm for compressed data, installed as the ``pixels`` extra) they are written back
-uncompressed, explicit VR little endian, with Photometric Interpretation, Planar Configuration and
+openjpeg or gdcm for compressed data, installed as the ``pixels`` extra) they are written back by
+`encode.store`: in the input's transfer syntax where it can be re-encoded without (further) loss,
+else uncompressed explicit VR little endian, with Photometric Interpretation, Planar Configuration and
 Lossy Image Compression updated (PS3.3 C.7.6.3, C.7.6.1.1.5). A file whose pixels cannot be decoded is
 not written (fail-closed).
 
@@ -11,28 +12,85 @@ Regions are x, y, width, height in pixels from the top-left corner, clipped to t
 to every frame. They are filled with the value that displays black: 0 for unsigned MONOCHROME2 and
 RGB, the most negative value for signed data, the largest for MONOCHROME1, and the palette index of
 the darkest colour for PALETTE COLOR.
+
+`detected-text` reads every distinct frame (`ocr.read`), and blacks out, on every frame, each place
+where text was read with confidence or where it repeats a value the plan removes or changes
+(`identifying`); `verify` reads the written pixels again.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.pixels import apply_color_lut
-from pydicom.uid import (
-    HTJ2K, JPEG2000, JPEG2000MC, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless, UID,
-)
-
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut
+from pydicom.uid import UID
+
 from ..errors import EngineError
 from ..plan import PixelRule
-from . import ocr
+from . import encode, identifying, ocr
+from .encode import LOSSY
 
-#: Transfer syntaxes whose pixels may have been compressed with loss.
-LOSSY = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless, JPEG2000, JPEG2000MC, HTJ2K})
+__all__ = ["LOSSY", "Finding", "apply", "decode", "examine", "verify"]
+
 _OVERLAY_GROUPS = range(0x6000, 0x6020, 2)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A text reading, and why it is (or is not) blacked out."""
+
+    box: ocr.TextBox
+    matches: str  # the keyword of the removed or changed element the text repeats, or ""
+    redact: bool  # identifying, or read with confidence
+
+
+@dataclass
+class Pixels:
+    """The decoded frames of a dataset and what is needed to show and write them."""
+
+    arr: np.ndarray  # as pydicom decodes it, little endian
+    frames: np.ndarray  # (frames, rows, columns[, samples]), a view of ``arr``
+    photometric: str  # "RGB" for every colour image (pydicom converts YBR when decoding)
+    bits_stored: int
+    bits_allocated: int
+
+    def viewable(self, ds: Dataset) -> np.ndarray:
+        """The frames as a viewer shows them: palette colour through its LUT."""
+        if self.photometric == "PALETTE COLOR":
+            rgb = apply_color_lut(self.frames, ds)
+            return (rgb >> 8).astype(np.uint8) if rgb.dtype.itemsize > 1 else rgb
+        return self.frames
+
+
+def decode(ds: Dataset) -> Pixels:
+    """``ds``'s pixels as frames, or `EngineError` (fail-closed) when they cannot be decoded."""
+    try:
+        arr = np.array(ds.pixel_array, copy=True)
+        arr = arr.astype(arr.dtype.newbyteorder("<"))  # big-endian input is written little endian
+    except Exception as err:  # no decoder installed, or damaged data
+        raise EngineError(f"a pixel rule applies but the pixels cannot be decoded ({type(err).__name__}): "
+                          "they are damaged, or no decoder is installed (pip install 'deidlang[pixels]')") from None
+    samples = int(ds.get("SamplesPerPixel", 1))
+    frames = arr.reshape((-1, int(ds.Rows), int(ds.Columns)) + ((samples,) if samples > 1 else ()))
+    photometric = "RGB" if samples == 3 else str(ds.PhotometricInterpretation)
+    bits_allocated = int(ds.get("BitsAllocated", arr.dtype.itemsize * 8))
+    return Pixels(arr, frames, photometric, int(ds.get("BitsStored", arr.dtype.itemsize * 8)), bits_allocated)
+
+
+def examine(ds: Dataset, pixels: Pixels, terms: identifying.Terms, engine: str | None = None) -> list[Finding]:
+    """Every text reading on every distinct frame, each judged against ``terms``."""
+    engine = engine or ocr.engine_name()
+    threshold = ocr.MIN_CONFIDENCE[engine]
+    findings = []
+    for box in ocr.read(pixels.viewable(ds), "RGB" if pixels.photometric == "PALETTE COLOR" else pixels.photometric,
+                        pixels.bits_stored, engine):
+        matches = terms.match(box.text)
+        findings.append(Finding(box, matches, bool(matches) or box.confidence >= threshold))
+    return findings
 
 
 def apply(out: Dataset, original: Dataset, rules: list[PixelRule], transfer_syntax: str, notes: list[str]) -> str:
@@ -41,92 +99,79 @@ def apply(out: Dataset, original: Dataset, rules: list[PixelRule], transfer_synt
     if "PixelData" not in original or "PixelData" not in out:
         notes.append("a pixel rule applies but the file has no pixel data")
         return transfer_syntax
-    try:
-        arr = np.array(original.pixel_array, copy=True)
-        arr = arr.astype(arr.dtype.newbyteorder("<"))  # big-endian input is written little endian
-    except Exception as err:  # no decoder installed, or damaged data
-        raise EngineError(f"a pixel rule applies but the pixels cannot be decoded ({type(err).__name__}): "
-                          "they are damaged, or no decoder is installed (pip install 'deidlang[pixels]')") from None
-    samples = int(original.get("SamplesPerPixel", 1))
-    rows, cols = int(original.Rows), int(original.Columns)
-    frames = arr.reshape((-1, rows, cols) + ((samples,) if samples > 1 else ()))
-    photometric = "RGB" if samples == 3 else str(original.PhotometricInterpretation)
-    bits_stored = int(original.get("BitsStored", arr.dtype.itemsize * 8))
-    black, white = _extremes(original, arr.dtype, photometric, bits_stored)
+    pixels = decode(original)
+    frames, rows, cols = pixels.frames, pixels.frames.shape[1], pixels.frames.shape[2]
+    palette = original if UID(transfer_syntax).is_little_endian else encode.little_endian_pixel_module(original)
+    black, white = _extremes(palette, pixels.arr.dtype, pixels.photometric, pixels.bits_stored)
     for rule in rules:
         operation = OPERATIONS.get(rule.kind)
         if operation is None:  # fail-closed: an unknown kind is never taken for another
             raise EngineError(f"unknown pixel rule kind `{rule.kind}`")
-        regions = operation(rule, _Pixels(frames, original, photometric, white), notes)
+        regions = operation(rule, _Work(pixels, original, out, white), notes)
         for x, y, w, h in regions:
             frames[:, max(y, 0):max(min(y + h, rows), 0), max(x, 0):max(min(x + w, cols), 0)] = black
     # INVARIANT: the input is never modified. `out` shares kept elements with it, and what follows
     # edits the Image Pixel module in place, so those elements are detached first.
     for tag in [t for t in out.keys() if t.group == 0x0028 or t == 0x7FE00010]:
         out[tag] = DataElement(tag, out[tag].VR, out[tag].value)
-    out.file_meta = FileMetaDataset()
-    out.file_meta.TransferSyntaxUID = _native(transfer_syntax)
-    if arr.dtype.itemsize <= 2:
-        out.set_pixel_data(arr, photometric, bits_stored, generate_instance_uid=False)
-    elif arr.dtype.kind in "iu" and arr.dtype.itemsize == 4:  # beyond set_pixel_data: 32-bit integers
-        out.PixelData = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-        out["PixelData"].VR = "OW"
-        out.PhotometricInterpretation = photometric
-        if samples > 1:
-            out.PlanarConfiguration = 0
-    else:
-        raise EngineError(f"pixels of type {arr.dtype} cannot be re-encoded after a pixel rule")
     if transfer_syntax in LOSSY:
         out.LossyImageCompression = "01"
+    size = len(original.PixelData) if isinstance(original.PixelData, bytes) else 0
+    syntax = encode.store(out, pixels.arr, pixels.photometric, pixels.bits_stored, pixels.bits_allocated,
+                          transfer_syntax, size, notes)
     if any(r.complete for r in rules if r.kind == "blackout"):
         out.BurnedInAnnotation = "NO"
     if any(r.kind == "burn-overlays" for r in rules):
         for tag in [t for t in out.keys() if t.group in _OVERLAY_GROUPS]:
             del out[tag]
-    return out.file_meta.TransferSyntaxUID
+    return syntax
+
+
+def verify(written: Dataset, terms: identifying.Terms, engine: str | None = None) -> list[str]:
+    """The elements whose values OCR still reads in ``written``'s pixels (empty: none)."""
+    pixels = decode(written)
+    return sorted({f.matches for f in examine(written, pixels, terms, engine) if f.matches})
 
 
 @dataclass(frozen=True)
-class _Pixels:
-    """What a pixel operation works on: every frame (changed in place) and what it needs to know."""
+class _Work:
+    """What a pixel operation works on: the decoded frames (changed in place) and the datasets."""
 
-    frames: np.ndarray
+    pixels: Pixels
     original: Dataset
-    photometric: str
+    out: Dataset  # the de-identified dataset so far: what the plan removed or changed shows in it
     white: int
 
 
 Region = tuple[int, int, int, int]
 
 
-def _blackout(rule: PixelRule, pixels: _Pixels, notes: list[str]) -> tuple[Region, ...]:
+def _blackout(rule: PixelRule, work: _Work, notes: list[str]) -> tuple[Region, ...]:
     return rule.regions
 
 
-def _detected_text(rule: PixelRule, pixels: _Pixels, notes: list[str]) -> tuple[Region, ...]:
-    regions = tuple(ocr.find_text(pixels.frames[0], pixels.photometric))
-    notes.append(f"detected text: {len(regions)} region(s) blacked out")
+def _detected_text(rule: PixelRule, work: _Work, notes: list[str]) -> tuple[Region, ...]:
+    terms = identifying.removed_or_changed(work.original, work.out)
+    findings = [f for f in examine(work.original, work.pixels, terms) if f.redact]
+    regions = tuple(ocr.merge(f.box.region() for f in findings))
+    matched = sorted({f.matches for f in findings if f.matches})
+    notes.append(f"detected text: {len(regions)} region(s) blacked out on every frame"
+                 + (f", repeating {', '.join(matched)}" if matched else ""))
     return regions
 
 
-def _burn(rule: PixelRule, pixels: _Pixels, notes: list[str]) -> tuple[Region, ...]:
-    _burn_overlays(pixels.frames, pixels.original, pixels.white)
+def _burn(rule: PixelRule, work: _Work, notes: list[str]) -> tuple[Region, ...]:
+    _burn_overlays(work.pixels.frames, work.original, work.white)
     return ()
 
 
 #: The operation of each pixel rule kind declared in `deidlang.actions.PIXEL_KINDS`: it changes the
 #: frames in place and returns the regions to fill with black.
-OPERATIONS: dict[str, Callable[[PixelRule, _Pixels, list[str]], tuple[Region, ...]]] = {
+OPERATIONS: dict[str, Callable[[PixelRule, _Work, list[str]], tuple[Region, ...]]] = {
     "blackout": _blackout,
     "detected-text": _detected_text,
     "burn-overlays": _burn,
 }
-
-
-def _native(transfer_syntax: str) -> str:
-    """Little-endian native syntaxes stay; compressed and big-endian data become explicit VR LE."""
-    uid = UID(transfer_syntax)
-    return transfer_syntax if not uid.is_compressed and uid.is_little_endian else ExplicitVRLittleEndian
 
 
 def _extremes(ds: Dataset, dtype: np.dtype, photometric: str, bits_stored: int) -> tuple[int, int]:

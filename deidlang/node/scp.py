@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification
+from pynetdicom.sop_class import StorageCommitmentPushModel, Verification
 
 from ..engine import Key, engine_for
 from ..errors import EngineError, InputError, Rejected
@@ -35,6 +35,7 @@ from ..fileio import write_atomically
 from ..plan import Plan
 from ..runner import quarantine_dataset, quiet_pydicom
 from ..store import PseudonymMap
+from .commitment import Commitments
 from .delivery import delivery_for
 from .destinations import Destination, WebDestination, resolve
 from .forwarder import Forwarder, Outbox, utc_now
@@ -84,7 +85,8 @@ class Node:
                  forward_ssl: ssl.SSLContext | None = None, log: Callable[[str], None] | None = None,
                  report: Callable[[dict], None] | None = None, retry_seconds: float = 2.0,
                  max_backoff: float = 60.0, tries: int = 3, timeout: float = 10.0, per_peer: int = 4,
-                 max_associations: int = 32) -> None:
+                 max_associations: int = 32, commitment_peers: tuple[Destination, ...] = (),
+                 commitment_wait: float = 60.0) -> None:
         if (store is None) == (forward is None):
             raise InputError("give either a store folder or a forward destination")
         if forward is not None and outbox is None:
@@ -113,6 +115,12 @@ class Node:
         for context in AllStoragePresentationContexts:
             self.ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
         self.ae.add_supported_context(Verification)
+        self.ae.add_supported_context(StorageCommitmentPushModel)
+        for peer in commitment_peers:
+            peer.check()
+        self.commitments = Commitments(key, {p.ae_title: p for p in commitment_peers}, ae_title,
+                                       forwarding=forward is not None, wait=commitment_wait, timeout=timeout,
+                                       log=self.log)
         self.ae.require_called_aet = True
         if self.allow:
             self.ae.require_calling_aet = sorted({title for title, _ in self.allow})
@@ -134,7 +142,8 @@ class Node:
         if self.outbox is not None:
             self.outbox.create()
         handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_REQUESTED, self._on_requested),
-                    (evt.EVT_ACCEPTED, self._on_accepted), (evt.EVT_REJECTED, self._on_rejected)]
+                    (evt.EVT_ACCEPTED, self._on_accepted), (evt.EVT_REJECTED, self._on_rejected),
+                    (evt.EVT_N_ACTION, self.commitments.on_action)]
         try:
             self._server = self.ae.make_server(self.address, evt_handlers=handlers, ssl_context=self.ssl_context,
                                                server_class=GuardedServer, per_peer=self.per_peer,
@@ -181,6 +190,8 @@ class Node:
         return state
 
     def report(self, line: dict) -> None:
+        if line["outcome"] in ("delivered", "dead-lettered") and line.get("sop"):
+            self.commitments.forwarded(line["sop"], line["outcome"] == "delivered")
         self._report({**line, "plan": self.plan.plan_hash})
 
     # ------------------------------------------------------------ associations
@@ -262,9 +273,13 @@ class Node:
             if self.map_path is not None:
                 self._map().record(outcome.pairs)
             target.parent.mkdir(parents=True, exist_ok=True)
+            if self.forwarder is not None:  # known before the sender can deliver it
+                self.commitments.received(str(event.request.AffectedSOPInstanceUID), str(out.SOPInstanceUID))
             write_atomically(lambda f: out.save_as(f, enforce_file_format=True), target)
         except Exception as err:
             return "failed", f"cannot write the output ({type(err).__name__})", None
+        if self.forwarder is None:
+            self.commitments.received(str(event.request.AffectedSOPInstanceUID), str(out.SOPInstanceUID))
         return ("stored" if self.store else "queued"), "", out
 
     def _map(self) -> PseudonymMap:

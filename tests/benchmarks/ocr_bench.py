@@ -1,0 +1,126 @@
+"""Burned-in text detection, measured: every installed OCR engine on the seeded synthetic set.
+
+    PYTHONPATH=$PWD nice python tests/benchmarks/ocr_bench.py [--seed N] [--engine E] [--limit N]
+
+Per engine and image kind: line recall (a line is found when the regions that `blackout
+detected-text` would black out cover at least half of its ink), fully-covered recall (all of its ink
+covered), ink coverage (of all text ink), false-positive boxes per image (blacked-out boxes that
+touch no text) and seconds per distinct frame (one onnxruntime thread). The shipped examples'
+names are checked as well. Figures are measured in this run, never written in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ocr_synth  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dataset(image):
+    from deidlang.phantom import phantom
+
+    ds, _ = phantom(size=16)
+    ds.Modality = {"cine": "US", "SC": "OT"}.get(image.kind, image.kind)
+    frames = image.frames if len(image.frames) > 1 else image.frames[0]
+    ds.set_pixel_data(frames, image.photometric, image.bits_stored, generate_instance_uid=False)
+    return ds
+
+
+def measure(images, engine: str) -> dict:
+    from deidlang.engine import identifying, ocr, pixels
+
+    rows = {}
+    for image in images:
+        ds = dataset(image)
+        start = time.perf_counter()
+        findings = pixels.examine(ds, pixels.decode(ds), identifying.Terms(), engine)
+        elapsed = time.perf_counter() - start
+        distinct = len({f.tobytes() for f in image.frames})
+        shape = image.frames.shape[1:3]
+        covered = np.zeros(shape, bool)
+        redacted = [f.box for f in findings if f.redact]
+        for x, y, w, h in ocr.merge(b.region() for b in redacted):
+            covered[y:y + h, x:x + w] = True
+        text = np.zeros(shape, bool)
+        for line in image.lines:
+            text |= line.mask
+        r = rows.setdefault(image.kind, dict(images=0, lines=0, found=0, full=0, ink=0, ink_covered=0, fp=0,
+                                             seconds=0.0, frames=0))
+        r["images"] += 1
+        r["seconds"] += elapsed
+        r["frames"] += distinct
+        for line in image.lines:
+            ink = int(line.mask.sum())
+            hit = int((line.mask & covered).sum())
+            r["lines"] += 1
+            r["found"] += hit * 2 >= ink
+            r["full"] += hit == ink
+            r["ink"] += ink
+            r["ink_covered"] += hit
+        r["fp"] += sum(not text[b.y:b.y + b.h, b.x:b.x + b.w].any() for b in redacted)
+    return rows
+
+
+def examples(engine: str) -> list[tuple[str, bool]]:
+    """Each shipped example with burned-in text, and whether its name was read."""
+    from pydicom import dcmread
+
+    from deidlang.engine import identifying, pixels
+
+    checks = []
+    for path, name in [(ROOT / "examples" / "ultrasound" / "us-banner.dcm", "DOE^JANE")]:
+        ds = dcmread(path)
+        read = [f.box.text for f in pixels.examine(ds, pixels.decode(ds), identifying.Terms(), engine)]
+        checks.append((f"{path.relative_to(ROOT)} {name}", any(name.replace("^", "") in t.replace("^", "")
+                                                                   for t in read)))
+    return checks
+
+
+def table(results: dict[str, dict]) -> str:
+    head = ("| engine | kind | images | lines | found | fully covered | ink covered | FP / image | s / frame |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    out = [head]
+    for engine, rows in results.items():
+        total = {k: sum(r[k] for r in rows.values()) for k in next(iter(rows.values()))}
+        for kind, r in [*rows.items(), ("all", total)]:
+            out.append(f"| {engine} | {kind} | {r['images']} | {r['lines']} | {r['found'] / r['lines']:.1%} | "
+                       f"{r['full'] / r['lines']:.1%} | {r['ink_covered'] / r['ink']:.1%} | "
+                       f"{r['fp'] / r['images']:.2f} | {r['seconds'] / r['frames']:.2f} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    from deidlang.engine import ocr
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--engine", choices=ocr.ENGINES, action="append")
+    parser.add_argument("--limit", type=int, help="only the first N images of each kind (a quick look)")
+    args = parser.parse_args()
+    images = ocr_synth.images(args.seed)
+    if args.limit:
+        images = [i for k in ocr_synth.KINDS for i in [j for j in images if j.kind == k][:args.limit]]
+    engines = [e for e in (args.engine or ocr.ENGINES) if ocr.available(e)]
+    print(f"{len(images)} images, {sum(len(i.lines) for i in images)} lines, "
+          f"{sum(len({f.tobytes() for f in i.frames}) for i in images)} distinct frames, seed {args.seed}; "
+          f"engines: {', '.join(engines)}; fonts: {len(ocr_synth.fonts())}")
+    results = {}
+    for engine in engines:
+        ocr.require(engine)
+        results[engine] = measure(images, engine)
+        for label, ok in examples(engine):
+            print(f"{engine}: {label}: {'found' if ok else 'MISSED'}")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
