@@ -28,11 +28,7 @@ from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 
-<<<<<<< HEAD
-from .engine import Decision, Key, engine_for, stream, structure
-=======
-from .engine import Decision, Key, engine_for, identifying, pixels, stream
->>>>>>> main
+from .engine import Decision, Key, engine_for, identifying, pixels, stream, structure
 from .errors import EngineError, InputError, Rejected
 from .fileio import Input, write_atomically, write_parts_atomically
 from .journal import Journal
