@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -113,6 +114,27 @@ def collect_file(path: str | Path) -> Compilation:
     result = compiler.finish(compiler.run(found.read_text(encoding="utf-8"), display_name(found),
                                           found.resolve().parent))
     return Compilation(result.plan, result.errors, tuple(sorted(compiler.seen)))
+
+
+#: Folders (separated by the system's path separator) whose rule files any rule file may include.
+INCLUDE_PATH_ENV = "DEIDLANG_INCLUDE_PATH"
+
+
+def include_roots() -> tuple[Path, ...]:
+    """The folders `DEIDLANG_INCLUDE_PATH` allows includes from, beside each file's own folder tree."""
+    return tuple(Path(p).resolve() for p in os.environ.get(INCLUDE_PATH_ENV, "").split(os.pathsep) if p)
+
+
+def _may_include(stmt: ast.Include, path: Path, base_dir: Path) -> None:
+    """An include reaches only into the including file's folder tree, the shipped rulesets and the
+    folders `DEIDLANG_INCLUDE_PATH` names, and only files named ``*.deid``: a path such as
+    `/etc/shadow` is refused before it is read, so no error can show what it holds."""
+    roots = (base_dir.resolve(), shipped_dir("rulesets").resolve(), *include_roots())
+    if not any(path == root or root in path.parents for root in roots):
+        raise CompileError(f"`{stmt.target}` is outside the folder of the file that includes it", stmt.span,
+                           f"move it into this folder's tree, or allow its folder with {INCLUDE_PATH_ENV}=FOLDER")
+    if path.suffix != ".deid":
+        raise CompileError(f"`{stmt.target}` is not a rule file: included rule files are named *.deid", stmt.span)
 
 
 def display_name(path: Path) -> str:
@@ -273,6 +295,7 @@ class _Compiler:
             raise CompileError(f"cannot find the included ruleset `{stmt.target}`", stmt.span,
                                f"shipped rulesets: {', '.join(shipped_rulesets())}; a path is relative to this file")
         path = path.resolve()
+        _may_include(stmt, path, base_dir)
         if path in self.stack:
             chain = " -> ".join(p.name for p in [*self.stack[self.stack.index(path):], path])
             raise CompileError(f"include cycle: {chain}", stmt.span, "remove one of these includes")

@@ -356,3 +356,34 @@ def test_a_constant_date_offset_of_a_minimum_element_needs_a_waiver():
     deidlang.compile('include "basic-profile"\nshift-date PatientBirthDate by patient within 30 days')
     deidlang.compile('include "basic-profile"\nshift-date PatientBirthDate by 1 days\n'
                      'waive PatientBirthDate because "the offset is a study secret"')
+
+
+# ---------------------------------------------------------------- 9. rule files
+
+
+def test_an_include_outside_the_including_files_folder_is_refused_unless_allowed(tmp_path, monkeypatch):
+    shared, site = tmp_path / "shared", tmp_path / "site"
+    shared.mkdir(), site.mkdir()
+    (shared / "base.deid").write_text('include "basic-profile"\n')
+    (site / "site.deid").write_text('include "../shared/base.deid"\n')
+    monkeypatch.delenv("DEIDLANG_INCLUDE_PATH", raising=False)
+    with pytest.raises(deidlang.CompileError, match="outside the folder of the file that includes it") as err:
+        deidlang.compile(site / "site.deid")
+    assert err.value.span.line == 1
+    monkeypatch.setenv("DEIDLANG_INCLUDE_PATH", str(shared))
+    assert deidlang.compile(site / "site.deid").rules
+
+
+def test_no_error_shows_what_a_file_that_is_not_a_rule_file_holds(tmp_path, monkeypatch):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$QZXSECRETHASH:19000:0:99999:7:::\n")
+    (tmp_path / "site.deid").write_text(f'include "{secret}"\n')
+    monkeypatch.setenv("DEIDLANG_INCLUDE_PATH", str(tmp_path))
+    with pytest.raises(deidlang.CompileError) as err:
+        deidlang.compile(tmp_path / "site.deid")
+    assert "not a rule file" in err.value.message and "QZXSECRET" not in err.value.render()
+    (tmp_path / "site.deid").write_text('include "/etc/shadow"\n')
+    monkeypatch.delenv("DEIDLANG_INCLUDE_PATH")
+    with pytest.raises(deidlang.CompileError, match="outside the folder") as err:
+        deidlang.compile(tmp_path / "site.deid")
+    assert "root:" not in err.value.render()
