@@ -1,119 +1,268 @@
-"""Reading inputs and writing outputs: no partial file under a final name, no needless copies.
+"""Reading inputs and writing outputs: only regular files read, no partial file under a final name,
+no symlink ever followed inside the output tree.
 
-An output is written to a temporary name beside its final one and renamed into place when complete,
-so a run killed at any moment (kill -9 included) leaves no partial file under a final name. The
-temporary name depends only on the process and thread, so making it costs no extra system calls;
-the output folder is created on the first write that needs it.
+An input is opened without blocking, checked to be a regular file (a FIFO, device or socket, or a
+link to one, is refused with `NotRegular` before anything is read), and read into memory: exactly
+the size it had when opened, never more. A file that shrinks, grows or is rewritten while it is read
+is refused with `Changed` (the run fails it and a resumed run tries it again). It is read rather
+than mapped: a mapped file truncated by another process would kill the reader (SIGBUS).
 
-A large input is mapped rather than read, so only the header pages the fast path looks at are
-touched; the large values it keeps (pixel data) are copied from the input file to the output file
-inside the kernel (`os.copy_file_range`), or through memory where that is not possible. Inputs must
-not be truncated while a run reads them (as with any reader of a mapped file, that ends the worker).
+An output is written to a temporary file and linked or renamed to its final name when complete, so
+a run killed at any moment (kill -9 included) leaves no partial file under a final name. Under an
+`OutputTree` every folder is opened relative to the one above it with ``O_NOFOLLOW``, and files are
+created with ``O_EXCL | O_NOFOLLOW``: a symlink planted in the output tree is never followed, so no
+write can land outside it (or on an input). Temporary files can live in a folder of their own (the
+run's state folder), so that a killed run leaves nothing stray in the delivered folder.
 """
 
 from __future__ import annotations
 
-import mmap
+import errno
+import hashlib
 import os
+import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-#: Inputs at least this large are mapped instead of read.
-MAP_FROM = 1 << 18
+#: A part of an output: encoded bytes, or a range of the input's bytes to copy as they are.
+Part = bytes | range
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+class NotRegular(OSError):
+    """The path is not a regular file; the message says what it is."""
+
+
+class Changed(OSError):
+    """The file changed while it was read."""
+
+
+class Exists(OSError):
+    """Another file, with other content, already holds the final name."""
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 class Input:
-    """An input file, open: its content (bytes, or a read-only map of a large file) and descriptor."""
+    """An input file, read whole: its bytes and its (size, mtime_ns) as they were when opened."""
 
     def __init__(self, path: str | Path) -> None:
-        self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        info = os.stat(path)  # follows links, never blocks: a link to /dev/zero is seen for what it is
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegular(errno.EINVAL, f"{kind_of(info.st_mode)}, not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
         try:
-            info = os.fstat(self.fd)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):  # swapped between the check and the open
+                raise NotRegular(errno.EINVAL, f"{kind_of(info.st_mode)}, not a regular file")
             size = info.st_size
-            #: (size, mtime_ns) as it was opened
-            self.version = (size, info.st_mtime_ns)
-            if size >= MAP_FROM:
-                self.data: bytes | mmap.mmap = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ)
-            else:
-                with open(self.fd, "rb", closefd=False) as f:
-                    self.data = f.read()
-        except BaseException:
-            os.close(self.fd)
-            raise
+            data = os.read(fd, size) if size else b""
+            if len(data) < size:  # a short read: go on in pieces, never past the size at open
+                pieces = [data]
+                while (got := sum(map(len, pieces))) < size:
+                    piece = os.read(fd, size - got)
+                    if not piece:
+                        raise Changed(errno.EIO, "the file became shorter while it was read")
+                    pieces.append(piece)
+                data = b"".join(pieces)
+            after = os.fstat(fd)
+            if (after.st_size, after.st_mtime_ns) != (size, info.st_mtime_ns):
+                raise Changed(errno.EIO, "the file changed while it was read")
+        finally:
+            os.close(fd)
+        self.data = data
+        #: (size, mtime_ns) as it was opened
+        self.version = (size, info.st_mtime_ns)
 
-    def close(self) -> None:
-        if isinstance(self.data, mmap.mmap):
-            self.data.close()
-        os.close(self.fd)
 
-    def __enter__(self) -> "Input":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+def chunks(parts: Iterable[Part], data: bytes) -> Iterable[bytes | memoryview]:
+    """The bytes of an output made of parts (ranges refer to ``data``)."""
+    view = memoryview(data)
+    return (view[p.start:p.stop] if isinstance(p, range) else p for p in parts)
 
 
 def write_atomically(write: Callable[[BinaryIO], object], destination: Path) -> None:
     """Call ``write(file)`` on a temporary file beside ``destination``, then rename it into place."""
-    with _temporary(destination) as fd, open(fd, "wb", closefd=False) as f:
-        write(f)
-
-
-def write_parts_atomically(parts: Iterable[bytes | range], source: Input, destination: Path) -> None:
-    """Write encoded parts and ranges of ``source`` to ``destination``, atomically."""
-    with _temporary(destination) as fd:
-        pending: list[bytes] = []
-        for part in parts:
-            if isinstance(part, range):
-                _write_all(fd, b"".join(pending))
-                pending.clear()
-                _copy_range(source, fd, part)
-            else:
-                pending.append(part)
-        _write_all(fd, b"".join(pending))
-
-
-@contextmanager
-def _temporary(destination: Path) -> Iterator[int]:
-    tmp = destination.parent / f".deidlang-{os.getpid()}-{threading.get_ident()}.part"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(destination.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = os.open(tmp, flags, 0o600)
-    except FileNotFoundError:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, flags, 0o600)
-    try:
+        fd, name = _create_temporary(folder)
         try:
-            yield fd
-        finally:
-            os.close(fd)
-        os.replace(tmp, destination)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            with open(fd, "wb") as f:
+                write(f)
+            os.replace(name, destination.name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            os.unlink(name, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_file(chunks_: Iterable[bytes | memoryview], destination: Path) -> tuple[int, str]:
+    """Write an output at an explicit path, atomically (replacing what is there); its size and sha256."""
+    destination = Path(destination).absolute()
+    tree = OutputTree(destination.parent)
+    try:
+        return tree.place(chunks_, (destination.name,), replace=True)
+    finally:
+        tree.close()
+
+
+class OutputTree:
+    """A folder that receives outputs; nothing under it is reached through a symlink.
+
+    ``temporary``: where temporary files are made (on the same file system), else beside each
+    output."""
+
+    def __init__(self, root: Path, temporary: Path | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.temporary = None
+        if temporary is not None:
+            temporary.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if temporary.stat().st_dev == os.fstat(self.fd).st_dev:
+                self.temporary = os.open(temporary, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._folders: dict[tuple[str, ...], int] = {}
+
+    def close(self) -> None:
+        for fd in [*self._folders.values(), self.fd, self.temporary]:
+            if fd is not None:
+                os.close(fd)
+        self._folders.clear()
+
+    def place(self, chunks_: Iterable[bytes | memoryview], relative: tuple[str, ...], replace: bool) -> tuple[int, str]:
+        """Write an output at ``relative`` (folder names, then the file name), made complete under a
+        temporary name first. Without ``replace``, a file already there is left alone: it is fine if it
+        holds the same bytes (a run done again), else `Exists`. Returns the size and sha256."""
+        folder = self._folder(relative[:-1])
+        tmp_dir = folder if self.temporary is None else self.temporary
+        fd, name = _create_temporary(tmp_dir)
+        try:
+            digest, size = hashlib.sha256(), 0
+            try:
+                for chunk in chunks_:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    _write_all(fd, chunk)
+            finally:
+                os.close(fd)
+            if replace:
+                os.replace(name, relative[-1], src_dir_fd=tmp_dir, dst_dir_fd=folder)
+            else:
+                try:
+                    os.link(name, relative[-1], src_dir_fd=tmp_dir, dst_dir_fd=folder, follow_symlinks=False)
+                except FileExistsError:
+                    if _existing(folder, relative[-1]) != (size, digest.hexdigest()):
+                        raise Exists(errno.EEXIST, "another file is already there") from None
+                os.unlink(name, dir_fd=tmp_dir)
+        except BaseException:
+            try:
+                os.unlink(name, dir_fd=tmp_dir)
+            except FileNotFoundError:
+                pass
+            raise
+        return size, digest.hexdigest()
+
+    def matches(self, relative: tuple[str, ...], size: int, sha256: str) -> bool:
+        """Whether the regular file at ``relative`` (no link followed) has this size and hash."""
+        try:
+            folder = self._folder(relative[:-1], create=False)
+        except OSError:
+            return False
+        return _existing(folder, relative[-1]) == (size, sha256)
+
+    def remove(self, relative: tuple[str, ...]) -> None:
+        """Remove an output this tree holds (a link is removed, never followed); absent is fine."""
+        try:
+            os.unlink(relative[-1], dir_fd=self._folder(relative[:-1], create=False))
+        except FileNotFoundError:
+            pass
+
+    def _folder(self, names: tuple[str, ...], create: bool = True) -> int:
+        """A descriptor of the folder at ``names`` under the root, made if needed, each step opened
+        without following a link."""
+        if not names:
+            return self.fd
+        fd = self._folders.get(names)
+        if fd is not None:
+            return fd
+        parent = self._folder(names[:-1], create)
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(names[-1], flags, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                raise
+            try:
+                os.mkdir(names[-1], 0o755, dir_fd=parent)
+            except FileExistsError:
+                pass
+            fd = os.open(names[-1], flags, dir_fd=parent)
+        if len(self._folders) >= 256:  # a long run goes folder by folder: keep the recent ones
+            for old in list(self._folders)[:128]:
+                os.close(self._folders.pop(old))
+        self._folders[names] = fd
+        return fd
+
+
+def _create_temporary(folder: int) -> tuple[int, str]:
+    """A new temporary file in ``folder`` (a descriptor), its name hidden and unique to this process
+    and thread; a leftover of an earlier process with the same number is replaced."""
+    name = f".deidlang-{os.getpid()}-{threading.get_ident()}.part"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, 0o600, dir_fd=folder), name
+    except FileExistsError:
+        os.unlink(name, dir_fd=folder)
+        return os.open(name, flags, 0o600, dir_fd=folder), name
+
+
+def remove_temporaries(folder: Path) -> int:
+    """Delete the temporary files that killed runs left in ``folder``; how many."""
+    count = 0
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if entry.name.startswith(".deidlang-") and entry.name.endswith(".part") and entry.is_file(follow_symlinks=False):
+            os.unlink(entry.path)
+            count += 1
+    return count
+
+
+def _existing(folder: int, name: str) -> tuple[int, str] | None:
+    """The size and sha256 of the regular file there, None for anything else (a link, a folder)."""
+    try:
+        return _digest(folder, name)
+    except OSError:
+        return None
+
+
+def _digest(folder: int, name: str) -> tuple[int, str]:
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegular(errno.EINVAL, "not a regular file")
+        digest, size = hashlib.sha256(), 0
+        while block := os.read(fd, 1 << 20):
+            digest.update(block)
+            size += len(block)
+        return size, digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _copy_range(source: Input, fd: int, span: range) -> None:
-    offset, left = span.start, len(span)
-    try:
-        while left:
-            copied = os.copy_file_range(source.fd, fd, left, offset)
-            if not copied:
-                break
-            offset, left = offset + copied, left - copied
-    except (OSError, AttributeError):  # not between these file systems, or not on this platform
-        pass
-    if left:
-        rest = source.data[offset:offset + left]
-        if len(rest) != left:
-            raise OSError("the input became shorter while it was being read")
-        _write_all(fd, rest)

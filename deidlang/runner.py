@@ -1,39 +1,56 @@
 """Layer 6: files and folders in, de-identified files out.
 
-Folders are walked recursively and mirrored under the output folder; a file given by name lands at
-the top of it. Each output is written to a temporary name beside its final one and renamed when
-complete, so no partial file ever carries a final name. A file that cannot be read, is rejected or
-fails is reported with its path and a reason, and nothing is written for it. Reasons never contain
-DICOM values.
+Outputs are named from de-identified values, ``OUT/<StudyInstanceUID>/<SeriesInstanceUID>/
+<SOPInstanceUID>.dcm`` as written (``layout="uid"``), so nothing of an input's path (folders named
+after patients) reaches the delivered folder; ``layout="mirror"`` mirrors the input folders instead,
+at that risk, for those who ask. The run's state (journal, temporary files, lock) lives in a state
+folder outside the delivered one, which holds de-identified DICOM only.
+
+Before anything is written, the output, state and quarantine folders are checked against every
+input (after resolving links): no output can land on or inside an input. Each output is written
+complete under a temporary name, then linked to its final name; no link in the output tree is ever
+followed (`fileio.OutputTree`). A file that cannot be read, is rejected or fails is reported with
+its path and a reason in words, and nothing is written for it; only regular files are read (FIFOs,
+devices and sockets are skipped with a reason). Reasons never contain DICOM values.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import io
 import json
 import logging
 import os
 import re
 import secrets
-import shutil
 import stat
+import struct
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_preamble
 from pydicom.filewriter import dcmwrite
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from . import limits
 from .engine import Decision, Key, engine_for, identifying, pixels, stream, structure
 from .errors import EngineError, InputError, Rejected
-from .fileio import Input, write_atomically, write_parts_atomically
+from .fileio import Exists, Input, NotRegular, OutputTree, chunks, kind_of, remove_temporaries, write_atomically, write_file
 from .journal import Journal
 from .plan import Plan
+from .pool import Pool, die_with_parent
 from .store import PseudonymMap
+
+#: The reason of an input skipped on resume.
+FINISHED = "finished by an earlier run"
+LAYOUTS = ("uid", "mirror")
 
 
 @dataclass
@@ -47,6 +64,8 @@ class FileResult:
     fallback: str = ""  # why the fast path could not take this file
     #: (size, mtime_ns) of the input when it was read, which the journal records; None if unknown
     version: tuple[int, int] | None = None
+    #: (size, sha256) of the output written, which the journal records so that resume can check it
+    written: tuple[int, str] | None = None
 
 
 @dataclass
@@ -58,6 +77,8 @@ class Summary:
     fast: int = 0  # files the streaming fast path took
     reference: int = 0  # files the reference engine took (fallbacks included)
     failures: list[FileResult] = field(default_factory=list)
+    #: why the journal or report could not be kept up (the run went on), else ""
+    trouble: str = ""
 
     def add(self, result: FileResult) -> None:
         setattr(self, result.status, getattr(self, result.status) + 1)
@@ -90,6 +111,8 @@ def load_key(path: str | Path | None = None, environ: Mapping[str, str] | None =
     path = Path(path)
     try:
         mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"the key file `{path}` is {kind_of(mode)}, not a regular file")
         data = path.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read the key file `{path}`: {err.strerror}") from None
@@ -104,13 +127,13 @@ def load_key(path: str | Path | None = None, environ: Mapping[str, str] | None =
 
 def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
     """(input root, file) for every file under the inputs, in a stable order; a file given by name
-    is its own root. Raises `InputError` for a missing input."""
+    is its own root. Links to folders are not followed. Raises `InputError` for a missing input."""
     roots = [Path(p) for p in inputs]
     for root in roots:
-        if not root.exists():
+        if not os.path.lexists(root) or not root.exists():
             raise InputError(f"no such file or folder `{root}`")
     for root in roots:
-        if root.is_file():
+        if not root.is_dir():
             yield root, root
             continue
         for folder, dirs, files in os.walk(root):
@@ -119,108 +142,152 @@ def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
                 yield root, Path(folder) / name
 
 
+def mirrored(root: Path, source: Path) -> tuple[str, ...]:
+    """Where ``--layout mirror`` puts a file: its path under its input folder (a file given by name:
+    its name)."""
+    return (source.name,) if root == source else source.relative_to(root).parts
+
+
 def plan_outputs(inputs: Iterable[str | Path], outdir: str | Path) -> Iterator[tuple[Path, Path]]:
-    """(source, destination) for every file under the inputs: folders are mirrored under ``outdir``,
-    files land at its top. Raises `InputError` at once (not when iterated) for a missing input or an
-    output folder inside an input folder."""
+    """(source, destination) for every file under the inputs, mirrored under ``outdir`` (the
+    ``mirror`` layout). Raises `InputError` at once (not when iterated) for a missing input or an
+    output folder that overlaps an input."""
     out = Path(outdir).resolve()
     roots = [Path(p) for p in inputs]
+    _check_apart(roots, {"output folder": out})
+    return ((source, out.joinpath(*mirrored(root, source))) for root, source in discover(roots))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_apart(roots: list[Path], places: dict[str, Path]) -> None:
+    """Refuse (`InputError`) when a place that will be written (resolved) lies on or inside an
+    input, or holds one; every input must exist."""
     for root in roots:
-        if not root.exists():
+        if not os.path.lexists(root) or not root.exists():
             raise InputError(f"no such file or folder `{root}`")
-        if root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
-            raise InputError(f"the output folder `{outdir}` is inside the input `{root}`", None,
-                             "choose an output folder outside every input, the input is never written to")
-    return ((source, out / (source.name if root == source else source.relative_to(root)))
-            for root, source in discover(roots))
+        real = root.resolve()
+        for what, place in places.items():
+            if _inside(place, real) and (real.is_dir() or place == real):
+                raise InputError(f"the {what} `{place}` is inside the input `{root}`", None,
+                                 f"choose an {what} outside every input: the input is never written to")
+            if _inside(real, place):
+                raise InputError(f"the input `{root}` is inside the {what} `{place}`", None,
+                                 f"choose an {what} that holds no input: the input is never written to")
 
 
 def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key: Key | bytes,
                     store: PseudonymMap | None = None, engine: str = "auto", verify_pixels: bool = False) -> FileResult:
     """Read one file, de-identify it with the plan, record its keyed pairs in ``store`` if given, and
-    write it atomically. Never raises for bad input: the result says what happened.
+    write it atomically at ``destination`` (replacing what is there). Never raises for bad input:
+    the result says what happened.
 
     ``engine``: ``auto`` takes the streaming fast path and falls back to the reference engine for
     what it does not support; ``reference`` always uses the reference engine. ``verify_pixels``: a
     file whose pixels a rule changed is read back by OCR before it is written, and fails if text
     repeating a removed or changed value is still read.
     """
-    source, destination = Path(source), Path(destination)
+    destination = Path(destination)
+    return process(Path(source), lambda data, outcome: (str(destination), write_file(data, destination)),
+                   plan, Key.of(key), store, engine, verify_pixels)
+
+
+#: Writes an output's bytes somewhere; returns where, its size and sha256.
+Place = Callable[[Iterable[bytes | memoryview], object], tuple[str, tuple[int, str]]]
+
+
+def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMap | None = None,
+            engine: str = "auto", verify_pixels: bool = False) -> FileResult:
+    """`deidentify_file` with the output put where ``place`` says."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
+        try:
+            data = Input(source)
+        except NotRegular as err:
+            return FileResult(str(source), "skipped", reason=f"not read: {err.strerror}")
+        except OSError as err:
+            return FileResult(str(source), "failed", reason=f"cannot read: {os_reason(err)}")
+        result = None
         fallback = "asked for" if engine == "reference" else ""
         if not fallback:
             try:
-                data = Input(source)
-            except OSError as err:
-                return FileResult(str(source), "failed", reason=f"cannot read: {err.strerror}")
-            with data:
-                result = None
-                try:
-                    parts, outcome = stream.rewrite_parts(data.data, plan, key)
-                except stream.Unsupported as why:
-                    fallback = str(why)
-                except Rejected as err:
-                    result = FileResult(str(source), "rejected", reason=err.message, engine="fast")
-                except EngineError as err:
-                    result = FileResult(str(source), "failed", reason=err.message, engine="fast")
-                except Exception as err:  # fail closed
-                    result = FileResult(str(source), "failed",
-                                        reason=f"internal error while de-identifying: {_safe(err)}", engine="fast")
-                else:
-                    result = _finish(source, destination, outcome,
-                                     lambda: write_parts_atomically(parts, data, destination), store, "fast", "")
-                if result is not None:
-                    result.version = data.version
-                    return result
-        try:
-            info = source.stat()  # before reading: a change made while it is read is seen on resume
-        except OSError:
-            info = None
-        result = _deidentify(source, destination, plan, Key.of(key), store, fallback, verify_pixels)
-        if info is not None:
-            result.version = (info.st_size, info.st_mtime_ns)
+                parts, outcome = stream.rewrite_parts(data.data, plan, key)
+            except stream.Unsupported as why:
+                fallback = str(why)
+            except Exception as err:
+                result = _failure(source, err, "fast", "")
+            else:
+                result = _finish(source, outcome, chunks(parts, data.data), place, store, "fast", "")
+        if result is None:
+            result = _reference(source, data.data, place, plan, key, store, fallback, verify_pixels)
+        result.version = data.version
         return result
 
 
-@dataclass
-class Preview:
-    """What a run would do to one file (a dry run): nothing is written, no value is shown."""
-
-    source: str
-    status: str  # written | rejected | failed
-    reason: str = ""
-    decisions: list[Decision] = field(default_factory=list)
-    pixel_rules: list = field(default_factory=list)
-
-
-def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
-    """Decide every element of one file as `run` would, without writing or decoding pixels."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, store: PseudonymMap | None,
+               fallback: str, verify_pixels: bool = False) -> FileResult:
+    """The reference engine: parse with pydicom, apply, encode (and read the pixels back by OCR)."""
+    try:
+        ds = read_dataset(data)
+        outcome = engine_for(plan).apply(ds, key)
+        encoded = io.BytesIO()
+        dcmwrite(encoded, outcome.dataset, enforce_file_format=True)
+    except Exception as err:
+        return _failure(source, err, "reference", fallback)
+    if verify_pixels and outcome.pixel_rules:
         try:
-            ds = _read(Path(source))
-        except (InputError, EngineError) as err:
-            return Preview(str(source), "failed", err.message)
-        except Exception as err:
-            return Preview(str(source), "failed", f"cannot read: {_safe(err)}")
-        trace: list[Decision] = []
-        try:
-            outcome = engine_for(plan).apply(ds, Key.of(key), trace=trace)
-        except Rejected as err:
-            return Preview(str(source), "rejected", err.message)
+            still = pixels.verify(dcmread(io.BytesIO(encoded.getvalue())),
+                                  identifying.removed_or_changed(ds, outcome.dataset))
         except EngineError as err:
-            return Preview(str(source), "failed", err.message, trace)
-        return Preview(str(source), "written", "", trace, outcome.pixel_rules)
+            return FileResult(str(source), "failed", reason=f"--verify-pixels: {err.message}", engine="reference",
+                              fallback=fallback)
+        if still:
+            return FileResult(str(source), "failed", engine="reference", fallback=fallback,
+                              reason=f"--verify-pixels: OCR still reads text repeating {', '.join(still)} in the "
+                                     "redacted pixels: not written")
+    return _finish(source, outcome, [encoded.getbuffer()], place, store, "reference", fallback)
 
 
-def _read(source: Path):
-    """Part 10 files, and also datasets written without the 128-byte preamble or file meta, as long
-    as they parse into an instance (SOP Class and Instance UIDs); anything else is refused. Only a
-    well-formed file is parsed (`structure.check`): pydicom is lenient, and no lenient reading of a
-    damaged file may be written."""
-    data = source.read_bytes()
+def _failure(source: Path, err: Exception, engine: str, fallback: str) -> FileResult:
+    status = "rejected" if isinstance(err, Rejected) else "failed"
+    return FileResult(str(source), status, reason=reason_for(err), engine=engine, fallback=fallback)
+
+
+def reason_for(err: BaseException) -> str:
+    """Why a file failed, in words a person can act on: never a value, never Python's own text."""
+    if isinstance(err, (EngineError, InputError)):
+        return err.message
+    if isinstance(err, OSError):
+        return os_reason(err)
+    if isinstance(err, MemoryError):
+        return "not enough memory to de-identify it"
+    if isinstance(err, RecursionError):
+        return f"its sequences are nested too deeply (more than {limits.depth()} levels)"
+    if isinstance(err, (struct.error, IndexError, EOFError, zlib.error, InvalidDicomError)):
+        return "malformed: an element or its value runs past the end of the data, or its structure is broken"
+    if isinstance(err, UnicodeError):
+        return "a text value cannot be decoded with the file's character set"
+    return ("malformed: a value could not be decoded (or deidlang has a bug: rerun this file alone with "
+            "DEIDLANG_DEBUG=1 to see it)")
+
+
+def os_reason(err: OSError) -> str:
+    """An OS error in words, with its name (ENOSPC), never a path we did not choose to show."""
+    name = errno.errorcode.get(err.errno or 0)
+    text = err.strerror or "input/output error"
+    return f"{text} ({name})" if name else text
+
+
+def read_dataset(data: bytes):
+    """A dataset parsed from a file's bytes: Part 10, and also datasets written without the 128-byte
+    preamble or file meta as long as they parse into an instance; anything else is refused. A
+    deflated dataset is inflated only up to the limit (`limits.inflated`). Only a well-formed file is
+    parsed (`structure.check`): pydicom reads leniently, and no lenient reading of a damaged file may
+    be written."""
     structure.check(data)
+    _check_inflation(data)
     try:
         return dcmread(io.BytesIO(data))
     except InvalidDicomError:
@@ -234,133 +301,307 @@ def _read(source: Path):
     raise InputError("not a DICOM file (no DICM prefix, and no SOP instance could be parsed)")
 
 
-def _deidentify(source: Path, destination: Path, plan: Plan, key: Key, store: PseudonymMap | None,
-                fallback: str, verify_pixels: bool = False) -> FileResult:
-    """The reference engine: read with pydicom, apply, write."""
+def _check_inflation(data: bytes) -> None:
+    """Refuse a deflated data set that inflates past the limit (a few hundred KB can hold GBs)."""
+    if DeflatedExplicitVRLittleEndian.encode() not in data[:4096]:
+        return
     try:
-        ds = _read(source)
-    except (InputError, EngineError) as err:
-        return FileResult(str(source), "failed", reason=err.message, engine="reference", fallback=fallback)
-    except Exception as err:  # pydicom raises many types for damaged files
-        return FileResult(str(source), "failed", reason=f"cannot read: {_safe(err)}", engine="reference",
-                          fallback=fallback)
+        fp = io.BytesIO(data)
+        read_preamble(fp, False)
+        meta = dcmread(fp, stop_before_pixels=True, specific_tags=[]).file_meta
+    except Exception:
+        return  # not a Part 10 file with file meta: the reader refuses it
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    end = 132 + 12 + int(meta.get("FileMetaInformationGroupLength", 0))
+    most = limits.inflated()
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
-        outcome = engine_for(plan).apply(ds, key)
-    except Rejected as err:
-        return FileResult(str(source), "rejected", reason=err.message, engine="reference", fallback=fallback)
-    except EngineError as err:
-        return FileResult(str(source), "failed", reason=err.message, engine="reference", fallback=fallback)
-    except Exception as err:  # fail closed: whatever went wrong, nothing is written
-        return FileResult(str(source), "failed", reason=f"internal error while de-identifying: {_safe(err)}",
-                          engine="reference", fallback=fallback)
-    if verify_pixels and outcome.pixel_rules:
-        buffer = io.BytesIO()
-        dcmwrite(buffer, outcome.dataset, enforce_file_format=True)
-        written = buffer.getvalue()
-        try:
-            still = pixels.verify(dcmread(io.BytesIO(written)), identifying.removed_or_changed(ds, outcome.dataset))
-        except EngineError as err:
-            return FileResult(str(source), "failed", reason=f"--verify-pixels: {err.message}", engine="reference",
-                              fallback=fallback)
-        if still:
-            return FileResult(str(source), "failed", engine="reference", fallback=fallback,
-                              reason=f"--verify-pixels: OCR still reads text repeating {', '.join(still)} in the "
-                                     "redacted pixels: not written")
-        return _finish(source, destination, outcome, lambda: write_atomically(lambda f: f.write(written), destination),
-                       store, "reference", fallback)
-    return _finish(source, destination, outcome,
-                   lambda: write_atomically(lambda f: dcmwrite(f, outcome.dataset, enforce_file_format=True),
-                                            destination), store, "reference", fallback)
+        size = len(inflater.decompress(data[end:], most + 1))
+    except zlib.error:
+        raise EngineError("malformed: the deflated data set cannot be inflated") from None
+    if size > most:
+        raise EngineError(f"the deflated data set inflates to more than {most >> 20} MiB (the limit; "
+                          f"set {limits.INFLATED_ENV} to raise it)")
 
 
-def _finish(source: Path, destination: Path, outcome, save: Callable[[], None], store: PseudonymMap | None,
+def _finish(source: Path, outcome, data: Iterable[bytes | memoryview], place: Place, store: PseudonymMap | None,
             engine: str, fallback: str) -> FileResult:
-    """Record the keyed pairs, then ``save`` the output (atomically)."""
+    """Record the keyed pairs, then ``place`` the output."""
     try:
         if store is not None:  # before the write: no output ever exists without its pairs
             store.record(outcome.pairs)
     except Exception as err:
-        return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {_safe(err)}",
+        return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {reason_for(err)}",
                           engine=engine, fallback=fallback)
     try:
-        save()
+        output, written = place(data, outcome)
+    except Exists:
+        return FileResult(str(source), "failed", engine=engine, fallback=fallback,
+                          reason="another output with other content already has this file's name (the same "
+                                 "SOP Instance UID twice, or an earlier run into this folder with other rules or "
+                                 "another key)")
+    except EngineError as err:
+        return FileResult(str(source), "failed", reason=err.message, engine=engine, fallback=fallback)
     except Exception as err:
-        return FileResult(str(source), "failed", reason=f"cannot write the output: {_safe(err)}", engine=engine,
+        return FileResult(str(source), "failed", reason=f"cannot write the output: {reason_for(err)}", engine=engine,
                           fallback=fallback)
-    return FileResult(str(source), "written", str(destination), notes=outcome.notes, engine=engine, fallback=fallback)
+    return FileResult(str(source), "written", output, notes=outcome.notes, engine=engine, fallback=fallback,
+                      written=written)
 
 
-def _safe(err: BaseException) -> str:
-    """An exception as type and message with anything quoted cut out, so values cannot leak."""
-    text = str(err).splitlines()[0] if str(err) else ""
-    text = re.sub(r"(['\"]).*?\1|b'.*?'", "…", text)[:160]
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+_UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+_NAMES = ((0x0020000D, "StudyInstanceUID"), (0x0020000E, "SeriesInstanceUID"), (0x00080018, "SOPInstanceUID"))
+
+
+def uid_path(outcome) -> tuple[str, str, str]:
+    """``<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` as the output has them; each
+    must be a valid UID (digits and dots, at most 64), or no path is made of it."""
+    names = []
+    for tag, keyword in _NAMES:
+        if outcome.dataset is not None:
+            value = outcome.dataset.get(tag)
+            value = str(value.value) if value is not None and value.VR == "UI" else None
+        else:
+            value = outcome.uids.get(tag)
+        if not value or len(value) > 64 or not _UID.fullmatch(value):
+            raise EngineError(f"the output's {keyword} is {'missing' if not value else 'not a valid UID'}: the "
+                              "output is named by it", None, "de-identify it with a uid rule, or use --layout mirror")
+        names.append(value)
+    return names[0], names[1], names[2] + ".dcm"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run's outputs go, as workers (local or Dask) need it: the delivered folder, the
+    folder for temporary files, and the layout."""
+
+    root: str
+    temporary: str | None
+    layout: str
+
+
+_TREES: dict[Target, OutputTree] = {}
+
+
+def _placer(target: Target, relative: tuple[str, ...]) -> Place:
+    """Where an output goes: its mirrored name (``relative``) or its UIDs, by the target's layout."""
+    tree = _TREES.get(target)
+    if tree is None:
+        tree = _TREES[target] = OutputTree(Path(target.root), Path(target.temporary) if target.temporary else None)
+
+    def place(data, outcome):
+        mirror = target.layout == "mirror"
+        names = relative if mirror else uid_path(outcome)
+        # mirrored names are claimed once per run by the main process; uid names are never replaced
+        written = tree.place(data, names, replace=mirror)
+        return os.path.join(target.root, *names), written
+
+    return place
+
+
+@dataclass
+class Preview:
+    """What a run would do to one file (a dry run): nothing is written, no value is shown."""
+
+    source: str
+    status: str  # written | rejected | failed | skipped
+    reason: str = ""
+    decisions: list[Decision] = field(default_factory=list)
+    pixel_rules: list = field(default_factory=list)
+
+
+def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
+    """Decide every element of one file as `run` would, without writing or decoding pixels. Never
+    raises for a bad file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = read_dataset(Input(source).data)
+        except NotRegular as err:
+            return Preview(str(source), "skipped", f"not read: {err.strerror}")
+        except OSError as err:
+            return Preview(str(source), "failed", f"cannot read: {os_reason(err)}")
+        except Exception as err:
+            return Preview(str(source), "failed", reason_for(err))
+        trace: list[Decision] = []
+        try:
+            outcome = engine_for(plan).apply(ds, Key.of(key), trace=trace)
+        except Rejected as err:
+            return Preview(str(source), "rejected", err.message)
+        except Exception as err:
+            return Preview(str(source), "failed", reason_for(err), trace)
+        return Preview(str(source), "written", "", trace, outcome.pixel_rules)
+
+
+def state_folder(outdir: str | Path) -> Path:
+    """The default state folder of a run into ``outdir``: beside it, ``<outdir>.deidlang``."""
+    out = Path(outdir).resolve()
+    return out.with_name(out.name + ".deidlang")
 
 
 def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key | bytes, workers: int = 1,
         on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
         resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None,
-        engine: str = "local", scheduler: str | None = None, verify_pixels: bool = False) -> Summary:
+        engine: str = "local", scheduler: str | None = None, layout: str = "uid",
+        state: str | Path | None = None, verify_pixels: bool = False) -> Summary:
     """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
 
+    ``layout``: ``uid`` names outputs by their new UIDs, ``mirror`` mirrors the input folders.
+    ``state``: the folder for the journal and temporary files (default: `state_folder`).
     ``map_path``: record keyed pairs there (needs a persistent key). ``resume``: skip inputs the
-    journal says are finished. ``quarantine``: copy each rejected or failed input there, beside a
-    ``.reason.txt``. ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the
-    Dask cluster at ``scheduler`` (a LocalCluster of ``workers`` processes when None).
-    ``verify_pixels``: see `deidentify_file`.
+    journal says are finished and whose outputs are still the files it recorded (needs a site key).
+    ``quarantine``: copy each rejected or failed input there, beside a ``.reason.txt``.
+    ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the Dask cluster at
+    ``scheduler`` (a LocalCluster of ``workers`` processes when None). ``verify_pixels``: see
+    `deidentify_file`.
+
+    Raises `InputError` for what makes the run impossible before it starts (missing input, an
+    output overlapping an input, an output folder that cannot be written, resume without a key).
     """
     key = Key.of(key)
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout `{layout}`", None, "use uid or mirror")
     if map_path is not None and not key.persistent:
         raise InputError("a map needs a site key (--key-file or DEIDLANG_KEY)", None,
                          "without one the run is anonymisation: there is nothing to map back")
+    if resume and not key.persistent:
+        raise InputError("--resume needs a site key (--key-file or DEIDLANG_KEY)", None,
+                         "a one-run key gives other UIDs each run: one study would end up with two")
     inputs = [Path(p) for p in inputs]
     out = Path(outdir).resolve()
-    jobs = plan_outputs(inputs, out)
+    state_dir = Path(state).resolve() if state is not None else state_folder(out)
+    places = {"output folder": out, "state folder": state_dir}
+    if quarantine is not None:
+        places["quarantine folder"] = Path(quarantine).resolve()
+    if report_path is not None:
+        places["report"] = Path(report_path).resolve()
+    if map_path is not None:
+        places["map"] = Path(map_path).resolve()
+    _check_apart(inputs, places)
+    for what, place in places.items():
+        if what != "output folder" and _inside(place, out):
+            raise InputError(f"the {what} `{place}` is inside the output folder", None,
+                             "the output folder holds de-identified DICOM only: put it beside")
+    lock = _prepare(out, state_dir)
     engine_for(plan)  # the engine (and the plan's hash) made once, here: forked workers inherit it
+    target = Target(str(out), str(state_dir / "tmp"), layout)
     store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
-    journal = Journal(out)
+    journal = Journal(state_dir / "journal.sqlite")
+    tree = OutputTree(out)
     report_file = open(report_path, "w", encoding="utf-8") if report_path else None
     summary = Summary()
-    claimed: set[Path] = set()  # only needed when several inputs could write to one place
+    claimed: set[tuple[str, ...]] = set()  # mirrored names, so that two inputs never share one
 
-    def todo() -> Iterator[tuple[Path, Path]]:
-        for source, dest in jobs:
-            if len(inputs) > 1:
-                if dest in claimed:
-                    done(FileResult(str(source), "failed", reason=f"another input is also written to `{dest}`"), dest)
-                    continue
-                claimed.add(dest)
-            if resume and journal.finished(source, plan.plan_hash):
-                done(FileResult(str(source), "skipped", reason="finished by an earlier run"), dest)
+    def todo() -> Iterator[tuple[Path, tuple[str, ...]]]:
+        for root, source in discover(inputs):
+            relative = mirrored(root, source)
+            if source.is_symlink() and any(_inside(source.resolve(), p) for p in places.values()):
+                done(FileResult(str(source), "skipped", reason="not read: a link into a folder this run writes"),
+                     relative)
                 continue
-            yield source, dest
+            if layout == "mirror":
+                if relative in claimed:
+                    done(FileResult(str(source), "failed", reason="another input is also written to "
+                                                                  f"`{os.path.join(*relative)}`"), relative)
+                    continue
+                claimed.add(relative)
+            if resume and _finished(journal, tree, source, plan.plan_hash):
+                done(FileResult(str(source), "skipped", reason=FINISHED), relative)
+                continue
+            yield source, relative
 
-    def done(result: FileResult, dest: Path) -> None:
+    def done(result: FileResult, relative: tuple[str, ...]) -> None:
         summary.add(result)
-        if result.status != "skipped":
-            journal.record(result.source, result.version, result.status, result.output, plan.plan_hash)
+        try:
+            if result.status != "skipped":
+                output = os.path.relpath(result.output, out) if result.output else None
+                journal.record(result.source, result.version, result.status, output, result.written, plan.plan_hash)
+            if report_file is not None:
+                report_file.write(json.dumps({"source": result.source, "outcome": result.status,
+                                              "output": result.output, "engine": result.engine,
+                                              "fallback": result.fallback, "reason": result.reason}) + "\n")
+        except Exception as err:  # a full disk: the run goes on, and says so at the end
+            summary.trouble = summary.trouble or f"the journal or report could not be written: {reason_for(err)}"
         if quarantine is not None and result.status in ("failed", "rejected"):
-            _quarantine(Path(result.source), Path(quarantine) / dest.relative_to(out), result.reason)
-        if report_file is not None:
-            report_file.write(json.dumps({"source": result.source, "outcome": result.status, "output": result.output,
-                                          "engine": result.engine, "fallback": result.fallback,
-                                          "reason": result.reason}) + "\n")
+            _quarantine(Path(result.source), Path(quarantine).joinpath(*relative), result.reason)
         if on_result:
             on_result(result)
 
+    def lost(job: tuple[Path, tuple[str, ...]], why: str) -> None:
+        done(FileResult(str(job[0]), "failed", reason=why), job[1])
+
     try:
         if engine == "dask":
-            _run_dask(plan, key, map_path, workers, scheduler, todo(), done, verify_pixels)
+            _run_dask(plan, key, map_path, workers, scheduler, target, todo(), done, verify_pixels)
         elif workers <= 1:
-            for source, dest in todo():
-                done(deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels), dest)
+            for source, relative in todo():
+                done(process(source, _placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
+                     relative)
         else:
-            _run_pool(plan, key, map_path, workers, todo(), done, verify_pixels)
+            pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
+            pool.run(todo(), lambda result, job: done(result, job[1]), lost)
     finally:
-        for resource in (store, journal, report_file):
+        for resource in (store, journal, report_file, tree):
             if resource is not None:
-                resource.close()
+                try:
+                    resource.close()
+                except Exception as err:
+                    summary.trouble = summary.trouble or f"the journal could not be closed: {reason_for(err)}"
+        _TREES.pop(target, None)
+        os.close(lock)
     return summary
+
+
+def _prepare(out: Path, state: Path) -> int:
+    """Make the output and state folders, check that both can be written, take the state folder's
+    lock and clear what killed runs left in it. A folder that cannot be used is an `InputError`."""
+    for what, folder in (("output folder", out), ("state folder", state)):
+        if os.path.lexists(folder) and not folder.is_dir():
+            raise InputError(f"the {what} `{folder}` is an existing file, not a folder", None,
+                             "give the name of a folder (it is made if it does not exist)")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".deidlang-probe-{os.getpid()}"
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            probe.unlink()
+        except OSError as err:
+            raise InputError(f"the {what} `{folder}` cannot be written: {os_reason(err)}") from None
+    os.chmod(state, 0o700)
+    lock = os.open(state / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a POSIX lock: forked workers do not hold it
+    except OSError:
+        os.close(lock)
+        raise InputError(f"another run is using the state folder `{state}`", None,
+                         "wait for it to finish, or give this run another output folder") from None
+    remove_temporaries(state / "tmp")
+    return lock
+
+
+def _finished(journal: Journal, tree: OutputTree, source: Path, plan_hash: str) -> bool:
+    """Whether the journal says this input, unchanged, was finished with this plan, and its output
+    is still the file it recorded. When it is not, an output recorded for it is removed (it is
+    made again)."""
+    row = journal.entry(source)
+    if row is None:
+        return False
+    try:
+        info = source.stat()
+    except OSError:
+        return False
+    status, output, written = row["status"], row["output"], row["written"]
+    if row["plan_hash"] == plan_hash and row["version"] == (info.st_size, info.st_mtime_ns):
+        if status == "rejected":
+            return True
+        if status == "written" and output and written and tree.matches(Path(output).parts, *written):
+            return True
+    if output:
+        try:
+            tree.remove(Path(output).parts)
+        except OSError:
+            pass
+    return False
 
 
 def quarantine_dataset(ds, folder: Path, reason: str) -> None:
@@ -375,58 +616,26 @@ def quarantine_dataset(ds, folder: Path, reason: str) -> None:
 
 
 def _quarantine(source: Path, target: Path, reason: str) -> None:
-    """A copy of the input (never moved: the input is not modified) and its reason, which holds no PHI."""
+    """A copy of the input (never moved: the input is not modified), private to its owner, and its
+    reason, which holds no PHI. A file that could not be read gets its reason only."""
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(source, "rb") as src, _private_file(target) as dst:  # mode 0600: it holds raw PHI
-            shutil.copyfileobj(src, dst)
-        with _private_file(target.with_name(target.name + ".reason.txt")) as dst:
-            dst.write((reason + "\n").encode("utf-8"))
+        data = Input(source).data
+    except OSError:
+        data = None
+    try:
+        if data is not None:
+            write_file([data], target)
+        write_file([(reason + "\n").encode()], target.with_name(target.name + ".reason.txt"))
     except OSError:
         pass  # the failure itself is already reported
 
 
-def _private_file(path: Path):
-    """A file opened for writing that only its owner can read, whatever the umask or an old copy's mode."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return open(fd, "wb")
+_DASK_PLANS: dict[str, Plan] = {}
+_WORKER: tuple[Plan, Key, PseudonymMap | None, Target, bool] | None = None
 
 
-def _run_pool(plan: Plan, key: Key, map_path, workers: int, jobs: Iterator[tuple[Path, Path]],
-              done: Callable[[FileResult, Path], None], verify_pixels: bool = False) -> None:
-    """Files go to the workers in batches, so that a small file does not pay for a round trip of its
-    own; at most a bounded window of batches is in flight, so memory stays flat however many files."""
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(plan, key, map_path, verify_pixels)) as pool:
-        pending: dict[Future, list[tuple[Path, Path]]] = {}
-
-        def collect(futures) -> None:
-            for fut in futures:
-                for result, (_, dest) in zip(fut.result(), pending.pop(fut)):
-                    done(result, dest)
-
-        for batch in _batches(jobs):
-            pending[pool.submit(_work, batch)] = batch
-            if len(pending) >= workers * 4:
-                collect(wait(pending, return_when=FIRST_COMPLETED)[0])
-        collect(list(pending))
-
-
-def _batches(jobs: Iterator[tuple[Path, Path]], largest: int = 32) -> Iterator[list[tuple[Path, Path]]]:
-    """Batches that grow from one file to ``largest``: a short run is spread over every worker at
-    once, a long one pays little per file."""
-    size, batch = 1, []
-    for job in jobs:
-        batch.append(job)
-        if len(batch) >= size:
-            yield batch
-            size, batch = min(size * 2, largest), []
-    if batch:
-        yield batch
-
-
-def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None,
-              jobs: Iterator[tuple[Path, Path]], done: Callable[[FileResult, Path], None],
+def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None, target: Target,
+              jobs: Iterator[tuple[Path, tuple[str, ...]]], done: Callable[[FileResult, object], None],
               verify_pixels: bool = False) -> None:
     """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
     workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
@@ -443,10 +652,10 @@ def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | Non
             plan_data = client.scatter(plan.to_dict(), broadcast=True)
             window = as_completed()
             pending: dict = {}
-            for source, dest in jobs:
-                fut = client.submit(_dask_work, str(source), str(dest), plan.plan_hash, plan_data, key, map_path,
-                                    verify_pixels, pure=False)
-                pending[fut.key] = dest
+            for source, relative in jobs:
+                fut = client.submit(_dask_work, str(source), relative, target, plan.plan_hash, plan_data, key,
+                                    map_path, verify_pixels, pure=False)
+                pending[fut.key] = relative
                 window.add(fut)
                 if window.count() >= max(workers, 1) * 8:
                     fut = next(window)
@@ -458,8 +667,8 @@ def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | Non
             cluster.close()
 
 
-def _dask_work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key, map_path,
-               verify_pixels: bool = False) -> FileResult:
+def _dask_work(source: str, relative, target: Target, plan_hash: str, plan_data: dict, key: Key,
+               map_path, verify_pixels: bool = False) -> FileResult:
     """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
     plan = _DASK_PLANS.get(plan_hash)
     if plan is None:
@@ -467,14 +676,10 @@ def _dask_work(source: str, dest: str, plan_hash: str, plan_data: dict, key: Key
         plan = _DASK_PLANS[plan_hash] = Plan.from_dict(plan_data)
     store = PseudonymMap(map_path, key) if map_path is not None else None
     try:
-        return deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels)
+        return process(Path(source), _placer(target, relative), plan, key, store, verify_pixels=verify_pixels)
     finally:
         if store is not None:
             store.close()
-
-
-_DASK_PLANS: dict[str, Plan] = {}
-_WORKER: tuple[Plan, Key, PseudonymMap | None, bool] | None = None
 
 
 def quiet_pydicom() -> None:
@@ -484,14 +689,16 @@ def quiet_pydicom() -> None:
     logger.propagate = False
 
 
-def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, verify_pixels: bool = False) -> None:
+def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target, verify_pixels: bool) -> None:
     global _WORKER
+    die_with_parent()
     quiet_pydicom()
+    _TREES.clear()  # the main process's descriptors are not this worker's to use
     store = PseudonymMap(map_path, key) if map_path is not None else None
-    _WORKER = (plan, key, store, verify_pixels)
+    _WORKER = (plan, key, store, target, verify_pixels)
 
 
-def _work(batch: list[tuple[Path, Path]]) -> list[FileResult]:
+def _work(job: tuple[Path, tuple[str, ...]]) -> FileResult:
     assert _WORKER is not None
-    plan, key, store, verify_pixels = _WORKER
-    return [deidentify_file(source, dest, plan, key, store, verify_pixels=verify_pixels) for source, dest in batch]
+    plan, key, store, target, verify_pixels = _WORKER
+    return process(job[0], _placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)

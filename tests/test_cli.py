@@ -65,23 +65,31 @@ def test_explain_text_and_json(capsys):
     assert name["action"] == "empty" and name["origin"].startswith("rulesets/basic-profile.deid:")
 
 
-def test_run_writes_mirrored_tree_and_reports_failures(tmp_path, capsys):
+def test_run_names_outputs_by_new_uids_and_reports_failures(tmp_path, capsys):
     src = tmp_path / "in"
-    (src / "a" / "b").mkdir(parents=True)
+    (src / "Doe^John" / "b").mkdir(parents=True)  # archives name folders after patients
     ds, canaries = phantom()
-    ds.save_as(src / "a" / "b" / "one.dcm", enforce_file_format=True)
-    (src / "a" / "notes.txt").write_text("not dicom")
+    ds.save_as(src / "Doe^John" / "b" / "one.dcm", enforce_file_format=True)
+    (src / "Doe^John" / "notes.txt").write_text("not dicom")
     before = sorted((p, p.stat().st_mtime_ns) for p in src.rglob("*"))
     code = main(["run", str(src), "-o", str(tmp_path / "out"), "--workers", "1"])
     captured = capsys.readouterr()
     assert code == 1
-    assert f"{src / 'a' / 'notes.txt'}: failed: not a DICOM file" in captured.err
+    assert f"{src / 'Doe^John' / 'notes.txt'}: failed: not a DICOM file" in captured.err
     assert "1 written, 1 failed, 0 rejected" in captured.out
-    assert dcmread(tmp_path / "out" / "a" / "b" / "one.dcm").PatientIdentityRemoved == "YES"
-    assert not (tmp_path / "out" / "a" / "notes.txt").exists()
+    delivered = [p for p in (tmp_path / "out").rglob("*")]
+    (written,) = [p for p in delivered if p.is_file()]  # de-identified DICOM only: no journal, no notes
+    out = dcmread(written)
+    assert out.PatientIdentityRemoved == "YES"
+    assert written.relative_to(tmp_path / "out").parts == (out.StudyInstanceUID, out.SeriesInstanceUID,
+                                                            f"{out.SOPInstanceUID}.dcm")
+    assert not any("Doe" in str(p) or "one" in p.name for p in delivered)
+    assert (tmp_path / "out.deidlang" / "journal.sqlite").exists()  # run state beside the output
     assert sorted((p, p.stat().st_mtime_ns) for p in src.rglob("*")) == before
     for value in canaries.searchable().values():  # values are never printed
         assert value not in captured.err + captured.out
+    assert main(["run", str(src), "-o", str(tmp_path / "mirror"), "--layout", "mirror"]) == 1
+    assert dcmread(tmp_path / "mirror" / "Doe^John" / "b" / "one.dcm").PatientIdentityRemoved == "YES"
 
 
 def test_run_with_key_file_is_reproducible(tmp_path, capsys):

@@ -18,6 +18,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from deidlang.actions import ACTIONS
 from deidlang.cli import main
 from deidlang.review.fmt import format_text
 
@@ -103,11 +104,26 @@ async def test_typo_has_its_range_and_suggestion(client: LanguageClient, folder:
     close(client, site)
 
 
+async def test_ranges_are_in_the_clients_units(client: LanguageClient, folder: Path):
+    """Columns count UTF-16 units for this client: the emoji before the typo is two of them."""
+    site = folder / "site.deid"
+    diags = await open_doc(client, site, 'include "basic-profile"\nreplace InstitutionName with "\U0001F3E5"; remove PatientNam\n')
+    (typo,) = [d for d in errors(diags) if "PatientNam`" in d.message]
+    assert typo.range == types.Range(types.Position(1, 42), types.Position(1, 52))
+    hovered = await client.text_document_hover_async(types.HoverParams(
+        types.TextDocumentIdentifier(uri(site)), types.Position(1, 10)))
+    assert "InstitutionName" in hovered.contents.value and hovered.range.start.character == 8
+    fix = next(a for a in await actions(client, site, [typo]) if a.is_preferred)
+    assert fix.edit.changes[uri(site)][0].range == typo.range
+    close(client, site)
+
+
 async def test_two_errors_at_once(client: LanguageClient, folder: Path):
     site = folder / "site.deid"
     diags = await open_doc(client, site, 'include "basic-profile"\nremove PatientNam\nkeep PatientSx\n')
     close(client, site)
     assert [d.range.start.line for d in errors(diags)] == [1, 2]
+    assert [d.data["suggestions"][0] for d in errors(diags)] == ["PatientName", "PatientSex"]
 
 
 async def test_minimum_finding_in_an_included_file(client: LanguageClient, folder: Path):
@@ -117,7 +133,8 @@ async def test_minimum_finding_in_an_included_file(client: LanguageClient, folde
     assert diag.range.start.line == 2  # the include that brought the rule in
     assert "`PatientName` (0010,0010) is in the aryanto50 minimum" in diag.message and "lib.deid:2" in diag.message
     (related,) = diag.related_information
-    assert related.location.uri == uri(folder / "lib.deid") and related.location.range.start.line == 1
+    assert related.location.uri == uri(folder / "lib.deid")
+    assert related.location.range == types.Range(types.Position(1, 5), types.Position(1, 16))  # `PatientName`
     close(client, site)
 
 
@@ -163,6 +180,7 @@ async def test_hover_on_an_action(client: LanguageClient, folder: Path):
     result = await client.text_document_hover_async(types.HoverParams(
         types.TextDocumentIdentifier(uri(site)), types.Position(1, 3)))
     assert "**shift-date**" in result.contents.value and "DA, DT" in result.contents.value
+    assert ACTIONS["shift-date"].summary in result.contents.value  # from the action's one declaration
     close(client, site)
 
 

@@ -62,7 +62,7 @@ def runs(tmp_path_factory):
     key_a, key_b = Key(b"site-key-A-0123456789abcdef"), Key(b"site-key-B-0123456789abcdef")
     for name, key, workers, map_path in [("a1", key_a, 1, tmp / "a.map"), ("a2", key_a, 2, tmp / "a.map"),
                                          ("b", key_b, 1, None)]:
-        summary = run(plan, [src], tmp / name, key, workers, map_path=map_path)
+        summary = run(plan, [src], tmp / name, key, workers, map_path=map_path, layout="mirror")
         assert summary.ok and summary.written == len(truth)
     return tmp, truth, {n: outputs(tmp / n) for n in ("a1", "a2", "b")}
 

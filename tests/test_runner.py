@@ -85,7 +85,7 @@ def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     for i in range(1, 400):  # links: separate inputs to the runner, cheap to make
         os.link(src / "big000.dcm", src / f"big{i:03d}.dcm")
     proc = subprocess.Popen([sys.executable, "-m", "deidlang", "run", str(src), "-o", str(out), "--workers", "2",
-                             "-q"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             "--layout", "mirror", "-q"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(out.glob("*.dcm")):
@@ -97,7 +97,7 @@ def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     for path in finished:  # every file under its final name is complete and valid
         assert dcmread(path).PatientIdentityRemoved == "YES"
     # a resumed run finishes the job
-    resumed = run(deidlang.compile("basic-profile"), [src], out, KEY, resume=True)
+    resumed = run(deidlang.compile("basic-profile"), [src], out, KEY, resume=True, layout="mirror")
     assert resumed.written + resumed.skipped == 400 and resumed.failed == 0
     assert len(list(out.glob("*.dcm"))) == 400
 
@@ -110,5 +110,5 @@ def test_dask_local_cluster_matches_the_local_runner(tmp_path):
     local = run(plan, [src], tmp_path / "local", KEY, workers=1)
     dask = run(plan, [src], tmp_path / "dask", KEY, workers=2, engine="dask")
     assert (dask.written, dask.failed) == (local.written, local.failed) == (6, 1)
-    for path in (tmp_path / "local").glob("*.dcm"):
-        assert path.read_bytes() == (tmp_path / "dask" / path.name).read_bytes()
+    for path in (tmp_path / "local").rglob("*.dcm"):
+        assert path.read_bytes() == (tmp_path / "dask" / path.relative_to(tmp_path / "local")).read_bytes()

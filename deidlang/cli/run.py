@@ -12,13 +12,19 @@ from tqdm import tqdm
 
 from ..plancache import compile_cached as compile_rules
 from ..dictionary import format_tag, keyword_of
-from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
+from .. import limits
+from ..runner import FINISHED, LAYOUTS, FileResult, discover, load_key, preview, quiet_pydicom, run
 
 
 @click.command("run")
 @click.option("-r", "--rules", default="basic-profile", show_default=True, help="rule file or shipped ruleset")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", "outdir", help="output folder (mirrors the input tree); not with --dry-run")
+@click.option("-o", "--output", "outdir", help="output folder (de-identified DICOM only); not with --dry-run")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="uid", show_default=True,
+              help="uid: OUT/<study>/<series>/<instance>.dcm by the new UIDs; mirror: the input's folder and file "
+                   "names (they may name patients)")
+@click.option("--state", "state", type=click.Path(file_okay=False),
+              help="folder for the journal and temporary files (default: OUTDIR.deidlang beside OUTDIR)")
 @click.option("--dry-run", is_flag=True, help="print what each rule would do to each element; write nothing")
 @click.option("--key-file", type=click.Path(dir_okay=False),
               help="site key for uid/hash/pseudonym/shift (else $DEIDLANG_KEY, else a random one-run key)")
@@ -26,7 +32,12 @@ from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
               help="record original -> pseudonym pairs in this SQLite map (needs a site key)")
 @click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores",
               help="worker processes")
-@click.option("--resume", is_flag=True, help="skip inputs an earlier run into OUTDIR finished with the same plan")
+@click.option("--resume", is_flag=True, help="skip inputs an earlier run into OUTDIR finished with the same plan "
+                                             "(needs a site key)")
+@click.option("--max-inflated", type=click.IntRange(min=1), metavar="MIB",
+              help=f"largest a deflated data set may inflate to (default {limits.inflated() >> 20})")
+@click.option("--max-pixels", type=click.IntRange(min=1), metavar="MIB",
+              help=f"largest decoded pixel buffer (default {limits.pixels() >> 20})")
 @click.option("--quarantine", type=click.Path(file_okay=False), help="copy rejected and unreadable inputs here, "
                                                                      "each with a .reason.txt")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="one JSON line per input")
@@ -38,9 +49,13 @@ from ..runner import FileResult, discover, load_key, preview, quiet_pydicom, run
 @click.option("-q", "--quiet", is_flag=True, help="print only failures and the summary")
 def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bool, key_file: str | None,
             map_path: str | None, workers: int, resume: bool, quarantine: str | None, report_path: str | None,
-            engine: str, scheduler: str | None, verify_pixels: bool, quiet: bool) -> int:
+            engine: str, scheduler: str | None, verify_pixels: bool, quiet: bool, layout: str, state: str | None,
+            max_inflated: int | None, max_pixels: int | None) -> int:
     """De-identify every DICOM file under INPUT... into OUTDIR."""
     quiet_pydicom()
+    for name, value in ((limits.INFLATED_ENV, max_inflated), (limits.PIXELS_ENV, max_pixels)):
+        if value is not None:
+            os.environ[name] = str(value)  # read by the engines, in workers too
     plan = compile_rules(rules)
     key = load_key(key_file, os.environ)
     # What exists now (modules, the plan) lives as long as the process: the collector need not walk
@@ -71,8 +86,8 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
 
     def on_result(result: FileResult) -> None:
         nonlocal read_bytes, errors
-        if result.status in ("failed", "rejected"):
-            errors += 1
+        if result.status in ("failed", "rejected") or (result.status == "skipped" and result.reason != FINISHED):
+            errors += result.status != "skipped"
             message = f"{result.source}: {result.status}: {result.reason}"
             (progress.write(message, file=sys.stderr) if progress else click.echo(message, err=True))
         if progress is not None:
@@ -86,16 +101,19 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
 
     try:
         summary = run(plan, inputs, outdir, key, workers, on_result, map_path, resume=resume,
-                      quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler, verify_pixels=verify_pixels)
+                      quarantine=quarantine, report_path=report_path, engine=engine, scheduler=scheduler,
+                      layout=layout, state=state, verify_pixels=verify_pixels)
     finally:
         if progress is not None:
             progress.close()
     elapsed = time.monotonic() - start
-    skipped = f", {summary.skipped} skipped (finished before)" if summary.skipped else ""
+    skipped = f", {summary.skipped} skipped" if summary.skipped else ""
     engines = f" (fast path {summary.fast}, reference engine {summary.reference})" if summary.reference else ""
     click.echo(f"{summary.written} written, {summary.failed} failed, {summary.rejected} rejected{skipped} "
                f"in {elapsed:.1f}s -> {outdir}{engines}")
-    return 0 if summary.ok else 1
+    if summary.trouble:
+        click.echo(f"warning: {summary.trouble}", err=True)
+    return 0 if summary.ok and not summary.trouble else 1
 
 
 def _dry_run(plan, inputs: tuple[str, ...], key) -> int:
@@ -104,7 +122,7 @@ def _dry_run(plan, inputs: tuple[str, ...], key) -> int:
     failed = 0
     for _, source in discover(inputs):
         p = preview(source, plan, key)
-        failed += p.status != "written"
+        failed += p.status in ("failed", "rejected")
         click.echo(f"{p.source}: would be {p.status}" + (f" ({p.reason})" if p.reason else ""))
         for d in p.decisions:
             where = str(plan.origin(d.order)) if d.order is not None else "default"

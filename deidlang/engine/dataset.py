@@ -60,6 +60,9 @@ class Outcome:
     pairs: set[tuple[str, str, str]] = field(default_factory=set)
     #: the pixel rules whose conditions held for this dataset
     pixel_rules: list[PixelRule] = field(default_factory=list)
+    #: the fast path's output SOP Class, SOP Instance, Study and Series Instance UIDs, by tag (the
+    #: reference engine's are in its dataset)
+    uids: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
 _SOP = (_SOP_CLASS, _SOP_INSTANCE)
+_NAMED = frozenset((*_SOP, 0x0020000D, 0x0020000E))  # their output values are remembered: file meta, layout
 _SKIPPED_AT_TOP = frozenset((*_CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
 _U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
 _SHORT = struct.Struct("<HH2xH").unpack_from  # group, element, length of a short explicit-VR header
@@ -306,6 +307,7 @@ class _Rewriter:
         parts += stamps[stamps_key]
         parts += [(_CHARSET, self.data[e[2]:e[5]]) for e in top if e[0] == _CHARSET]  # always carried over
         parts.sort(key=_FIRST)
+        outcome.uids = self.sop
         head = bytes(128) + b"DICM" + _file_meta_bytes(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
                                                        self.syntax)
         return [head, *(p[1] for p in parts)], outcome
@@ -420,7 +422,7 @@ class _Rewriter:
                 part = self._sequence(tag, [
                     b"".join(p[1] for p in self._level(self._elements(start, end), (*position, (tag, index))))
                     for index, (start, end) in enumerate(self._items(element))])
-            elif top and tag in _SOP and vr != "SQ":  # the file meta follows these two values
+            elif top and tag in _NAMED and vr != "SQ":  # the file meta and the output layout follow these
                 part = self._sop_element(element, vr, kind, action, rule)
             elif kind == _COPY:
                 start, end = element[2], element[5]
@@ -523,7 +525,8 @@ class _Rewriter:
         return self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
 
     def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
-        """SOP Class or Instance UID at the top level: its output value is also the file meta's."""
+        """SOP Class or Instance, Study or Series UID at the top level: its output value is remembered
+        (the file meta and the output's name are made from them)."""
         if kind == _COPY:
             text = self._compute(element, vr, "keep", None)[1]
             if text is not None:

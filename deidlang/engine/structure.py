@@ -25,6 +25,7 @@ import zlib
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
+from .. import limits
 from ..dictionary import ALL_VRS, format_tag, keyword_of
 from ..errors import EngineError
 
@@ -45,7 +46,6 @@ _ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC = (0x00280010, 0x0028001
 _IMAGE = frozenset((_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC))
 _SHORT = _VRS - _LONG
 _SHORT_HEADER = struct.Struct("<HH2xH").unpack_from
-_MAX_DEPTH = 32
 _LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from)
 _BE = (struct.Struct(">HH").unpack_from, struct.Struct(">H").unpack_from, struct.Struct(">L").unpack_from)
 
@@ -86,10 +86,13 @@ def _check(data: bytes) -> None:
         implicit, little = syntax == _IMPLICIT, syntax != _BIG
     body, start = data, offset
     if syntax in _DEFLATED:
+        most = limits.inflated()
         try:
-            body, start = zlib.decompressobj(-zlib.MAX_WBITS).decompress(bytes(data[offset:])), 0
+            body, start = zlib.decompressobj(-zlib.MAX_WBITS).decompress(bytes(data[offset:]), most + 1), 0
         except zlib.error:
             raise Malformed("the deflated dataset cannot be inflated") from None
+        if len(body) > most:
+            raise Malformed(f"the deflated dataset inflates past {most >> 20} MiB ({limits.INFLATED_ENV})")
     _Reader(body, implicit, little).dataset(start, len(body), 0, False)
 
 
@@ -152,7 +155,7 @@ class _Reader:
     def dataset(self, offset: int, stop: int, depth: int, delimited: bool) -> int:
         """Check the elements from ``offset`` to ``stop``, or (``delimited``) to an item delimiter;
         return where they end."""
-        if depth > _MAX_DEPTH:
+        if depth > limits.depth():
             raise Malformed("sequences are nested too deep")
         last, image, data, pixels = -1, {}, self.data, False
         short = not self.implicit and self.little  # most headers: read inline, below

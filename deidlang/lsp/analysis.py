@@ -56,6 +56,25 @@ class Analysis:
     def text_of(self, path: Path | None) -> str | None:
         return self.text if path == self.path else self.texts.get(path)
 
+    def program_of(self, path: Path | None) -> ast.Program | None:
+        """The syntax tree of this document or of a file it read (the compiler's own, from the parse cache)."""
+        if path == self.path:
+            return self.program
+        text = self.texts.get(path)
+        try:
+            return parse_cached(text, display_name(path)) if text is not None else None
+        except RuleError:
+            return None
+
+    def origin_range(self, origin: Origin) -> types.Range:
+        """The range of the statement an origin names, in its own file."""
+        path = self.path_of(origin.source)
+        program = self.program_of(path)
+        for stmt in program.statements if program else ():
+            if (stmt.span.line, stmt.span.col) == (origin.line, origin.col):
+                return span_range(stmt.span)
+        return origin_range(origin, self.text_of(path))
+
     def includer(self, path: Path) -> ast.Include | None:
         """This document's `include` through which ``path`` was expanded: the last of its own includes
         read before ``path`` was (an include is expanded in full before the next statement)."""

@@ -13,9 +13,9 @@ import functools
 from lsprotocol import types
 from pydicom.datadict import get_entry, keyword_dict
 
+from ..actions import ACTIONS
 from ..compiler import MINIMUMS, shipped_rulesets
 from ..dictionary import ALL_VRS, aryanto50, cid7050, format_tag, safe_private, tcia_creators
-from ..actions import ACTIONS
 from .analysis import Analysis
 from .cursor import Token, before
 
@@ -48,7 +48,8 @@ def _items(analysis: Analysis, context: list[Token], partial: Token | None) -> t
     words = [t.text for t in context]
     typed = partial.text if partial else ""
     if not words:
-        return _words(STATEMENTS, _K.Keyword) + _words(ACTIONS, _K.Function, "action"), True
+        actions = [types.CompletionItem(a.name, kind=_K.Function, detail=a.summary) for a in ACTIONS.values()]
+        return _words(STATEMENTS, _K.Keyword) + actions, True
     first, last = words[0], words[-1]
     if partial is not None and partial.kind == "string" or first == "include" and len(words) == 1:
         if first == "include":

@@ -14,7 +14,7 @@ from ..dictionary import keyword_of
 from ..errors import Span
 from ..plan import Origin
 from ..validate import Finding
-from .analysis import Analysis, origin_range, span_range, uri_of
+from .analysis import Analysis, span_range, uri_of
 
 SOURCE = "deidlang"
 _SEVERITY = {"error": types.DiagnosticSeverity.Error, "warning": types.DiagnosticSeverity.Warning}
@@ -37,7 +37,11 @@ def _finding(analysis: Analysis, finding: Finding) -> types.Diagnostic:
     data = None
     if finding.waivable and finding.tag is not None:
         data = {"waive": keyword_of(finding.tag) or f"({finding.tag >> 16:04X},{finding.tag & 0xFFFF:04X})"}
-    return _placed(analysis, finding.message, finding.help, finding.severity, finding.origin, data)
+    where: Span | Origin | None = finding.origin
+    if finding.origin is not None and finding.columns:  # narrowed to the selector on the statement's line
+        line, (start, end) = finding.origin.line, finding.columns
+        where = Span(finding.origin.source, 0, 0, line, start, line, end)
+    return _placed(analysis, finding.message, finding.help, finding.severity, where, data)
 
 
 def _placed(analysis: Analysis, message: str, help_: str | None, severity: str, where: Span | Origin | None,
@@ -47,22 +51,22 @@ def _placed(analysis: Analysis, message: str, help_: str | None, severity: str, 
     if where is None:
         return diagnostic  # about the file as a whole (e.g. what its default lets through)
     if where.source == analysis.source:
-        diagnostic.range = _range(where, analysis.text)
+        diagnostic.range = _range(analysis, where)
         return diagnostic
     # in an included file: shown on the include line that brought it in, and pointed to exactly
     diagnostic.message = f"{where.source}:{where.line}: {text}"
     path = analysis.path_of(where.source)
     if path is not None:
         diagnostic.related_information = [types.DiagnosticRelatedInformation(
-            types.Location(uri_of(path), _range(where, analysis.text_of(path))), message)]
+            types.Location(uri_of(path), _range(analysis, where)), message)]
         include = analysis.includer(path)
         if include is not None:
             diagnostic.range = span_range(include.span)
     return diagnostic
 
 
-def _range(where: Span | Origin, text: str | None) -> types.Range:
-    return span_range(where) if isinstance(where, Span) else origin_range(where, text)
+def _range(analysis: Analysis, where: Span | Origin) -> types.Range:
+    return span_range(where) if isinstance(where, Span) else analysis.origin_range(where)
 
 
 def _first_line(text: str) -> types.Range:

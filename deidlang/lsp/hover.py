@@ -6,7 +6,7 @@ from __future__ import annotations
 from lsprotocol import types
 from pydicom.datadict import get_entry
 
-from ..actions import ACTIONS
+from ..actions import ACTIONS, PIXEL_KINDS
 from ..dictionary import OPTION_COLUMNS, aryanto50, e1_1, format_tag, parse_tag, tag_for_keyword, vrs_of
 from ..explain import rule_text, selector_text, top_level_chain
 from ..plan import is_private
@@ -21,6 +21,8 @@ def hover(analysis: Analysis, position: types.Position) -> types.Hover | None:
     text = None
     if token.kind == "word" and token.text in ACTIONS:
         text = action_markdown(token.text)
+    elif token.kind == "word" and token.text in ("blackout", "burn", "detected-text"):
+        text = pixel_markdown(token.text)
     elif (tag := element_tag(token)) is not None:
         text = element_markdown(analysis, tag)
     if text is None:
@@ -83,11 +85,21 @@ def _where(origin) -> str:
     return f"{origin.source}:{origin.line} `{origin.text}`" if origin else "?"
 
 
-def action_markdown(action: str) -> str:
-    declared = ACTIONS[action]
-    allowed = declared.applies_to
-    out = [f"**{action}** (action): {declared.summary}", "",
-           "- applies to: " + ("any VR" if allowed is None else "VR " + ", ".join(sorted(allowed))),
-           "- always changes or removes the value: " + ("yes" if declared.changes else
-                                                        "no (an element of the minimum it leaves needs a `waive`)")]
-    return "\n".join(out)
+def action_markdown(name: str) -> str:
+    """An action's declaration (`deidlang.actions`): what it does, how it is written, what it fits."""
+    action = ACTIONS[name]
+    written = f"{name} SELECTORS" + (f" {action.example}" if action.example else "")
+    facts = ["applies to " + ("any VR" if action.applies_to is None else "VR " + ", ".join(sorted(action.applies_to))),
+             "always changes or removes the value" if action.changes else
+             "can leave a value as it was: an element of the minimum it decides needs a `waive`",
+             f"result: {action.result}",
+             f"a date or time it decides is {action.date_effect}"]
+    return "\n".join([f"**{name}** (action) — {action.summary}", "", f"`{written}`", "", *(f"- {f}" for f in facts)])
+
+
+def pixel_markdown(word: str) -> str | None:
+    """A pixel rule kind, by the word its statement starts with."""
+    kinds = [k for k in PIXEL_KINDS.values() if k.head.split()[0] == word or k.name == word]
+    if not kinds:
+        return None
+    return "\n\n".join(f"**{k.head}** (pixel rule) — {k.summary}" for k in kinds)

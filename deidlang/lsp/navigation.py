@@ -3,19 +3,15 @@ find references (every statement of the include chain that names an element)."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from lsprotocol import types
 
-from .. import ast
 from ..compiler import resolve_ruleset
 from ..dictionary import vrs_of
-from ..errors import RuleError
 from ..explain import top_level_chain
 from ..plan import PlanRule
-from ..syntax import parse
-from .analysis import Analysis, named_elements, origin_range, span_range, uri_of
+from .analysis import Analysis, named_elements, span_range, uri_of
 from .cursor import before, token_at
 from .hover import element_tag
 
@@ -50,7 +46,7 @@ def references(analysis: Analysis, position: types.Position) -> list[types.Locat
         return []
     out = []
     for path in [analysis.path, *dict.fromkeys(analysis.reads)]:
-        program = _program(analysis, path)
+        program = analysis.program_of(path)
         if program is None:
             continue
         uri = uri_of(path) if path else None
@@ -66,24 +62,8 @@ def _rule_location(analysis: Analysis, rule: PlanRule, tag: int) -> types.Locati
     path = analysis.path_of(origin.source) if origin else None
     if path is None:
         return None
-    program = _program(analysis, path)
+    program = analysis.program_of(path)
     for stmt, leaf, found in named_elements(program) if program else ():
         if found == tag and (stmt.span.line, stmt.span.col) == (origin.line, origin.col):
             return types.Location(uri_of(path), span_range(leaf.span))
-    return types.Location(uri_of(path), origin_range(origin, analysis.text_of(path)))
-
-
-def _program(analysis: Analysis, path: Path | None) -> ast.Program | None:
-    if path == analysis.path:
-        return analysis.program
-    text = analysis.text_of(path)
-    return _parsed(text) if text is not None else None
-
-
-@functools.lru_cache(maxsize=32)
-def _parsed(text: str) -> ast.Program | None:
-    """An included file's tree (shipped rulesets are parsed once per server)."""
-    try:
-        return parse(text)
-    except RuleError:
-        return None
+    return types.Location(uri_of(path), analysis.origin_range(origin))

@@ -1,0 +1,273 @@
+"""Runs that survive faults and hostile input (issue 14): the input is never written, only regular
+files are read, a dead worker costs only its file, a full or read-only disk is a reason per file,
+resume needs a key and checks its outputs, and every reason is in words."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+import deidlang
+from deidlang import fileio, runner
+from deidlang.cli import main
+from deidlang.phantom import phantom
+from deidlang.runner import run
+
+from .conftest import KEY, ROOT
+
+PLAN = deidlang.compile("basic-profile")
+
+
+def make_inputs(folder: Path, n: int = 4, size: int = 16) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        ds, _ = phantom(instance=i + 1, size=size)
+        ds.save_as(folder / f"i{i}.dcm", enforce_file_format=True)
+        paths.append(folder / f"i{i}.dcm")
+    return paths
+
+
+def snapshot(folder: Path) -> dict:
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- the input is sacred
+
+def test_an_output_folder_holding_an_input_file_is_refused(tmp_path, capsys):
+    (path,) = make_inputs(tmp_path / "dir", 1)
+    before = snapshot(tmp_path / "dir")
+    for layout in ("uid", "mirror"):
+        assert main(["run", str(path), "-o", str(tmp_path / "dir"), "--layout", layout]) == 2
+        assert "is inside the output folder" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "dir"), "-o", str(tmp_path / "dir" / "out")]) == 2
+    link = tmp_path / "link"
+    os.symlink(tmp_path / "dir", link)  # the same folder through a link
+    assert main(["run", str(link / "i0.dcm"), "-o", str(tmp_path / "dir")]) == 2
+    assert main(["run", str(path), "-o", str(path)]) == 2  # an existing file as -o
+    err = capsys.readouterr().err
+    assert "is inside" in err
+    assert snapshot(tmp_path / "dir") == before
+
+
+def test_an_existing_file_as_output_is_a_usage_error(tmp_path, capsys):
+    make_inputs(tmp_path / "in", 1)
+    (tmp_path / "file").write_text("x")
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "file")]) == 2
+    assert "is an existing file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_state_quarantine_and_map_stay_out_of_the_output_and_inputs(tmp_path):
+    make_inputs(tmp_path / "in", 1)
+    with pytest.raises(deidlang.errors.InputError, match="inside the output folder"):
+        run(PLAN, [tmp_path / "in"], tmp_path / "out", KEY, state=tmp_path / "out" / "state")
+    with pytest.raises(deidlang.errors.InputError, match="inside the output folder"):
+        run(PLAN, [tmp_path / "in"], tmp_path / "out", KEY, quarantine=tmp_path / "out" / "q")
+    with pytest.raises(deidlang.errors.InputError, match="inside the input"):
+        run(PLAN, [tmp_path / "in"], tmp_path / "out", KEY, map_path=tmp_path / "in" / "map.sqlite")
+
+
+def test_a_link_planted_in_the_output_tree_is_not_followed(tmp_path):
+    (path,) = make_inputs(tmp_path / "in", 1)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    study = dcmread(run(PLAN, [path], tmp_path / "probe", KEY) and next((tmp_path / "probe").rglob("*.dcm")))
+    os.symlink(victim, out / study.StudyInstanceUID)  # where the study's folder would be made
+    summary = run(PLAN, [path], out, KEY)
+    assert summary.failed == 1 and "cannot write the output" in summary.failures[0].reason
+    assert list(victim.iterdir()) == []
+
+
+# ---------------------------------------------------------------- only regular files
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fifos_devices_and_sockets_are_skipped_with_a_reason(tmp_path, workers):
+    src = tmp_path / "in"
+    make_inputs(src, 2)
+    os.mkfifo(src / "fifo.dcm")
+    os.symlink("/dev/zero", src / "zero.dcm")
+    results = []
+    start = time.monotonic()
+    summary = run(PLAN, [src], tmp_path / "out", KEY, workers=workers, on_result=results.append)
+    assert time.monotonic() - start < 30  # no hang
+    assert (summary.written, summary.skipped, summary.failed) == (2, 2, 0)
+    reasons = {Path(r.source).name: r.reason for r in results if r.status == "skipped"}
+    assert "FIFO" in reasons["fifo.dcm"] and "character device" in reasons["zero.dcm"]
+
+
+def test_dry_run_goes_through_every_odd_file(tmp_path, capsys):
+    src = tmp_path / "in"
+    (path,) = make_inputs(src, 1)
+    os.mkfifo(src / "a-fifo")
+    (src / "b-junk.dcm").write_bytes(b"\0" * 10)
+    (src / "c-truncated.dcm").write_bytes(path.read_bytes()[:300])
+    assert main(["run", "--dry-run", str(src)]) == 1
+    out = capsys.readouterr().out
+    for name in ("a-fifo: would be skipped", "b-junk.dcm: would be failed", "c-truncated.dcm: would be",
+                 "i0.dcm: would be written"):
+        assert name in out
+    assert "unpack" not in out and "buffer" not in out
+
+
+def test_a_file_changed_while_read_fails_and_is_redone_on_resume(tmp_path, monkeypatch):
+    src = tmp_path / "in"
+    make_inputs(src, 2)
+    real = os.read
+    done = []
+
+    def changing(fd, n):  # a writer touches i0 while it is being read
+        data = real(fd, n)
+        if not done and os.readlink(f"/proc/self/fd/{fd}").endswith("i0.dcm"):
+            done.append(os.utime(src / "i0.dcm", ns=(9, 9)))
+        return data
+
+    monkeypatch.setattr(os, "read", changing)
+    summary = run(PLAN, [src], tmp_path / "out", KEY)
+    monkeypatch.setattr(os, "read", real)
+    assert summary.failed == 1 and "changed while it was read" in summary.failures[0].reason
+    again = run(PLAN, [src], tmp_path / "out", KEY, resume=True)
+    assert (again.written, again.skipped) == (1, 1)
+
+
+# ---------------------------------------------------------------- worker death
+
+def _dying_process(real):
+    def process(source, *args, **kwargs):
+        if source.name == "killer.dcm":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if source.name == "flaky.dcm" and not (source.parent / "flaky.seen").exists():
+            (source.parent / "flaky.seen").write_text("once")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(source, *args, **kwargs)
+    return process
+
+
+def test_a_dead_worker_fails_only_its_file_and_the_run_goes_on(tmp_path, monkeypatch):
+    src = tmp_path / "in"
+    paths = make_inputs(src, 20)
+    paths[3].rename(src / "killer.dcm")
+    paths[11].rename(src / "flaky.dcm")
+    monkeypatch.setattr(runner, "process", _dying_process(runner.process))
+    results = []
+    summary = run(PLAN, [src], tmp_path / "out", KEY, workers=2, on_result=results.append,
+                  report_path=tmp_path / "report.jsonl")
+    assert (summary.written, summary.failed) == (19, 1)
+    (failure,) = summary.failures
+    assert failure.source.endswith("killer.dcm") and "worker process died" in failure.reason
+    assert "SIGKILL" in failure.reason
+    assert len(results) == 20 and len((tmp_path / "report.jsonl").read_text().splitlines()) == 20
+    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 19
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.integration
+def test_workers_die_with_the_main_process(tmp_path):
+    src = tmp_path / "in"
+    (first,) = make_inputs(src, 1, size=256)
+    for i in range(1000):
+        os.link(first, src / f"l{i}.dcm")
+    proc = subprocess.Popen([sys.executable, "-m", "deidlang", "run", str(src), "-o", str(tmp_path / "out"),
+                             "--workers", "2", "--layout", "mirror", "-q"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "err.txt", "w"))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(_children(proc.pid)) < 2 and proc.poll() is None:
+        time.sleep(0.01)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, (proc.poll(), (tmp_path / "err.txt").read_text())
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
+                                              "State:\tZ" not in Path(f"/proc/{w}/status").read_text()
+                                              for w in workers if Path(f"/proc/{w}/status").exists()):
+        time.sleep(0.05)
+    alive = [w for w in workers if Path(f"/proc/{w}/status").exists()
+             and "State:\tZ" not in Path(f"/proc/{w}/status").read_text()]
+    assert alive == []
+
+
+# ---------------------------------------------------------------- disks that refuse
+
+def test_a_full_disk_fails_each_file_with_the_os_reason(tmp_path, monkeypatch, capsys):
+    src = tmp_path / "in"
+    make_inputs(src, 3)
+    real = fileio._write_all
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(fileio, "_write_all", full)
+    assert main(["run", str(src), "-o", str(tmp_path / "out"), "--workers", "1", "-q"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("cannot write the output: No space left on device (ENOSPC)") == 3
+    assert "0 written, 3 failed" in captured.out
+    monkeypatch.setattr(fileio, "_write_all", real)
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    make_inputs(tmp_path / "in", 1)
+    real = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / "out")) and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only)
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 2
+    assert "cannot be written: Read-only file system (EROFS)" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- resume
+
+def test_resume_needs_a_site_key(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DEIDLANG_KEY", raising=False)
+    make_inputs(tmp_path / "in", 1)
+    assert main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--resume"]) == 2
+    assert "--resume needs a site key" in capsys.readouterr().err
+
+
+def test_resume_redoes_outputs_that_are_missing_or_not_what_was_written(tmp_path):
+    src = tmp_path / "in"
+    make_inputs(src, 3)
+    out = tmp_path / "out"
+    assert run(PLAN, [src], out, KEY).written == 3
+    clean = snapshot(out)
+    first, second, _ = sorted(clean)
+    first.unlink()
+    second.write_bytes(second.read_bytes()[:-10])
+    again = run(PLAN, [src], out, KEY, resume=True)
+    assert (again.written, again.skipped) == (2, 1)
+    assert snapshot(out) == clean
+
+
+# ---------------------------------------------------------------- reasons in words
+
+def test_a_truncated_file_fails_with_a_reason_in_words(tmp_path):
+    (path,) = make_inputs(tmp_path / "in", 1)
+    data = path.read_bytes()
+    for cut in (140, 200, 400, len(data) - 7):
+        path.write_bytes(data[:cut])
+        for engine in ("auto", "reference"):
+            result = runner.deidentify_file(path, tmp_path / "o.dcm", PLAN, KEY, engine=engine)
+            if result.status != "written":
+                assert result.reason and "unpack" not in result.reason and "buffer" not in result.reason
+                assert "Error" not in result.reason, result.reason
