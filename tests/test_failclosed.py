@@ -8,16 +8,20 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 import deidlang
 from deidlang.cli import main
 from deidlang.compiler import compile_text
+from deidlang.engine import structure
 from deidlang.pixelrisk import DECLARED, burned_in, classify
 from deidlang.runner import deidentify_file
 
 from .conftest import KEY, ROOT
+from .strategies import planted_datasets
 
 CORPUS = Path(pydicom.__file__).parent / "data" / "test_files"
 ENGINES = ("auto", "reference")
@@ -387,3 +391,80 @@ def test_no_error_shows_what_a_file_that_is_not_a_rule_file_holds(tmp_path, monk
     with pytest.raises(deidlang.CompileError, match="outside the folder") as err:
         deidlang.compile(tmp_path / "site.deid")
     assert "root:" not in err.value.render()
+
+
+# ---------------------------------------------------------------- the property: one structural mutation
+
+
+def top_level(data: bytes) -> tuple[bool, list[tuple[int, int, int, int]]]:
+    """Whether the body is implicit VR, and (header start, value start, length, tag) of each top-level
+    element after the file meta."""
+    from deidlang.engine.structure import _Reader
+
+    meta = _Reader(data, False, True)
+    offset = 132
+    while data[offset:offset + 2] == b"\x02\x00":
+        _, _, value, length = meta.header(offset, len(data))
+        offset = value + length
+    implicit = data[offset + 4:offset + 6] not in structure._VRS
+    reader, out = _Reader(data, implicit, True), []
+    while offset < len(data):
+        tag, _, value, length = reader.header(offset, len(data))
+        out.append((offset, value, length, tag))
+        offset = value + (length if length != 0xFFFFFFFF else 0)
+        if length == 0xFFFFFFFF:
+            break  # an undefined length: the rest is not walked here
+    return implicit, out
+
+
+@st.composite
+def mutants(draw, data: bytes) -> bytes:
+    """``data`` with one structural mutation: a length, a VR, an item tag, or a cut."""
+    implicit, elements = top_level(data)
+    kind = draw(st.sampled_from(["length", "vr", "item", "truncate"] if not implicit else ["length", "item",
+                                                                                            "truncate"]))
+    out = bytearray(data)
+    if kind == "truncate":
+        return bytes(out[:draw(st.integers(133, len(data) - 1))])
+    start, value, length, _ = draw(st.sampled_from(elements))
+    if kind == "item":
+        return bytes(out[:start] + b"\xfe\xff\x00\xe0" + draw(st.integers(0, 300)).to_bytes(4, "little")
+                     + out[start:])
+    if kind == "vr":
+        out[start + 4:start + 6] = draw(st.sampled_from(sorted(deidlang.dictionary.ALL_VRS))).encode()
+        return bytes(out)
+    new = draw(st.one_of(st.integers(0, length + 300), st.just(0xFFFFFFFF)))
+    if value - start == 8 and not implicit:
+        out[start + 6:start + 8] = (new & 0xFFFF).to_bytes(2, "little")
+    else:
+        out[value - 4:value] = new.to_bytes(4, "little")
+    return bytes(out)
+
+
+@given(planted=planted_datasets(), data=st.data())
+def test_one_structural_mutation_never_leaks_and_only_well_formed_files_are_written(planted, data):
+    """Generated valid datasets, one mutation each (length, VR, item tag, truncation): no canary in any
+    written byte, in either engine; a written file was well formed (the structure check passed)."""
+    import io
+    import tempfile
+
+    buffer = io.BytesIO()
+    planted.dataset.save_as(buffer, enforce_file_format=True)
+    mutant = data.draw(mutants(buffer.getvalue()))
+    try:
+        structure.check(mutant)
+        well_formed = True
+    except structure.Malformed:
+        well_formed = False
+    plan = deidlang.compile("basic-profile")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "in.dcm").write_bytes(mutant)
+        results = both(tmp / "in.dcm", plan, tmp)
+    assert results[0][0].status == results[1][0].status, (results[0][0].reason, results[1][0].reason)
+    for result, written in results:
+        assert result.status in ("written", "failed", "rejected")
+        if written is not None:
+            assert well_formed, result.reason
+            leaked = [hex(tag) for canary, tag in planted.searchable().items() if canary in written]
+            assert not leaked, leaked

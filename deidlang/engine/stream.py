@@ -23,7 +23,9 @@ constant of an empty/dummy/replace rule instead (nothing of the value survives e
 What it does not handle it refuses with `Unsupported`, and the runner uses the reference engine for
 that file (counted): no preamble, a deflated or big-endian transfer syntax, an active pixel rule, a
 plan with an action that reads the whole dataset (`clean`), undefined-length UN elements, file meta
-values that are not ASCII, and anything malformed.
+values that are not ASCII. A file that is not well formed (`structure.check`, run first) is failed,
+not passed on: the reference engine must not re-admit what this path refused. Both decide an element
+by its dictionary VR and check a value kept as it was (`valuecheck`), as the reference engine does.
 """
 
 from __future__ import annotations
