@@ -10,7 +10,8 @@ actions table (`tools/actions_table.py`) and the hypothesis strategies.
 
 Adding an action is its grammar line (``ACTION`` for one without an argument, else an alternative of
 ``rule`` named ``<name>_rule``, the name's ``-`` written ``_``), one `Action` here (with an
-`Argument` class when it takes one) and its tests; CONTRIBUTING.md has the checklist.
+`Argument` class of `deidlang.arguments` when it takes a new kind of argument) and its tests;
+CONTRIBUTING.md has the checklist.
 
 Ordering by exposure, for tools that compare two plans: `exposure_order` ranks two (action,
 argument) pairs by strength and, within one action, by argument (`Argument.exposes`).
@@ -27,251 +28,20 @@ frozenset({'AS'})
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from pydicom.dataelem import empty_value_for_VR
 
 from . import values
+from .arguments import Argument, DateUnit, Pseudonym, Shift, Text, TimeUnit, Years, _sign
 from .dictionary import DATE_VRS, TEXT_VRS
 
-# ---------------------------------------------------------------- arguments
-
-
-class Argument:
-    """An action's argument, one class per kind of argument. Subclasses are frozen dataclasses.
-
-    ``parse`` takes the values the action's grammar line holds after its selectors and except list
-    (strings unquoted, whole numbers as `int`, anything else as its text, None when an optional part
-    is absent); ``to_json``/``from_json`` are its form in a plan (what the plan hash covers).
-    """
-
-    #: terminal name -> how an error message describes it (for the terminals the argument adds)
-    TERMINALS: ClassVar[Mapping[str, str]] = {}
-    #: the result also depends on the patient (a per-patient shift)
-    per_patient: ClassVar[bool] = False
-
-    @classmethod
-    def parse(cls, *parts: Any) -> "Argument":
-        raise NotImplementedError
-
-    def to_json(self) -> Any:
-        raise NotImplementedError
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Argument":
-        """The argument of a plan's JSON; `ValueError` when it is not one this class can hold."""
-        raise NotImplementedError
-
-    def problem(self) -> tuple[str, str | None] | None:
-        """Why the argument cannot be compiled (message, help), or None."""
-        return None
-
-    def text(self) -> str:
-        """The argument as written after the selectors, with its leading space; defaults left out."""
-        raise NotImplementedError
-
-    def sample(self) -> str | None:
-        """The longest value the action can write, which the compiler checks against each VR."""
-        return None
-
-    def label(self) -> str | None:
-        """What tells the re-identification map's pairs of this argument from others'."""
-        return None
-
-    def exposes(self, other: "Argument") -> int:
-        """1 when this argument lets more of a value through than ``other`` (of the same class), -1
-        when less, 0 when neither."""
-        return 0
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _sign(n: int) -> int:
-    return (n > 0) - (n < 0)
-
-
-@dataclass(frozen=True)
-class Text(Argument):
-    """``with "TEXT"``: the replacement value."""
-
-    value: str
-
-    @classmethod
-    def parse(cls, value: str) -> "Text":
-        return cls(value)
-
-    def to_json(self) -> str:
-        return self.value
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Text":
-        if not isinstance(data, str):
-            raise ValueError("a replacement is a string")
-        return cls(data)
-
-    def text(self) -> str:
-        return f" with {_quote(self.value)}"
-
-    def sample(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class Shift(Argument):
-    """``by N days`` (``days``) or ``by patient within N days`` (``within``: a keyed per-patient offset
-    in [-N, -1] or [1, N]). A per-patient shift exposes less than a fixed one (one known date does not
-    reveal every patient's offset), and a wider one less than a narrower one."""
-
-    days: int = 0
-    within: int | None = None
-
-    @property
-    def per_patient(self) -> bool:  # type: ignore[override]
-        return self.within is not None
-
-    @classmethod
-    def parse(cls, first: int | str, within: int | None = None) -> "Shift":
-        return cls(within=within) if first == "patient" else cls(days=first)
-
-    def to_json(self) -> int | list:
-        return ["patient", self.within] if self.per_patient else self.days
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Shift":
-        if isinstance(data, list) and len(data) == 2 and data[0] == "patient" and isinstance(data[1], int):
-            shift = cls(within=data[1])
-        elif isinstance(data, int) and not isinstance(data, bool):
-            shift = cls(days=data)
-        else:
-            raise ValueError("a shift is a number of days or [\"patient\", days]")
-        if shift.problem():
-            raise ValueError(shift.problem()[0])
-        return shift
-
-    def problem(self) -> tuple[str, str | None] | None:
-        if self.per_patient:
-            return None if 1 <= self.within <= 36500 else ("a per-patient shift needs a range of 1 to 36500 days",
-                                                           "write e.g. `by patient within 365 days`")
-        if self.days == 0:
-            return "a shift of 0 days changes nothing", "shift by a non-zero number of days"
-        return None
-
-    def text(self) -> str:
-        return f" by patient within {self.within} days" if self.per_patient else f" by {self.days} days"
-
-    def exposes(self, other: "Argument") -> int:
-        assert isinstance(other, Shift)
-        if self.per_patient != other.per_patient:
-            return -1 if self.per_patient else 1
-        return _sign(other.within - self.within) if self.per_patient else 0
-
-
-@dataclass(frozen=True)
-class Pseudonym(Argument):
-    """``[prefix "P-"] [length N]``: the pseudonym is the prefix and N code characters (A-Z, 2-7)."""
-
-    prefix: str = ""
-    length: int = 10
-
-    @classmethod
-    def parse(cls, prefix: str | None = None, length: int | None = None) -> "Pseudonym":
-        return cls(prefix or "", 10 if length is None else length)
-
-    def to_json(self) -> list:
-        return [self.prefix, self.length]
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Pseudonym":
-        if not (isinstance(data, list) and len(data) == 2 and isinstance(data[0], str) and isinstance(data[1], int)):
-            raise ValueError("a pseudonym argument is [prefix, length]")
-        made = cls(*data)
-        if made.problem():
-            raise ValueError(made.problem()[0])
-        return made
-
-    def problem(self) -> tuple[str, str | None] | None:
-        if not 4 <= self.length <= 64:
-            return "a pseudonym needs a length of 4 to 64 characters", "10 characters (50 bits) are the default"
-        return None
-
-    def text(self) -> str:
-        return (f" prefix {_quote(self.prefix)}" if self.prefix else "") + (
-            f" length {self.length}" if self.length != 10 else "")
-
-    def sample(self) -> str:
-        return self.prefix + "A" * self.length
-
-    def label(self) -> str:
-        return f"{self.length}:{self.prefix}"
-
-
-@dataclass(frozen=True)
-class Years(Argument):
-    """``to N years``: ages rounded down to a multiple of N; a wider band exposes less."""
-
-    years: int
-
-    @classmethod
-    def parse(cls, years: int) -> "Years":
-        return cls(years)
-
-    def to_json(self) -> int:
-        return self.years
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Years":
-        if not isinstance(data, int) or isinstance(data, bool) or cls(data).problem():
-            raise ValueError("ages round to 1 to 100 years")
-        return cls(data)
-
-    def problem(self) -> tuple[str, str | None] | None:
-        return None if 1 <= self.years <= 100 else ("ages round to 1 to 100 years", "write e.g. `to 5 years`")
-
-    def text(self) -> str:
-        return f" to {self.years} years"
-
-    def exposes(self, other: "Argument") -> int:
-        assert isinstance(other, Years)
-        return _sign(other.years - self.years)
-
-
-@dataclass(frozen=True)
-class Unit(Argument):
-    """``to UNIT``: a value cut to a unit; ``UNITS`` run from the coarsest (exposes least) to the finest."""
-
-    UNITS: ClassVar[tuple[str, ...]] = ()
-    unit: str
-
-    @classmethod
-    def parse(cls, unit: str) -> "Unit":
-        return cls(unit)
-
-    def to_json(self) -> str:
-        return self.unit
-
-    @classmethod
-    def from_json(cls, data: Any) -> "Unit":
-        if data not in cls.UNITS:
-            raise ValueError(f"the unit is one of {', '.join(cls.UNITS)}")
-        return cls(data)
-
-    def text(self) -> str:
-        return f" to {self.unit}"
-
-    def exposes(self, other: "Argument") -> int:
-        assert isinstance(other, Unit)
-        return _sign(self.UNITS.index(self.unit) - self.UNITS.index(other.unit))
-
-
-@dataclass(frozen=True)
-class DateUnit(Unit):
-    UNITS: ClassVar[tuple[str, ...]] = ("year", "month")
-    TERMINALS: ClassVar[Mapping[str, str]] = {"DATE_UNIT": "`year` or `month`"}
-
+__all__ = ["ACTIONS", "Action", "Argument", "DateUnit", "Env", "PIXEL_KINDS", "PixelKind", "Pseudonym", "Shift",
+           "Text", "TimeUnit", "Years", "action", "always_changes", "exposure_order", "pixel_kind", "rule_alias",
+           "terminal_texts"]
 
 # ---------------------------------------------------------------- actions
 
@@ -323,7 +93,7 @@ class Action:
     constant: Callable[[str, Any], Any] | None = None  # for ``constant`` results: (VR, argument) -> value
     walks_items: bool = False
     whole_dataset: bool = False
-    example: str = ""  # an argument as written, for the docs
+    forms: tuple[str, ...] = ()  # its argument as written, each form, for the docs
 
     def __post_init__(self) -> None:
         assert self.result in RESULTS and self.date_effect in DATE_EFFECTS, self.name
@@ -367,6 +137,24 @@ def _shift(text: str, vr: str, shift: Shift, env: Env) -> str:
     return values.shift_date(text, vr, days)
 
 
+_TIME = {"TM": re.compile(r"()(\d{0,6})(\.\d{1,6})?()"),
+         "DT": re.compile(r"(\d{8}|\d{6}|\d{4})(\d{0,6})(\.\d{1,6})?([+-]\d{4})?")}
+
+
+def _truncate_time(text: str, vr: str, unit: TimeUnit, env: Env) -> str:
+    """A time (TM, or the time of a DT) cut to its hour or minute, the rest zero and the fraction gone:
+    TM 131742.25 -> 130000 (hour), 131700 (minute); a DT keeps its date and offset. A value already
+    as coarse is left as it is."""
+    match = _TIME[vr].fullmatch(text.strip())
+    if match is None:
+        raise ValueError("not a time")
+    date, time, _, offset = match.groups()
+    if len(time) % 2 or (time and len(date) not in (0, 8)):  # hours, minutes, seconds; a time needs a full date
+        raise ValueError("not a time")
+    keep = 2 if unit.unit == "hour" else 4
+    return date + time[:keep] + "0" * max(len(time) - keep, 0) + (offset or "")
+
+
 _DECLARED = (
     Action("remove", "the element goes (a sequence with everything in it)", 4, result="remove"),
     Action("empty", "the value becomes empty (a sequence: no items)", 3, result="constant",
@@ -381,22 +169,25 @@ _DECLARED = (
     Action("hash", "16 keyed hex digits, the same for the same value", 3, TEXT_VRS, result="keyed",
            transform=lambda text, vr, _, env: values.hash_text(env.secret, text)),
     Action("replace", "a given constant", 3, TEXT_VRS | {"DA", "DT", "TM", "AS", "DS", "IS", "UI", "UR"},
-           result="constant", argument=Text, constant=lambda vr, arg: arg.value, example='with "ANONYMOUS"'),
+           result="constant", argument=Text, constant=lambda vr, arg: arg.value, forms=('with "ANONYMOUS"',)),
     Action("shift-date", "dates moved by whole days, fixed or by a keyed per-patient offset", 3,
            frozenset({"DA", "DT"}), date_effect="modified", argument=Shift, transform=_shift,
-           example="by -30 days | by patient within 365 days"),
+           forms=("by -30 days", "by patient within 365 days")),
     Action("clean", "identifying terms and runs of 5+ digits in free text become `*` (a heuristic)", 1,
            TEXT_VRS | {"SQ"}, transform=lambda text, vr, _, env: values.scrub(text, env.scrub_pattern),
            walks_items=True, whole_dataset=True),
     Action("pseudonym", "a keyed code of A-Z and 2-7 after a prefix, the same for the same value", 3, TEXT_VRS,
            result="keyed", argument=Pseudonym,
            transform=lambda text, vr, arg, env: values.pseudonym(env.secret, text, arg.prefix, arg.length),
-           example='[prefix "P-"] [length 10]'),
+           forms=('[prefix "P-"] [length 10]',)),
     Action("round-age", "an age rounded down to whole years in bands of N", 2, frozenset({"AS"}), argument=Years,
-           transform=lambda text, vr, arg, env: values.round_age(text, arg.years), example="to 5 years"),
+           transform=lambda text, vr, arg, env: values.round_age(text, arg.years), forms=("to 5 years",)),
     Action("truncate-date", "a date cut to its year or month", 2, frozenset({"DA", "DT"}), date_effect="modified",
            argument=DateUnit, transform=lambda text, vr, arg, env: values.truncate_date(text, vr, arg.unit),
-           example="to year | to month"),
+           forms=("to year", "to month")),
+    Action("truncate-time", "a time cut to its hour or minute (a date and time keeps its date)", 2,
+           frozenset({"TM", "DT"}), date_effect="modified", argument=TimeUnit, transform=_truncate_time,
+           forms=("to hour", "to minute")),
 )
 
 #: Every action, by name, in the order the docs list them.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from .actions import Argument
+from .arguments import Argument
 from .errors import Span
 
 # ---------------------------------------------------------------- selectors

@@ -20,7 +20,7 @@ from typing import Literal, overload
 from pydicom import config as pydicom_config
 from pydicom.valuerep import validate_value
 
-from . import ast
+from . import ast, conditions
 from ._resources import shipped_dir
 from .actions import ACTIONS
 from .dictionary import (ALL_VRS, NUMBER_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords,
@@ -169,7 +169,7 @@ class _Compiler:
         self.waivers: list[Waiver] = []
         self.origins: list[Origin] = []
         self.warnings: list[tuple] = []
-        self.conditions: dict[tuple, int] = {}
+        self.conditions: dict[conditions.Condition, int] = {}
         self.includes: list[str] = []
         self.stack: list[Path] = [top] if top else []
         self.seen: set[Path] = set(self.stack)
@@ -248,7 +248,7 @@ class _Compiler:
             order = len(self.origins)
             # the line as written (indentation kept), so that a column points into it
             line = lines[stmt.span.line - 1].rstrip() if stmt.span.line <= len(lines) else ""
-            self.origins.append(Origin(source, stmt.span.line, stmt.span.col, line))
+            self.origins.append(Origin(stmt.span, line))
             with self._collecting():
                 self._statement(stmt, order, top, base_dir, text)
 
@@ -427,20 +427,20 @@ class _Compiler:
         key = self._cond_tree(node)
         return self.conditions.setdefault(key, len(self.conditions))
 
-    def _cond_tree(self, node: ast.Condition) -> tuple:
+    def _cond_tree(self, node: ast.Condition) -> conditions.Condition:
         match node:
             case ast.Or(left=left, right=right):
-                return ("or", self._cond_tree(left), self._cond_tree(right))
+                return conditions.Or(self._cond_tree(left), self._cond_tree(right))
             case ast.And(left=left, right=right):
-                return ("and", self._cond_tree(left), self._cond_tree(right))
+                return conditions.And(self._cond_tree(left), self._cond_tree(right))
             case ast.Not(operand=operand):
-                return ("not", self._cond_tree(operand))
+                return conditions.Not(self._cond_tree(operand))
             case ast.Compare(operand=operand, op=op, value=value):
-                return ("cmp", self._atom_tag(node, operand, op, (value,)), op, value)
+                return conditions.Compare(self._atom_tag(node, operand, op, (value,)), op, value)
             case ast.Member(operand=operand, values=values):
-                return ("in", self._atom_tag(node, operand, "in", values), tuple(values))
+                return conditions.Member(self._atom_tag(node, operand, "in", values), tuple(values))
             case ast.Exists(operand=operand):
-                return ("exists", self._atom_tag(node, operand, "exists", ()))
+                return conditions.Exists(self._atom_tag(node, operand, "exists", ()))
         raise AssertionError(node)
 
     def _atom_tag(self, node: ast.Condition, operand: ast.Keyword | ast.TagPattern, op: str,
@@ -539,9 +539,12 @@ def _never_holds(tag: int, op: str, values: tuple) -> str:
     return ""
 
 
+_SELECTOR_FIELDS = tuple(f.name for f in fields(Selector))
+
+
 def _fields(selector: Selector) -> tuple:
     """A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy."""
-    return tuple(getattr(selector, f.name) for f in fields(selector))
+    return tuple(getattr(selector, name) for name in _SELECTOR_FIELDS)
 
 
 def _image_bounds(cond: ast.Condition | None) -> dict[int, float]:

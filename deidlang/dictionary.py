@@ -99,6 +99,17 @@ def e1_1() -> tuple[dict[str, str], ...]:
     return tuple(_read_tsv("ps315_e1_1.tsv"))
 
 
+#: The four pattern rows of Table E.1-1 and the (tag, VR) of the element that represents each when a
+#: plan is checked against the table: curve data, overlay data and comments, and a private element
+#: (of an unknown creator).
+E1_1_PATTERNS = {
+    "50xx,xxxx": (0x50003000, "OB"),
+    "60xx,3000": (0x60003000, "OW"),
+    "60xx,4000": (0x60004000, "LT"),
+    "gggg,eeee (gggg odd)": (0x00091001, "LO"),
+}
+
+
 @functools.cache
 def safe_private() -> tuple[dict[str, str], ...]:
     """PS3.15 Annex E Table E.3.10-1, the safe private attributes."""

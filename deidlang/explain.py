@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from . import conditions
 from .actions import ACTIONS
 from .dictionary import aryanto50, format_tag, keyword_of
 from .plan import Plan, PlanRule, Selector
@@ -63,29 +64,13 @@ def selector_text(sel: Selector) -> str:
     return "/".join([*steps, keyword_of(sel.tag) or format_tag(sel.tag)])
 
 
-def condition_text(cond) -> str:
-    """A plan condition written back in the language's syntax.
+def condition_text(cond: conditions.Condition) -> str:
+    """A plan condition written back in the language's syntax (`deidlang.conditions.text`).
 
-    >>> condition_text(("and", ("cmp", 0x00080060, "==", "US"), ("not", ("exists", 0x00280301))))
-    '(Modality == "US" and not BurnedInAnnotation exists)'
+    >>> condition_text(conditions.Not(conditions.Exists(0x00280301)))
+    'not BurnedInAnnotation exists'
     """
-    kind = cond[0]
-    if kind in ("and", "or"):
-        return f"({condition_text(cond[1])} {kind} {condition_text(cond[2])})"
-    if kind == "not":
-        return f"not {condition_text(cond[1])}"
-    name = keyword_of(cond[1]) or format_tag(cond[1])
-    if kind == "exists":
-        return f"{name} exists"
-    if kind == "in":
-        return f"{name} in ({', '.join(_value(v) for v in cond[2])})"
-    return f"{name} {cond[2]} {_value(cond[3])}"
-
-
-def _value(v) -> str:
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{v:g}"
+    return conditions.text(cond)
 
 
 def action_text(rule: PlanRule) -> str:

@@ -18,7 +18,10 @@ import json
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-from .actions import Argument, action, pixel_kind
+from . import conditions as _conditions
+from .actions import action, pixel_kind
+from .arguments import Argument
+from .errors import Span
 
 FORMAT = 1
 
@@ -142,12 +145,23 @@ class PixelRule:
 
 @dataclass(frozen=True)
 class Origin:
-    """The statement behind a rule: file, 1-based line and column, and the statement's text."""
+    """The statement behind a rule: its `Span` in the rule file (the one location type, the parser's
+    own) and the text of its line."""
 
-    source: str
-    line: int
-    col: int
+    span: Span
     text: str
+
+    @property
+    def source(self) -> str:
+        return self.span.source
+
+    @property
+    def line(self) -> int:
+        return self.span.line
+
+    @property
+    def col(self) -> int:
+        return self.span.col
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}"
@@ -163,7 +177,7 @@ class Plan:
     codes: tuple[int, ...]
     rules: tuple[PlanRule, ...]
     rejects: tuple[RejectRule, ...]
-    conditions: tuple[Any, ...]
+    conditions: tuple[_conditions.Condition, ...]
     waivers: tuple[Waiver, ...]
     includes: tuple[str, ...]
     pixel_rules: tuple[PixelRule, ...] = ()
@@ -208,13 +222,13 @@ class Plan:
                                  r["condition"], action(r["action"]).decode(r["argument"]), r["order"])
                         for r in data["rules"]),
             rejects=tuple(RejectRule(**r) for r in data["rejects"]),
-            conditions=tuple(_tupled(c) for c in data["conditions"]),
+            conditions=tuple(_conditions.from_json(c) for c in data["conditions"]),
             waivers=tuple(Waiver(**w) for w in data["waivers"]),
             includes=tuple(data["includes"]),
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             pixel_waiver=PixelWaiver(**data["pixel_waiver"]) if data.get("pixel_waiver") else None,
-            origins=tuple(Origin(**o) for o in data.get("origins", ())),
+            origins=tuple(Origin(Span(**o["span"]), o["text"]) for o in data.get("origins", ())),
             warnings=tuple(tuple(w) for w in data.get("warnings", ())),
             columns=tuple(tuple(c) for c in data.get("columns", ())),
         )
@@ -240,17 +254,12 @@ def _jsonable(value: Any) -> Any:
     encodes it."""
     if isinstance(value, Argument):
         return value.to_json()
+    if isinstance(value, _conditions.NODES):
+        return _conditions.to_json(value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if is_dataclass(value):
         return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
-    return value
-
-
-def _tupled(value: Any) -> Any:
-    """JSON lists back to the tuples the plan holds (conditions)."""
-    if isinstance(value, list):
-        return tuple(_tupled(v) for v in value)
     return value

@@ -533,7 +533,9 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
 
     try:
         if engine == "dask":
-            _run_dask(plan, key, map_path, workers, scheduler, target, todo(), done, verify_pixels)
+            from .cluster import run_dask  # only a Dask run loads the Dask back end
+
+            run_dask(plan, key, map_path, workers, scheduler, target, todo(), done, verify_pixels)
         elif workers <= 1:
             for source, relative in todo():
                 done(process(source, _placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
@@ -630,56 +632,9 @@ def _quarantine(source: Path, target: Path, reason: str) -> None:
         pass  # the failure itself is already reported
 
 
-_DASK_PLANS: dict[str, Plan] = {}
 _WORKER: tuple[Plan, Key, PseudonymMap | None, Target, bool] | None = None
 
 
-def _run_dask(plan: Plan, key: Key, map_path, workers: int, scheduler: str | None, target: Target,
-              jobs: Iterator[tuple[Path, tuple[str, ...]]], done: Callable[[FileResult, object], None],
-              verify_pixels: bool = False) -> None:
-    """The same work on a Dask distributed cluster: each task de-identifies one file, paths as the
-    workers see them (a shared filesystem). At most a bounded window of tasks is in flight."""
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise InputError("--engine dask needs Dask: pip install 'deidlang[dask]'") from None
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=max(workers, 1), threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
-    try:
-        with Client(scheduler or cluster) as client:
-            plan_data = client.scatter(plan.to_dict(), broadcast=True)
-            window = as_completed()
-            pending: dict = {}
-            for source, relative in jobs:
-                fut = client.submit(_dask_work, str(source), relative, target, plan.plan_hash, plan_data, key,
-                                    map_path, verify_pixels, pure=False)
-                pending[fut.key] = relative
-                window.add(fut)
-                if window.count() >= max(workers, 1) * 8:
-                    fut = next(window)
-                    done(fut.result(), pending.pop(fut.key))
-            for fut in window:
-                done(fut.result(), pending.pop(fut.key))
-    finally:
-        if cluster is not None:
-            cluster.close()
-
-
-def _dask_work(source: str, relative, target: Target, plan_hash: str, plan_data: dict, key: Key,
-               map_path, verify_pixels: bool = False) -> FileResult:
-    """One file on a Dask worker; the plan is rebuilt once per worker process (by its hash) and kept."""
-    plan = _DASK_PLANS.get(plan_hash)
-    if plan is None:
-        quiet_pydicom()
-        plan = _DASK_PLANS[plan_hash] = Plan.from_dict(plan_data)
-    store = PseudonymMap(map_path, key) if map_path is not None else None
-    try:
-        return process(Path(source), _placer(target, relative), plan, key, store, verify_pixels=verify_pixels)
-    finally:
-        if store is not None:
-            store.close()
 
 
 def quiet_pydicom() -> None:

@@ -27,7 +27,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittle
 from pydicom.tag import Tag
 from pydicom.valuerep import validate_value
 
-from deidlang.actions import ACTIONS, DateUnit, Pseudonym, Shift, Text, Years
+from deidlang.actions import ACTIONS, DateUnit, Pseudonym, Shift, Text, TimeUnit, Years
 from deidlang.dictionary import aryanto50, safe_private
 
 MINIMUM = aryanto50()
@@ -265,6 +265,7 @@ ARGUMENTS = {
                                     ).filter(lambda p: _valid(vr or "UT", p.sample())),
     Years: lambda vr: st.integers(1, 100).map(Years),
     DateUnit: lambda vr: st.sampled_from(DateUnit.UNITS).map(DateUnit),
+    TimeUnit: lambda vr: st.sampled_from(TimeUnit.UNITS).map(TimeUnit),
 }
 
 

@@ -7,11 +7,12 @@ import json
 import re
 
 import pytest
+from pydicom import dcmread
 
 import deidlang
 from deidlang.actions import (
-    ACTIONS, PIXEL_KINDS, Argument, DateUnit, Pseudonym, Shift, Text, Years, always_changes, exposure_order,
-    rule_alias,
+    ACTIONS, PIXEL_KINDS, Argument, DateUnit, Pseudonym, Shift, Text, TimeUnit, Years, always_changes,
+    exposure_order, rule_alias,
 )
 from deidlang.compiler import compile_text
 from deidlang.engine import pixels
@@ -20,6 +21,7 @@ from deidlang.explain import decision_table
 from deidlang.phantom import phantom
 from deidlang.plan import Plan, PlanRule, Selector
 from deidlang.review.diff import diff_plans
+from deidlang.runner import deidentify_file
 from deidlang.syntax import _parser
 
 from . import strategies
@@ -41,7 +43,7 @@ def test_grammar_and_declarations_name_the_same_actions():
 
 
 @pytest.mark.parametrize("argument", [Text('a "b" \\ c'), Shift(days=-30), Shift(within=365), Pseudonym(),
-                                      Pseudonym("P-", 12), Years(5), DateUnit("month")])
+                                      Pseudonym("P-", 12), Years(5), DateUnit("month"), TimeUnit("hour")])
 def test_argument_round_trips_through_plan_json_and_text(argument):
     assert type(argument).from_json(json.loads(json.dumps(argument.to_json()))) == argument
     declared = next(a for a in ACTIONS.values() if a.argument is type(argument))
@@ -52,7 +54,7 @@ def test_argument_round_trips_through_plan_json_and_text(argument):
 
 def _selector_for(action: str) -> str:
     return {"replace": "InstitutionName", "shift-date": "StudyDate", "pseudonym": "PatientID",
-            "round-age": "PatientAge", "truncate-date": "PatientBirthDate"}[action]
+            "round-age": "PatientAge", "truncate-date": "PatientBirthDate", "truncate-time": "SeriesTime"}[action]
 
 
 @pytest.mark.parametrize("action, data", [("round-age", 0), ("round-age", "5"), ("shift-date", 0),
@@ -101,8 +103,9 @@ def test_strength_orders_exposure_and_arguments_order_within_an_action():
     assert exposure_order("shift-date", Shift(within=30), "shift-date", Shift(within=90)) == -1
     assert exposure_order("shift-date", Shift(days=-3), "shift-date", Shift(days=7)) == 0
     assert exposure_order("hash", None, "uid", None) == 0
+    assert exposure_order("truncate-time", TimeUnit("hour"), "truncate-time", TimeUnit("minute")) == 1
     assert [a.name for a in ACTIONS.values() if not always_changes(a.name)] == [
-        "keep", "clean", "round-age", "truncate-date"]
+        "keep", "clean", "round-age", "truncate-date", "truncate-time"]
 
 
 def test_review_tools_print_every_argument():
@@ -124,3 +127,48 @@ def test_every_declared_argument_has_a_fuzzing_strategy():
 def test_a_plan_rule_holds_its_declarations_argument():
     rule = PlanRule("round-age", Selector("tag", tag=0x00101010), argument=Years(5))
     assert ACTIONS[rule.action].argument is type(rule.argument)
+
+
+def test_truncate_time_cuts_times_to_the_hour_or_minute_in_both_engines(tmp_path, key):
+    plan = compile_text('require minimum none because "t"\ntruncate-time SeriesTime, AcquisitionDateTime to hour\n'
+                        "truncate-time ContentTime, (0008,0032) to minute\nremove StudyTime, vr DT except "
+                        "AcquisitionDateTime")
+    ds, _ = phantom()
+    ds.SeriesTime, ds.ContentTime, ds.AcquisitionTime = "131742.25", "131742", "13"
+    ds.AcquisitionDateTime = "20200101131742.5+0100"
+    src = tmp_path / "in.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    fast = deidentify_file(src, tmp_path / "fast.dcm", plan, key)
+    reference = deidentify_file(src, tmp_path / "ref.dcm", plan, key, engine="reference")
+    assert (fast.engine, fast.status, reference.status) == ("fast", "written", "written")
+    for out in (dcmread(tmp_path / "fast.dcm"), dcmread(tmp_path / "ref.dcm")):
+        assert (out.SeriesTime, out.ContentTime, out.AcquisitionTime) == ("130000", "131700", "13")
+        assert out.AcquisitionDateTime == "20200101130000+0100"
+        assert out.LongitudinalTemporalInformationModified == "MODIFIED"
+    with pytest.raises(CompileError, match="cannot apply to `StudyDate`"):
+        compile_text("truncate-time StudyDate to hour")
+    assert "truncate-time to minute" in {row.action for row in decision_table(plan)}
+
+
+def test_every_action_and_argument_gives_the_same_bytes_in_both_engines(tmp_path, key):
+    """The every-action fixture (less `clean` and the pixel rules, which the fast path leaves to the
+    reference engine) over a phantom with a value for each rule: the fast path's output is the
+    reference engine's, byte for byte."""
+    lines = (FIXTURES / "plans" / "every-action.deid").read_text().splitlines()
+    kept = [line for line in lines if not line.startswith(("clean", "blackout", "burn"))]
+    plan = compile_text("\n".join([*kept, "keep SOPClassUID", "uid SOPInstanceUID"]))  # its default removes them
+    ds, _ = phantom()
+    ds.StudyDate, ds.AcquisitionDate, ds.ContentDate, ds.PatientBirthDate = "20200317", "20200318", "20200319", "19470317"
+    ds.SeriesTime, ds.ContentTime, ds.AcquisitionDateTime = "131742.25", "093000", "20200317131742+0100"
+    ds.PatientAge, ds.InstitutionName, ds.OtherPatientIDs = "047Y", "General Hospital", ["ID-1", "ID-2"]
+    ds.PatientMotherBirthName, ds.IssuerOfPatientID, ds.AccessionNumber = "Mother^Name", "Issuer", "ACC-1"
+    src = tmp_path / "in.dcm"
+    ds.save_as(src, enforce_file_format=True)
+    fast = deidentify_file(src, tmp_path / "fast.dcm", plan, key)
+    reference = deidentify_file(src, tmp_path / "ref.dcm", plan, key, engine="reference")
+    assert (fast.engine, fast.status, reference.status) == ("fast", "written", "written"), fast.reason
+    assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "ref.dcm").read_bytes()
+    out = dcmread(tmp_path / "ref.dcm")
+    assert (out.PatientAge, out.PatientBirthDate, out.ContentDate, out.SeriesTime) == ("045Y", "19470101",
+                                                                                       "20200301", "130000")
+    assert out.IssuerOfPatientID.startswith("P-") and len(out.IssuerOfPatientID) == 14

@@ -103,6 +103,7 @@ def test_plan_json_round_trip_and_hash_ignore_layout_and_origins():
     assert compile_text(text.replace("5 days", "6 days")).plan_hash != plan.plan_hash
 
 
+@pytest.mark.integration
 def test_plan_hash_is_the_same_in_another_process():
     plan = compile_file("basic-profile")
     code = "import deidlang.compiler as c; print(c.compile_file('basic-profile').plan_hash)"

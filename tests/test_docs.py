@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import deidlang
+from deidlang.actions import ACTIONS
 
 from .conftest import ROOT
 
@@ -22,3 +25,11 @@ def test_example_site_ruleset_is_valid(monkeypatch):
     monkeypatch.chdir(ROOT)
     plan = deidlang.compile("examples/site.deid", profile="basic-profile")
     assert plan.name == "example-site" and {113100, 113107, 113108} <= set(plan.codes)
+
+
+def test_actions_table_is_generated_from_the_declarations():
+    result = subprocess.run([sys.executable, "tools/actions_table.py", "--check"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr  # the script itself, as a contributor runs it
+    table = (ROOT / "docs" / "actions.md").read_text()
+    assert all(f"| `{name}` |" in table for name in ACTIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,6 +52,7 @@ def test_shipped_rulesets_and_examples_are_formatted():
         assert format_text(text, str(path)) == text, path
 
 
+@pytest.mark.integration
 @given(text=programs(), comments=st.lists(st.sampled_from(["# note", "# x; y", "#"]), max_size=3))
 def test_fmt_is_idempotent_and_meaning_preserving(text, comments):
     lines = text.splitlines()

@@ -37,6 +37,7 @@ def _browser(tmp_path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_page_renders_in_a_headless_browser(page, tmp_path):
     shot = tmp_path / "shot.png"
@@ -48,6 +49,7 @@ def test_page_renders_in_a_headless_browser(page, tmp_path):
     assert len(image.getcolors(1 << 24)) > 20  # text and table lines, not a blank page
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_filtering_in_the_browser(page, tmp_path):
     dom = _browser(tmp_path, "--dump-dom", page.as_uri() + "#q=PatientID").stdout

@@ -85,6 +85,8 @@ def test_completion_contexts():
     assert "PatientName" in labels("remove StudyDate if Modality == \"US\" and Patient")
     assert "PatientName" in labels("remove StudyDate; keep Patient")  # after a `;` a new statement starts
     assert labels("remove vr DA, ")[:3] == ["AE", "AS", "AT"]
+    assert "GEMS_PARM_01" in labels('remove private except "GEM')
+    assert labels('replace InstitutionName with "') == []  # a value, not a creator
 
 
 def test_keyword_completion_is_bounded_and_marked_incomplete():
@@ -100,6 +102,15 @@ def test_hover_shows_sequences_and_waivers():
     value = hover(analyse(None, text), at(2, 8)).contents.value
     assert "at `RequestAttributesSequence/*/RequestedProcedureID`: `keep`" in value
     assert "waived: “study key”" in value and "basic-profile.deid" in value
+
+
+def test_hover_on_a_private_element_named_by_its_creator():
+    text = 'include "basic-profile"\nkeep "GEMS_PARM_01" 0043,xx39\nkeep "ACME" 0029,xx10 if Modality == "CT"\n'
+    analysis = analyse(None, text)
+    value = hover(analysis, at(1, 23)).contents.value
+    assert "**GEMS_PARM_01** 0043,xx39" in value and "safe private, VR IS" in value and "`keep` — <untitled>:2" in value
+    value = hover(analysis, at(2, 15)).contents.value
+    assert "not listed" in value and '`keep if Modality == "CT"`' in value and "else `remove` — " in value and "basic-profile.deid" in value
 
 
 def test_hover_on_a_file_that_does_not_compile_still_gives_the_dictionary():

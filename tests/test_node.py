@@ -22,6 +22,8 @@ from deidlang.phantom import phantom
 from deidlang.runner import run
 from deidlang.store import PseudonymMap
 
+pytestmark = pytest.mark.integration  # every test runs a DICOM node on 127.0.0.1
+
 KEY = Key(b"node-test-key-0123456789abcdef")
 
 

@@ -32,6 +32,8 @@ from deidlang.validate._analysis import survivals
 from .conftest import KEY, ROOT
 from .strategies import MINIMUM, SHORT_VALUED, Planted, mutate, planted_datasets, programs
 
+pytestmark = pytest.mark.integration  # fuzzing: each property draws dozens of datasets and plans
+
 SHIPPED = [n for n in shipped_rulesets()]
 
 

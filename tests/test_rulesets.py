@@ -26,6 +26,7 @@ def plan_for(name: str):
     return deidlang.compile(f'ruleset "with-{name}" version "1.0.0"\ninclude "basic-profile"\ninclude "{name}"')
 
 
+@pytest.mark.integration
 def test_generated_rulesets_are_up_to_date():
     result = subprocess.run([sys.executable, "tools/generate_rulesets.py", "--check"], cwd=ROOT,
                             capture_output=True, text=True)

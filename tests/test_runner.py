@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from pydicom import dcmread
 
 import deidlang
@@ -77,6 +78,7 @@ def test_quarantine_and_report(tmp_path):
     assert (quarantine / "burned.dcm.reason.txt").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.integration
 def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
@@ -102,6 +104,7 @@ def test_kill_9_leaves_no_partial_file_under_a_final_name(tmp_path):
     assert len(list(out.glob("*.dcm"))) == 400
 
 
+@pytest.mark.integration
 def test_dask_local_cluster_matches_the_local_runner(tmp_path):
     """Two worker processes on loopback, byte-identical to the local runner with the same key."""
     src = tmp_path / "in"

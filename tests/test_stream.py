@@ -1,4 +1,7 @@
-"""The streaming fast path against the reference engine: outputs identical after parsing."""
+"""The streaming fast path against the reference engine: outputs byte for byte identical where the input
+is encoded as pydicom encodes it (generated files), and identical after parsing everywhere (in pydicom's
+corpus some kept values are padded otherwise: the fast path copies their bytes, the reference engine
+encodes them again)."""
 
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ def both(source: Path, plan, tmp: Path):
     return fast, reference
 
 
-def assert_same(tmp: Path) -> None:
+def assert_same(tmp: Path, *, same_bytes: bool = False) -> None:
     a, b = dcmread(tmp / "fast.dcm"), dcmread(tmp / "reference.dcm")
     assert a.file_meta == b.file_meta
     assert a == b  # every element, value and sequence item, recursively
+    if same_bytes:
+        assert (tmp / "fast.dcm").read_bytes() == (tmp / "reference.dcm").read_bytes()
 
 
 _WAIVE = '\nwaive pixels because "pydicom test data"'  # secondary captures and ultrasound written too
@@ -42,6 +47,7 @@ _WAIVE = '\nwaive pixels because "pydicom test data"'  # secondary captures and 
     ("basic-profile", 95), ('include "basic-profile"' + _WAIVE, 130), ('include "aryanto50"' + _WAIVE, 130),
     ('include "basic-profile"\ninclude "retain-uids"' + _WAIVE, 130),
     ('include "basic-profile"\ninclude "retain-long-modified-dates"' + _WAIVE, 130)])
+@pytest.mark.integration
 def test_corpus_fast_equals_reference(rules, least, tmp_path):
     plan = deidlang.compile(rules)
     taken = 0
@@ -58,6 +64,7 @@ def test_corpus_fast_equals_reference(rules, least, tmp_path):
     assert taken >= least
 
 
+@pytest.mark.integration
 @given(planted=planted_datasets(), text=programs())
 def test_generated_datasets_and_plans_fast_equals_reference(planted, text):
     plan = compile_text(text)
@@ -67,7 +74,7 @@ def test_generated_datasets_and_plans_fast_equals_reference(planted, text):
         fast, reference = both(tmp / "in.dcm", plan, tmp)
         assert fast.status == reference.status, (fast.reason, reference.reason)
         if fast.status == "written":
-            assert_same(tmp)
+            assert_same(tmp, same_bytes=fast.engine == "fast")
 
 
 def test_unsupported_input_falls_back_visibly(tmp_path):

@@ -1,4 +1,5 @@
-"""Conditions of a plan evaluated once per dataset, on the original dataset's top level.
+"""Conditions of a plan evaluated once per dataset, on the original dataset's top level: each atom is
+tested here, and `deidlang.conditions.holds` combines them (the one evaluator of ``and``/``or``/``not``).
 
 Semantics (README, Conditions): values compare as DICOM compares them, each value trimmed of its
 padding and leading and trailing spaces; a text test holds when one of the values passes it (or all of
@@ -17,11 +18,13 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
+from ..conditions import Atom, Compare, Condition, Exists, Member, holds
 
-def evaluate(conditions: Seq[tuple], ds: Dataset) -> list[bool]:
+
+def evaluate(conditions: Seq[Condition], ds: Dataset) -> list[bool]:
     """One truth value per plan condition, in plan order."""
     cache: dict[int, tuple[str, ...] | None] = {}
-    return [_eval(cond, ds, cache) for cond in conditions]
+    return [holds(cond, lambda atom: _test(atom, ds, cache)) for cond in conditions]
 
 
 def _values(ds: Dataset, tag: int, cache: dict[int, tuple[str, ...] | None]) -> tuple[str, ...] | None:
@@ -77,19 +80,13 @@ def _compare(values: tuple[str, ...], op: str, value: Any) -> bool:
     return {"<": number < bound, "<=": number <= bound, ">": number > bound, ">=": number >= bound}[op]
 
 
-def _eval(cond: tuple, ds: Dataset, cache: dict[int, tuple[str, ...] | None]) -> bool:
-    kind = cond[0]
-    if kind == "and":
-        return _eval(cond[1], ds, cache) and _eval(cond[2], ds, cache)
-    if kind == "or":
-        return _eval(cond[1], ds, cache) or _eval(cond[2], ds, cache)
-    if kind == "not":
-        return not _eval(cond[1], ds, cache)
-    if kind == "exists":
-        return cond[1] in ds
-    values = _values(ds, cond[1], cache)
-    if kind == "in":
-        return values is not None and any(_compare(values, "==", v) for v in cond[2])
+def _test(atom: Atom, ds: Dataset, cache: dict[int, tuple[str, ...] | None]) -> bool:
+    if isinstance(atom, Exists):
+        return atom.tag in ds
+    values = _values(ds, atom.tag, cache)
+    if isinstance(atom, Member):
+        return values is not None and any(_compare(values, "==", v) for v in atom.values)
+    assert isinstance(atom, Compare)
     if values is None:
-        return cond[2] == "!="
-    return _compare(values, cond[2], cond[3])
+        return atom.op == "!="
+    return _compare(values, atom.op, atom.value)

@@ -20,27 +20,25 @@ import functools
 from dataclasses import dataclass, field
 
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .. import values
-from .._version import __version__
 from ..actions import ACTIONS
-from ..dictionary import DATE_VRS, cid7050, format_tag, keyword_of
+from ..conditions import Exists, atoms
+from ..dictionary import cid7050, format_tag, keyword_of
 from ..errors import EngineError, Rejected
-from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
-from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
+from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
-from ..validate import atoms
-from . import pixels, structure
+from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
+from . import filemeta, pixels, structure
 from .conditions import evaluate
 from .keys import Key
+from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
 
-IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
-IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
 
 _CHARSET = 0x00080005
 _CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
@@ -119,7 +117,8 @@ class Engine:
         self.plan = plan
         self.resolver = Resolver(plan)
         #: the top-level elements whose values conditions compare
-        self.condition_tags = tuple(sorted({a[1] for c in plan.conditions for a in atoms(c) if a[0] != "exists"}))
+        self.condition_tags = tuple(sorted({a.tag for c in plan.conditions for a in atoms(c)
+                                            if not isinstance(a, Exists)}))
 
     def apply(self, ds: Dataset, key: Key | bytes, trace: list[Decision] | None = None) -> Outcome:
         """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta. Bytes are
@@ -141,7 +140,7 @@ class Engine:
         if active and trace is None:  # only now are pixels decoded
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
         self.stamp(out, ctx)
-        out.file_meta = _file_meta(out, transfer_syntax)
+        out.file_meta = filemeta.dataset(out.get("SOPClassUID"), out.get("SOPInstanceUID"), transfer_syntax)
         return outcome
 
     @staticmethod
@@ -244,15 +243,15 @@ class Engine:
 
     def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None,
              position: Position, ctx: _Context) -> DataElement | None:
-        action = self.verdict(int(elem.tag), vr, rule, ctx)
-        if action is None:
+        found = self.verdict(int(elem.tag), vr, rule, ctx)
+        if found.kind == DROP:
             return None
-        if vr == "SQ":
-            if ACTIONS[action].walks_items:
-                items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
-                return DataElement(elem.tag, "SQ", Sequence(items))
-            return DataElement(elem.tag, "SQ", Sequence())  # empty and dummy: no items
-        if ACTIONS[action].result == "keep":
+        if found.kind == WALK:
+            items = [self._walk(item, (*position, (int(elem.tag), i)), ctx) for i, item in enumerate(elem.value)]
+            return DataElement(elem.tag, "SQ", Sequence(items))
+        if found.kind == NO_ITEMS:
+            return DataElement(elem.tag, "SQ", Sequence())
+        if found.kind == KEEP:
             # the value as written: as read when pydicom has not decoded it yet, else encoded again
             raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ctx.original._character_set)
             why = kept_problem(int(elem.tag), vr, creator, len(raw or b""), lambda: raw or b"", ctx.multi_byte)
@@ -260,21 +259,17 @@ class Engine:
                 ctx.outcome.notes.append(why)
                 return None
             return elem
-        return self.transform(elem, action, rule, ctx)
+        return self.transform(elem, found.action, rule, ctx)
 
-    def verdict(self, tag: int, vr: str, rule: PlanRule | None, ctx: _Context) -> str | None:
-        """The action for an element (its effect on dates noted); None when the element goes: removed,
-        or the action does not fit its VR."""
-        action = rule.action if rule else self.resolver.default_action(tag)
-        declared = ACTIONS[action]
-        if vr in DATE_VRS:
-            ctx.dates.add(declared.date_effect)
-        if declared.result == "remove":
-            return None
-        if not declared.fits(vr):
-            ctx.outcome.notes.append(f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed")
-            return None
-        return action
+    def verdict(self, tag: int, vr: str, rule: PlanRule | None, ctx: _Context) -> Verdict:
+        """The element's `Verdict` (`engine.verdict`, shared with the fast path), its effect on dates and
+        the note of a removal recorded."""
+        found = verdict(tag, vr, rule.action if rule else self.resolver.default_action(tag))
+        if found.date:
+            ctx.dates.add(found.date)
+        if found.note:
+            ctx.outcome.notes.append(found.note)
+        return found
 
     def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context) -> DataElement | None:
         """The new element for an action that computes a value; None (noted) when it cannot."""
@@ -354,15 +349,14 @@ def _readable(ds: Dataset, tag: int) -> None:
         elem = ds[tag]
     except Exception:
         raise EngineError(f"{what}, which a condition reads, cannot be decoded: the file is failed") from None
-    vr, lie = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
+    vr, _ = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
     if vr is None:
         raise EngineError(f"{what}, which a condition reads, has a VR the dictionary does not give it: "
                           "the file is failed")
     if vr == "SQ":
         return
     raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ds._character_set)
-    why = kept_problem(tag, vr, None, len(raw or b""), lambda: raw or b"")
-    if why is not None:
+    if kept_problem(tag, vr, None, len(raw or b""), lambda: raw or b"") is not None:
         raise EngineError(f"{what}, which a condition reads, is not a valid {vr} value: the file is failed")
 
 
@@ -391,21 +385,6 @@ def _length(elem: DataElement) -> int:
     if elem.VR == "SQ":
         return len(value)
     return len(str(value))
-
-
-def _file_meta(out: Dataset, transfer_syntax: str) -> FileMetaDataset:
-    """Part 10 file meta built from the de-identified dataset; nothing is copied from the input's."""
-    for keyword in ("SOPClassUID", "SOPInstanceUID"):
-        if not out.get(keyword):
-            raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
-    meta = FileMetaDataset()
-    meta.FileMetaInformationVersion = b"\x00\x01"
-    meta.MediaStorageSOPClassUID = out.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = out.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-    return meta
 
 
 def _transfer_syntax(ds: Dataset) -> str:

@@ -17,6 +17,9 @@ verdict; the output contract's stamps are encoded once per outcome. Large kept v
 are not copied at all: the output names them as ranges of the input, which
 `fileio.write_parts_atomically` copies inside the kernel.
 
+The element stream is read by `reader.ElementReader` (which this rewriter extends); what happens to
+each element is the shared `verdict`, and the file meta is `filemeta`'s, as in the reference engine.
+
 Where the reference engine removes an element whose value cannot be decoded, this path writes the
 constant of an empty/dummy/replace rule instead (nothing of the value survives either way).
 
@@ -32,42 +35,33 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Iterator
 from operator import itemgetter
 
 from pydicom.charset import convert_encodings
-from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.sequence import Sequence
-from pydicom.tag import Tag
 from pydicom.uid import UID
 
 from .. import pixelrisk, values
 from ..actions import ACTIONS
-from ..dictionary import ALL_VRS, DATE_VRS, format_tag
+from ..dictionary import format_tag
 from ..errors import EngineError, Rejected
-from ..plan import Plan, PlanRule, is_private_creator
+from ..plan import Plan, PlanRule
 from ..validate import atoms
 from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
-from . import structure
-from .dataset import (_CONTRACT, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION, Engine, Outcome, _Context, engine_for,
-                      require_instance)
+from . import filemeta, structure
+from .dataset import _CONTRACT, Engine, Outcome, _Context, engine_for, require_instance
 from .keys import Key
+from .reader import ElementReader, Unsupported, _Element
+from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 
-_VRS = {vr.encode(): vr for vr in ALL_VRS}
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-_SHORT_VRS = {raw: vr for raw, vr in _VRS.items() if raw not in _LONG_VRS}
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
 _SOP = (_SOP_CLASS, _SOP_INSTANCE)
 _NAMED = frozenset((*_SOP, 0x0020000D, 0x0020000E))  # their output values are remembered: file meta, layout
 _SKIPPED_AT_TOP = frozenset((*_CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
-_U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
-_SHORT = struct.Struct("<HH2xH").unpack_from  # group, element, length of a short explicit-VR header
 _FIRST = itemgetter(0)  # parts are put in tag order by their first item
 
 #: Kept top-level values at least this long stay in the input and are copied by range.
@@ -83,18 +77,7 @@ _VERDICT_LIMIT = 1024  # verdicts hold a small decoded Dataset each; files come 
 _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 
 
-class Unsupported(Exception):
-    """This file needs the reference engine; the message says why (no values in it)."""
-
-
-# An element: (tag, VR, start of header, start of value, value length or _UNDEFINED, end).
-_Element = tuple[int, str, int, int, int, int]
 Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
-
-
-def supports(plan: Plan) -> str | None:
-    """Why a plan as a whole needs the reference engine, or None."""
-    return _facts(plan)["reason"]
 
 
 def _facts(plan: Plan) -> dict:
@@ -106,7 +89,7 @@ def _facts(plan: Plan) -> dict:
         facts["reason"] = (f"the plan's `{whole[0]}` reads the whole dataset" if whole else None)
         # A file's own SOP Instance UID is only checked to be there, unless a condition reads it.
         facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID, *pixelrisk.READS,
-                                      *(atom[1] for cond in plan.conditions for atom in atoms(cond))}))
+                                      *(atom.tag for cond in plan.conditions for atom in atoms(cond))}))
     return facts
 
 
@@ -137,13 +120,13 @@ def _table(*key, limit: int | None = None) -> dict:
     return table
 
 
-class _Rewriter:
+class _Rewriter(ElementReader):
     def __init__(self, data: bytes, engine: Engine, key: Key, read: tuple[int, ...]) -> None:
         if len(data) < 132 or data[128:132] != b"DICM":
             raise Unsupported("no Part 10 preamble")
-        self.data, self.size, self.engine, self.plan, self.key = data, len(data), engine, engine.plan, key
+        super().__init__(data, _table("implicit-vr"))
+        self.engine, self.plan, self.key = engine, engine.plan, key
         self.read = read  # the top-level tags conditions and keys read (`_facts`)
-        self.implicit, self.implicit_vrs = False, _table("implicit-vr")
         meta_end, syntax = self._file_meta()
         implicit = _table("syntaxes").get(syntax)
         if implicit is None:
@@ -152,124 +135,7 @@ class _Rewriter:
                 raise Unsupported(f"transfer syntax {uid.name}")
             implicit = _table("syntaxes")[syntax] = uid.is_implicit_VR
         self.syntax, self.implicit, self.body = syntax, implicit, meta_end
-        self.pixel_rep = 0
         self.paths = engine.resolver.path_leaves
-
-    def _file_meta(self) -> tuple[int, str]:
-        offset, syntax = 132, None
-        while offset + 8 <= self.size and _U16(self.data, offset)[0] == 0x0002:
-            tag, _, _, value, length, end = self._header(offset)
-            if tag == 0x00020010:
-                syntax = self.data[value:value + length].rstrip(b"\0 ").decode("ascii", "replace")
-            offset = end
-        if syntax is None:
-            raise Unsupported("no transfer syntax in the file meta")
-        return offset, syntax
-
-    # ------------------------------------------------------------ reading the stream
-
-    def _header(self, offset: int) -> _Element:
-        data = self.data
-        if offset + 8 > self.size:
-            raise Unsupported("truncated element")
-        group, elem = _TAG(data, offset)
-        tag = group << 16 | elem
-        if group == 0xFFFE:  # item or delimiter: no VR in any syntax
-            length = _U32(data, offset + 4)[0]
-            return tag, "", offset, offset + 8, length, offset + 8 + (0 if length == _UNDEFINED else length)
-        if self.implicit:
-            length = _U32(data, offset + 4)[0]
-            vr, value = self._implicit_vr(tag, length), offset + 8
-        else:
-            raw_vr = data[offset + 4:offset + 6]
-            vr = _VRS.get(raw_vr)
-            if vr is None:
-                raise Unsupported("malformed VR")
-            if raw_vr in _LONG_VRS:
-                length, value = _U32(data, offset + 8)[0], offset + 12
-            else:
-                length, value = _U16(data, offset + 6)[0], offset + 8
-        if length == _UNDEFINED:
-            if vr == "UN" and not self.implicit:
-                raise Unsupported("undefined-length UN element")
-            end = self._undefined_end(value)
-        else:
-            end = value + length
-        if end > self.size:
-            raise Unsupported("an element runs past the end of the file")
-        return tag, vr, offset, value, length, end
-
-    def _implicit_vr(self, tag: int, length: int) -> str:
-        table = self.implicit_vrs
-        key = (tag, length == _UNDEFINED, self.pixel_rep)
-        vr = table.get(key)
-        if vr is None:
-            vr = table[key] = _implicit_vr(tag, length == _UNDEFINED, self.pixel_rep)
-        return vr
-
-    def _undefined_end(self, offset: int) -> int:
-        """The end of an undefined-length sequence or encapsulated pixel data: its delimiter."""
-        while True:
-            tag, _, _, value, length, end = self._header(offset)
-            if tag == _SEQ_END:
-                return value
-            if tag != _ITEM:
-                raise Unsupported("malformed sequence")
-            offset = end if length != _UNDEFINED else self._item_end(value) + 8
-
-    def _item_end(self, offset: int) -> int:
-        """Where the delimiter of an undefined-length item starts."""
-        while True:
-            element = self._header(offset)
-            if element[0] == _ITEM_END:
-                return offset
-            offset = element[5]
-
-    def _elements(self, offset: int, stop: int) -> list[_Element]:
-        """The elements of one level, from ``offset`` to ``stop`` or an item delimiter. Short
-        explicit-VR headers, most of a file, are read inline; everything else by `_header`."""
-        data, size, header, explicit, out = self.data, self.size, self._header, not self.implicit, []
-        append = out.append
-        while offset < stop:
-            if explicit and offset + 8 <= size:
-                vr = _SHORT_VRS.get(data[offset + 4:offset + 6])
-                if vr is not None:
-                    group, elem, length = _SHORT(data, offset)
-                    end = offset + 8 + length
-                    if end > size:
-                        raise Unsupported("an element runs past the end of the file")
-                    append((group << 16 | elem, vr, offset, offset + 8, length, end))
-                    offset = end
-                    continue
-            element = header(offset)
-            if element[0] == _ITEM_END:
-                break
-            append(element)
-            offset = element[5]
-        return out
-
-    def _items(self, element: _Element) -> Iterator[tuple[int, int]]:
-        """(start, end) of the elements of each item of a sequence."""
-        offset = element[3]
-        stop = element[5] if element[4] != _UNDEFINED else self.size
-        while offset < stop:
-            tag, _, _, value, length, end = self._header(offset)
-            if tag == _SEQ_END:
-                return
-            if tag != _ITEM:
-                raise Unsupported("malformed sequence item")
-            if length == _UNDEFINED:
-                end = self._item_end(value)
-                yield value, end
-                offset = end + 8  # past the item delimiter
-            else:
-                yield value, end
-                offset = end
-
-    def _decode(self, element: _Element) -> DataElement:
-        tag, vr, _, value, length, end = element
-        raw = RawDataElement(Tag(tag), vr, length, self.data[value:end], value, self.implicit, True)
-        return convert_raw_data_element(raw, encoding=self.charset)
 
     # ------------------------------------------------------------ writing
 
@@ -310,7 +176,7 @@ class _Rewriter:
         parts += [(_CHARSET, self.data[e[2]:e[5]]) for e in top if e[0] == _CHARSET]  # always carried over
         parts.sort(key=_FIRST)
         outcome.uids = self.sop
-        head = bytes(128) + b"DICM" + _file_meta_bytes(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
+        head = bytes(128) + b"DICM" + filemeta.encoded(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
                                                        self.syntax)
         return [head, *(p[1] for p in parts)], outcome
 
@@ -450,20 +316,17 @@ class _Rewriter:
         dates, payload, action, rule); the payload is the encoded constant or the note of a removal."""
         resolver = self.engine.resolver
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
-        action = rule.action if rule else resolver.default_action(tag)
-        declared = ACTIONS[action]
-        date = declared.date_effect if vr in DATE_VRS else None
-        if declared.result == "remove":
-            return _DROP, date, None, action, rule
-        if not declared.fits(vr):
-            return _DROP, date, f"{format_tag(tag)}: `{action}` does not apply to VR {vr}: removed", action, rule
-        if vr == "SQ":
-            if declared.walks_items:
-                return _SEQ, date, None, action, rule
-            return _CONST, date, self._sequence(tag, []), action, rule  # empty and dummy: no items
-        if declared.result == "keep":
+        found = verdict(tag, vr, rule.action if rule else resolver.default_action(tag))
+        action, date = found.action, found.date
+        if found.kind == DROP:
+            return _DROP, date, found.note, action, rule
+        if found.kind == WALK:
+            return _SEQ, date, None, action, rule
+        if found.kind == NO_ITEMS:
+            return _CONST, date, self._sequence(tag, []), action, rule
+        if found.kind == KEEP:
             return _COPY, date, None, action, rule
-        if declared.result == "constant":
+        if found.kind == CONSTANT:
             capture = Outcome(None)
             new = self.engine.transform(DataElement(tag, vr, None), action, rule,
                                         dataclasses.replace(self.ctx, outcome=capture))
@@ -549,46 +412,3 @@ class _Rewriter:
             except Exception:
                 table[raw] = None
         return table[raw]
-
-
-def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
-    """The VR of an implicit-VR element, settled as pydicom settles it."""
-    if is_private_creator(tag):
-        return "LO"
-    try:
-        vr = dictionary_VR(tag)
-    except KeyError:
-        return "SQ" if undefined else "UN"
-    if " or " in vr:  # pixel representation, else the first word
-        if vr.startswith("US or SS"):
-            return "SS" if pixel_rep == 1 else "US"
-        return "OW" if vr == "OB or OW" else vr.split(" or ")[0]
-    return vr
-
-
-def _file_meta_bytes(sop_class: str | None, sop_instance: str | None, syntax: str) -> bytes:
-    """Part 10 file meta (explicit VR little endian), built from the de-identified SOP UIDs; the
-    same elements and values as `dataset._file_meta` gives the reference engine."""
-    for keyword, value in (("SOPClassUID", sop_class), ("SOPInstanceUID", sop_instance)):
-        if not value:
-            raise EngineError(f"no {keyword} after de-identification: a Part 10 file needs one")
-    body = (_meta_element(0x0001, b"OB", b"\0\1") + _meta_element(0x0002, b"UI", _text(sop_class, b"\0"))
-            + _meta_element(0x0003, b"UI", _text(sop_instance, b"\0"))
-            + _meta_element(0x0010, b"UI", _text(syntax, b"\0"))
-            + _meta_element(0x0012, b"UI", _text(IMPLEMENTATION_CLASS_UID, b"\0"))
-            + _meta_element(0x0013, b"SH", _text(IMPLEMENTATION_VERSION, b" ")))
-    return _meta_element(0x0000, b"UL", struct.pack("<L", len(body))) + body
-
-
-def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
-    if vr == b"OB":
-        return struct.pack("<HH2s2xL", 0x0002, element, vr, len(value)) + value
-    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
-
-
-def _text(value: str, pad: bytes) -> bytes:
-    try:
-        encoded = value.encode("ascii")
-    except UnicodeEncodeError:
-        raise Unsupported("a file meta value that is not ASCII") from None
-    return encoded + pad if len(encoded) % 2 else encoded

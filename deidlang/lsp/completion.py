@@ -24,8 +24,8 @@ STATEMENTS = ("ruleset", "include", "require", "waive", "default", "code", "reje
 SELECTOR_WORDS = ("group", "vr", "private", "overlays", "curves")
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "contains", "startswith", "in", "exists")
 #: words that can follow a statement's selectors, by the statement's first word
-CONTINUATIONS = {"replace": ("with",), "shift-date": ("by",), "round-age": ("to",), "truncate-date": ("to",),
-                 "pseudonym": ("prefix", "length"), "waive": ("because",)}
+CONTINUATIONS = {**{a.name: a.argument.LEADS for a in ACTIONS.values() if a.argument is not None},
+                 "waive": ("because",)}
 _K = types.CompletionItemKind
 
 
@@ -51,10 +51,11 @@ def _items(analysis: Analysis, context: list[Token], partial: Token | None) -> t
         actions = [types.CompletionItem(a.name, kind=_K.Function, detail=a.summary) for a in ACTIONS.values()]
         return _words(STATEMENTS, _K.Keyword) + actions, True
     first, last = words[0], words[-1]
-    if partial is not None and partial.kind == "string" or first == "include" and len(words) == 1:
-        if first == "include":
-            return _rulesets(analysis), True
-        return _creators(), True
+    if first == "include" and len(words) == 1:
+        return _rulesets(analysis), True
+    if partial is not None and partial.kind == "string":  # a creator, where a selector goes; else free text
+        selector_place = last in (",", "except") or len(words) == 1 and (first in ACTIONS or first == "waive")
+        return (_creators() if selector_place else []), True
     if first == "require":
         return (_words(MINIMUMS, _K.Value) if last == "minimum" else _words(["minimum"], _K.Keyword)), True
     if first == "default":
@@ -73,8 +74,9 @@ def _items(analysis: Analysis, context: list[Token], partial: Token | None) -> t
         return _words(["and", "or"], _K.Keyword), True
     if last == "vr" or last == "," and len(words) >= 3 and words[-3] == "vr":
         return _words(sorted(ALL_VRS), _K.EnumMember, "VR"), True
-    if last == "to" and first == "truncate-date":
-        return _words(["year", "month"], _K.Value), True
+    units = getattr(ACTIONS[first].argument, "UNITS", None) if first in ACTIONS else None
+    if last == "to" and units:  # truncate-date to year|month, truncate-time to hour|minute
+        return _words(units, _K.Value), True
     if last == "by" and first == "shift-date":
         return _words(["patient"], _K.Keyword), True
     if context[-1].kind == "string" and (first in ACTIONS or first == "waive"):

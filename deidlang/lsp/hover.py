@@ -3,15 +3,17 @@ action does."""
 
 from __future__ import annotations
 
+import re
+
 from lsprotocol import types
 from pydicom.datadict import get_entry
 
 from ..actions import ACTIONS, PIXEL_KINDS
-from ..dictionary import OPTION_COLUMNS, aryanto50, e1_1, format_tag, parse_tag, tag_for_keyword, vrs_of
+from ..dictionary import OPTION_COLUMNS, aryanto50, e1_1, format_tag, parse_tag, safe_private, tag_for_keyword, vrs_of
 from ..explain import rule_text, selector_text, top_level_chain
 from ..plan import is_private
 from .analysis import Analysis
-from .cursor import Token, token_at
+from .cursor import Token, line_of, token_at, tokens
 
 
 def hover(analysis: Analysis, position: types.Position) -> types.Hover | None:
@@ -25,6 +27,8 @@ def hover(analysis: Analysis, position: types.Position) -> types.Hover | None:
         text = pixel_markdown(token.text)
     elif (tag := element_tag(token)) is not None:
         text = element_markdown(analysis, tag)
+    elif token.kind == "tag" and (creator := _creator_before(analysis.text, token)) is not None:
+        text = creator_markdown(analysis, creator, token.text)
     if text is None:
         return None
     return types.Hover(types.MarkupContent(types.MarkupKind.Markdown, text), token.range)
@@ -55,6 +59,31 @@ def element_markdown(analysis: Analysis, tag: int) -> str:
     return "\n".join(out)
 
 
+def _creator_before(text: str, token: Token) -> str | None:
+    """The creator string right before a ``gggg,xxEE`` private element, if there is one."""
+    previous = [t for t in tokens(line_of(text, token.line), token.line) if t.end <= token.start]
+    return previous[-1].text.strip('"') if previous and previous[-1].kind == "string" and previous[-1].closed else None
+
+
+def creator_markdown(analysis: Analysis, creator: str, written: str) -> str | None:
+    """A private element named by creator: Table E.3.10-1's entry, and what this file does to it."""
+    digits = written.strip("()").replace(",", "")
+    if not re.fullmatch(r"[0-9A-Fa-f]{4}[xX]{2}[0-9A-Fa-f]{2}", digits):
+        return None
+    group, offset = int(digits[:4], 16), int(digits[6:], 16)
+    row = next((r for r in safe_private() if r["private_creator"] == creator and int(r["group"], 16) == group
+                and int(r["element"][2:], 16) == offset), None)
+    out = [f"**{creator}** {group:04X},xx{offset:02X} (private element)", "",
+           f"- PS3.15 Table E.3.10-1: safe private, VR {row['vr']}" if row else "- PS3.15 Table E.3.10-1: not listed"]
+    plan = analysis.plan
+    if plan is None:
+        return "\n".join(out)
+    tag = group << 16 | 0x1000 | offset  # in whichever block the creator reserved; 10 stands for any
+    steps = [f"`{text}`" + (f" — {_where(plan.origin(rule.order))}" if rule else " (private elements with no rule)")
+             for rule, text in top_level_chain(plan, analysis.resolver(), tag, row["vr"] if row else "UN", creator)]
+    return "\n".join([*out, "", f"**This file** (ruleset `{plan.name}`): {'; else '.join(steps)}"])
+
+
 def _e1_1(tag: int) -> str:
     row = next((r for r in e1_1() if r["tag"] == format_tag(tag).strip("()")), None)
     if row is None:
@@ -68,7 +97,7 @@ def _what_file_does(analysis: Analysis, tag: int, vrs: list[str]) -> str:
     if plan is None:
         return "_This file does not compile yet: fix its errors to see what it does to this element._"
     resolver = analysis.resolver()
-    lines = [f"**In {plan.name}** (every depth unless a path says otherwise):"]
+    lines = [f"**This file** (ruleset `{plan.name}`), at every depth unless a path says otherwise:"]
     for vr in vrs:
         steps = [f"`{text}`" + (f" — {_where(plan.origin(rule.order))}" if rule else " (default)")
                  for rule, text in top_level_chain(plan, resolver, tag, vr)]
@@ -88,7 +117,7 @@ def _where(origin) -> str:
 def action_markdown(name: str) -> str:
     """An action's declaration (`deidlang.actions`): what it does, how it is written, what it fits."""
     action = ACTIONS[name]
-    written = f"{name} SELECTORS" + (f" {action.example}" if action.example else "")
+    written = "` or `".join(f"{name} SELECTORS {form}" for form in action.forms) or f"{name} SELECTORS"
     facts = ["applies to " + ("any VR" if action.applies_to is None else "VR " + ", ".join(sorted(action.applies_to))),
              "always changes or removes the value" if action.changes else
              "can leave a value as it was: an element of the minimum it decides needs a `waive`",

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from ..dictionary import OPTION_COLUMNS, e1_1, parse_tag
+from ..dictionary import E1_1_PATTERNS, OPTION_COLUMNS, e1_1, parse_tag
 from ..plan import Plan
 from ..resolve import Resolver
 from .handling import handling
 
 # The weakest strength each code of the table allows (see `deidlang.actions.Action.strength`).
 _REQUIRED = {"X": 4, "Z": 3, "D": 3, "U": 3, "X/Z": 3, "X/D": 3, "Z/D": 3, "X/Z/D": 3, "X/Z/U*": 0, "K": 0, "C": 1}
-_PATTERNS = {"50xx,xxxx": (0x50003000, "OB"), "60xx,3000": (0x60003000, "OW"), "60xx,4000": (0x60004000, "LT"),
-             "gggg,eeee (gggg odd)": (0x00091001, "LO")}
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,8 @@ def coverage(plan: Plan) -> list[Row]:
             if row[column] and option in codes:
                 code = f"{row[column]} ({name})"
         required = _REQUIRED[code.split(" ")[0]]
-        if row["tag"] in _PATTERNS:  # a representative element (for private ones: of an unknown creator)
-            h = handling(plan, resolver, *_PATTERNS[row["tag"]])
+        if row["tag"] in E1_1_PATTERNS:  # a representative element (for private ones: of an unknown creator)
+            h = handling(plan, resolver, *E1_1_PATTERNS[row["tag"]])
         else:
             h = handling(plan, resolver, parse_tag(row["tag"]))
         status = "weaker" if h.weakest < required else "stronger" if h.weakest > max(required, 3) else "ok"

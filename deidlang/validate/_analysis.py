@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..actions import always_changes
+from ..conditions import atoms, holds
 from ..plan import Plan, PlanRule
 from ..resolve import Resolver
 
@@ -71,32 +72,10 @@ def deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | Non
     for values in assignments:
         if exact:
             truth = dict(zip(names, values))
-            truths = [True if c is None else _eval(c, truth) for c in conds]
+            truths = [True if c is None else holds(c, truth.__getitem__) for c in conds]
         else:
             free = iter(values)
             truths = [True if c is None else next(free) for c in conds]
         index = next((i for i, t in enumerate(truths) if t), len(chain))
         found.setdefault(index, chain[index] if index < len(chain) else None)
     return found.values()
-
-
-def atoms(cond: tuple) -> Iterable[tuple]:
-    """The comparisons, `in` and `exists` tests a condition is made of."""
-    if cond[0] in ("and", "or"):
-        yield from atoms(cond[1])
-        yield from atoms(cond[2])
-    elif cond[0] == "not":
-        yield from atoms(cond[1])
-    else:
-        yield cond
-
-
-def _eval(cond: tuple, truth: dict[tuple, bool]) -> bool:
-    op = cond[0]
-    if op == "and":
-        return _eval(cond[1], truth) and _eval(cond[2], truth)
-    if op == "or":
-        return _eval(cond[1], truth) or _eval(cond[2], truth)
-    if op == "not":
-        return not _eval(cond[1], truth)
-    return truth[cond]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..conditions import And, Compare, Condition, Member
 from ..pixelrisk import CLASSES, DECLARED, MODALITY, SOP_CLASS
 from ..plan import PixelRule, Plan
 
@@ -46,19 +47,21 @@ def pixel_coverage(plan: Plan) -> list[PixelCoverage]:
     return out
 
 
-def _may_apply(cond: tuple, risk) -> bool:
-    """Whether a condition may hold for a file of the class: conditions that test Modality or the SOP
-    class against values of another class only are ruled out; anything else may hold."""
+def _may_apply(cond: Condition, risk) -> bool:
+    """Whether a condition may hold for a file of the class: conditions that require Modality or the
+    SOP class to be values of another class only are ruled out; anything else may hold."""
     if risk is None:
         return True
     for test in _conjuncts(cond):
-        if test[0] in ("cmp", "in") and test[1] in (MODALITY, SOP_CLASS) and (test[0] == "in" or test[2] == "=="):
-            values = test[2] if test[0] == "in" else (test[3],)
+        if isinstance(test, Member) or isinstance(test, Compare) and test.op == "==":
+            if test.tag not in (MODALITY, SOP_CLASS):
+                continue
+            values = test.values if isinstance(test, Member) else (test.value,)
             if not any(isinstance(v, str) and risk.holds(v, v) for v in values):
                 return False
     return True
 
 
-def _conjuncts(cond: tuple) -> list[tuple]:
+def _conjuncts(cond: Condition) -> list[Condition]:
     """The tests a condition requires all of (through `and` only)."""
-    return _conjuncts(cond[1]) + _conjuncts(cond[2]) if cond[0] == "and" else [cond]
+    return _conjuncts(cond.left) + _conjuncts(cond.right) if isinstance(cond, And) else [cond]

@@ -8,7 +8,7 @@ and a private element of an unknown creator.
 
 from __future__ import annotations
 
-from ..dictionary import OPTION_COLUMNS, e1_1, format_tag, parse_tag, vrs_of
+from ..dictionary import E1_1_PATTERNS, OPTION_COLUMNS, e1_1, format_tag, parse_tag, vrs_of
 from ..actions import always_changes
 from ..plan import Plan
 from ..resolve import Resolver
@@ -16,13 +16,6 @@ from ._analysis import survivals
 from ._finding import Finding
 from .minimum import leak_finding
 
-# Representatives of the four pattern rows of E.1-1: (tag, VR).
-_PATTERN_ROWS = {
-    "50xx,xxxx": (0x50003000, "OB"),
-    "60xx,3000": (0x60003000, "OW"),
-    "60xx,4000": (0x60004000, "LT"),
-    "gggg,eeee (gggg odd)": (0x00091001, "LO"),
-}
 
 
 def _any_action(action: str) -> bool:
@@ -37,13 +30,13 @@ def basic_profile(plan: Plan, resolver: Resolver) -> list[Finding]:
             continue
         if any(row[column] and code in codes for column, (code, _) in OPTION_COLUMNS.items()):
             continue
-        if row["tag"] in _PATTERN_ROWS:
-            tag, vr = _PATTERN_ROWS[row["tag"]]
+        if row["tag"] in E1_1_PATTERNS:
+            tag, vr = E1_1_PATTERNS[row["tag"]]
             vrs = [vr]
         else:
             tag = parse_tag(row["tag"])
             vrs = sorted(vrs_of(tag)) or ["UN"]
-        name = f"`{row['keyword'] or row['name']}` {row['tag'] if row['tag'] in _PATTERN_ROWS else format_tag(tag)}"
+        name = f"`{row['keyword'] or row['name']}` {row['tag'] if row['tag'] in E1_1_PATTERNS else format_tag(tag)}"
         # X/Z/U*: keeping the sequence while its UIDs are re-mapped is one of the standard's choices.
         changes = _any_action if row["basic_profile"] == "X/Z/U*" else always_changes
         for vr in vrs:

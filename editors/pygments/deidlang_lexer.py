@@ -15,13 +15,13 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 __all__ = ["DeidLexer"]
 
 #: The actions of a rule (a hyphenated one before its prefix).
-ACTIONS = ("dummy-date", "shift-date", "round-age", "truncate-date", "remove", "empty", "dummy", "keep", "uid",
-           "hash", "clean", "replace", "pseudonym")
+ACTIONS = ("dummy-date", "shift-date", "round-age", "truncate-date", "truncate-time", "remove", "empty", "dummy",
+           "keep", "uid", "hash", "clean", "replace", "pseudonym")
 #: The other words of the grammar.
 KEYWORDS = ("ruleset", "version", "include", "require", "minimum", "waive", "because", "default", "code", "reject",
             "blackout", "detected-text", "burn", "overlays", "curves", "complete", "except", "if", "and", "or", "not",
             "in", "exists", "contains", "startswith", "with", "by", "days", "patient", "within", "prefix", "length",
-            "to", "years", "year", "month", "group", "vr", "private")
+            "to", "years", "year", "month", "hour", "minute", "group", "vr", "private")
 _END = r"(?![A-Za-z0-9_-])"
 
 

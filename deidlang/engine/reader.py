@@ -1,0 +1,175 @@
+"""Reading the element stream of a Part 10 file without decoding it: the fast path's reader (`stream`).
+
+An element is a tuple (tag, VR, start of its header, start of its value, value length or `_UNDEFINED`,
+end), offsets into the input; values are decoded only on request (`_decode`), as pydicom decodes them.
+The VR of an implicit-VR element is settled as pydicom settles it. What the reader cannot take
+(truncation, a malformed VR or sequence, an undefined-length UN element) raises `Unsupported`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+from pydicom.tag import Tag
+
+from ..dictionary import ALL_VRS
+from ..plan import is_private_creator
+
+_VRS = {vr.encode(): vr for vr in ALL_VRS}
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_SHORT_VRS = {raw: vr for raw, vr in _VRS.items() if raw not in _LONG_VRS}
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
+_SHORT = struct.Struct("<HH2xH").unpack_from  # group, element, length of a short explicit-VR header
+
+# An element: (tag, VR, start of header, start of value, value length or _UNDEFINED, end).
+_Element = tuple[int, str, int, int, int, int]
+
+
+class Unsupported(Exception):
+    """This file needs the reference engine; the message says why (no values in it)."""
+
+
+class ElementReader:
+    """The elements of ``data`` (explicit or implicit VR little endian, set by the subclass once the
+    transfer syntax is known). ``implicit_vrs`` is a table the VRs of implicit elements are kept in;
+    ``charset`` (the Python encodings of the character set) must be set before `_decode`."""
+
+    charset: list[str]
+
+    def __init__(self, data: bytes, implicit_vrs: dict) -> None:
+        self.data, self.size = data, len(data)
+        self.implicit, self.implicit_vrs, self.pixel_rep = False, implicit_vrs, 0
+
+    def _file_meta(self) -> tuple[int, str]:
+        offset, syntax = 132, None
+        while offset + 8 <= self.size and _U16(self.data, offset)[0] == 0x0002:
+            tag, _, _, value, length, end = self._header(offset)
+            if tag == 0x00020010:
+                syntax = self.data[value:value + length].rstrip(b"\0 ").decode("ascii", "replace")
+            offset = end
+        if syntax is None:
+            raise Unsupported("no transfer syntax in the file meta")
+        return offset, syntax
+
+    def _header(self, offset: int) -> _Element:
+        data = self.data
+        if offset + 8 > self.size:
+            raise Unsupported("truncated element")
+        group, elem = _TAG(data, offset)
+        tag = group << 16 | elem
+        if group == 0xFFFE:  # item or delimiter: no VR in any syntax
+            length = _U32(data, offset + 4)[0]
+            return tag, "", offset, offset + 8, length, offset + 8 + (0 if length == _UNDEFINED else length)
+        if self.implicit:
+            length = _U32(data, offset + 4)[0]
+            vr, value = self._implicit_vr(tag, length), offset + 8
+        else:
+            raw_vr = data[offset + 4:offset + 6]
+            vr = _VRS.get(raw_vr)
+            if vr is None:
+                raise Unsupported("malformed VR")
+            if raw_vr in _LONG_VRS:
+                length, value = _U32(data, offset + 8)[0], offset + 12
+            else:
+                length, value = _U16(data, offset + 6)[0], offset + 8
+        if length == _UNDEFINED:
+            if vr == "UN" and not self.implicit:
+                raise Unsupported("undefined-length UN element")
+            end = self._undefined_end(value)
+        else:
+            end = value + length
+        if end > self.size:
+            raise Unsupported("an element runs past the end of the file")
+        return tag, vr, offset, value, length, end
+
+    def _implicit_vr(self, tag: int, length: int) -> str:
+        table = self.implicit_vrs
+        key = (tag, length == _UNDEFINED, self.pixel_rep)
+        vr = table.get(key)
+        if vr is None:
+            vr = table[key] = _implicit_vr(tag, length == _UNDEFINED, self.pixel_rep)
+        return vr
+
+    def _undefined_end(self, offset: int) -> int:
+        """The end of an undefined-length sequence or encapsulated pixel data: its delimiter."""
+        while True:
+            tag, _, _, value, length, end = self._header(offset)
+            if tag == _SEQ_END:
+                return value
+            if tag != _ITEM:
+                raise Unsupported("malformed sequence")
+            offset = end if length != _UNDEFINED else self._item_end(value) + 8
+
+    def _item_end(self, offset: int) -> int:
+        """Where the delimiter of an undefined-length item starts."""
+        while True:
+            element = self._header(offset)
+            if element[0] == _ITEM_END:
+                return offset
+            offset = element[5]
+
+    def _elements(self, offset: int, stop: int) -> list[_Element]:
+        """The elements of one level, from ``offset`` to ``stop`` or an item delimiter. Short
+        explicit-VR headers, most of a file, are read inline; everything else by `_header`."""
+        data, size, header, explicit, out = self.data, self.size, self._header, not self.implicit, []
+        append = out.append
+        while offset < stop:
+            if explicit and offset + 8 <= size:
+                vr = _SHORT_VRS.get(data[offset + 4:offset + 6])
+                if vr is not None:
+                    group, elem, length = _SHORT(data, offset)
+                    end = offset + 8 + length
+                    if end > size:
+                        raise Unsupported("an element runs past the end of the file")
+                    append((group << 16 | elem, vr, offset, offset + 8, length, end))
+                    offset = end
+                    continue
+            element = header(offset)
+            if element[0] == _ITEM_END:
+                break
+            append(element)
+            offset = element[5]
+        return out
+
+    def _items(self, element: _Element) -> Iterator[tuple[int, int]]:
+        """(start, end) of the elements of each item of a sequence."""
+        offset = element[3]
+        stop = element[5] if element[4] != _UNDEFINED else self.size
+        while offset < stop:
+            tag, _, _, value, length, end = self._header(offset)
+            if tag == _SEQ_END:
+                return
+            if tag != _ITEM:
+                raise Unsupported("malformed sequence item")
+            if length == _UNDEFINED:
+                end = self._item_end(value)
+                yield value, end
+                offset = end + 8  # past the item delimiter
+            else:
+                yield value, end
+                offset = end
+
+    def _decode(self, element: _Element) -> DataElement:
+        tag, vr, _, value, length, end = element
+        raw = RawDataElement(Tag(tag), vr, length, self.data[value:end], value, self.implicit, True)
+        return convert_raw_data_element(raw, encoding=self.charset)
+
+
+def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
+    """The VR of an implicit-VR element, settled as pydicom settles it."""
+    if is_private_creator(tag):
+        return "LO"
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return "SQ" if undefined else "UN"
+    if " or " in vr:  # pixel representation, else the first word
+        if vr.startswith("US or SS"):
+            return "SS" if pixel_rep == 1 else "US"
+        return "OW" if vr == "OB or OW" else vr.split(" or ")[0]
+    return vr
