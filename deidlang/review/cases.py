@@ -100,8 +100,10 @@ def run_cases(rules: str, case_file: str | Path) -> Report:
                         "write `cases:` then `- name: ...` items").with_text(text)
     includes = [*spec.get("base", []), rules if "/" not in rules else str(Path(rules).resolve())]
     rule_text = "".join(f'include "{name}"\n' for name in includes)
+    # the rules under test are named by the user: includes start from their folder
+    folder = Path(rules).resolve().parent if "/" in rules else None
     plan = compile_text('ruleset "under test" version "0.0.0"\nrequire minimum none because "rule tests"\n'
-                        + rule_text, source=str(path))
+                        + rule_text, source=str(path), base_dir=folder)
     report = Report(failures=[])
     for number, case in enumerate(spec.get("cases", [])):
         where = _line_span(path, *(lines[number] if number < len(lines) else (1, 1)))
