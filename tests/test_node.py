@@ -275,7 +275,7 @@ def test_instance_paths_take_valid_uids_only(tmp_path, uid):
         tmp_path.resolve() / "1.2.3" / "1.2.3.0.dcm"
 
 
-def _half_open(port: int, source: str) -> "socket.socket":
+def _half_open(port: int, source: str):
     import socket
 
     s = socket.socket()
@@ -629,3 +629,84 @@ def test_forward_over_tls_verifies_the_destination(node, tmp_path):
     assert send(other.address[1], study(1)) == [0]
     assert _wait(lambda: other.forwarder.last_error is not None, 10)
     assert other.forwarder.delivered == 0 and len(other.outbox.pending()) == 1
+
+
+# ------------------------------------------------------------ DICOMweb credentials
+
+def test_stow_rs_sends_a_bearer_token_from_a_private_file(node, tmp_path):
+    import http.server
+
+    from deidlang.node import WebDestination
+
+    seen = []
+
+    class Archive(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, self.headers["Authorization"], self.headers["Content-Type"], body.count(b"DICM")))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Archive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = tmp_path / "token"
+    token.write_text("Bearer abc.def.ghi\n")
+    token.chmod(0o600)
+    try:
+        destination = WebDestination.parse(f"http://127.0.0.1:{server.server_address[1]}/dicom-web", str(token))
+        n = node(forward=destination, outbox=tmp_path / "outbox")
+        assert send(n.address[1], study(3)) == [0, 0, 0]
+        assert _wait(lambda: n.forwarder.delivered == 3)
+    finally:
+        server.shutdown()
+    assert {(path, auth) for path, auth, _, _ in seen} == {("/dicom-web/studies", "Bearer abc.def.ghi")}
+    assert all(kind.startswith('multipart/related; type="application/dicom"') for _, _, kind, _ in seen)
+    assert sum(count for *_, count in seen) == 3
+
+
+def test_dicomweb_credentials_only_from_a_private_file(tmp_path):
+    from deidlang.errors import InputError
+    from deidlang.node import WebDestination, parse_destination
+
+    shared = tmp_path / "shared"
+    shared.write_text("user:password\n")
+    shared.chmod(0o644)
+    with pytest.raises(InputError, match="can be read by other users"):
+        WebDestination.parse("https://archive.example.org/dicom-web", str(shared))
+    with pytest.raises(InputError, match="credentials in the URL are not accepted"):
+        parse_destination("https://user:password@archive.example.org/dicom-web")
+    shared.chmod(0o600)
+    assert WebDestination.parse("https://archive.example.org/dicom-web/", str(shared)).auth == ("user", "password")
+    with pytest.raises(InputError, match="--forward-auth is for a DICOMweb destination"):
+        parse_destination("ARCHIVE@127.0.0.1:104", auth_file=str(shared))
+
+
+def test_every_socket_of_the_node_sends_without_nagle(node, tmp_path, monkeypatch):
+    import socket
+
+    import deidlang.node.delivery as delivery
+    import deidlang.node.listener as listener
+
+    options = []
+
+    def recording(sock):
+        real(sock)
+        options.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    real = listener.no_delay
+    monkeypatch.setattr(listener, "no_delay", recording)
+    monkeypatch.setattr(delivery, "no_delay", recording)
+    archive = Destination_SCP()
+    archive.start()
+    try:
+        n = node(forward=Destination("ARCHIVE", "127.0.0.1", archive.port), outbox=tmp_path / "outbox")
+        assert send(n.address[1], study(2)) == [0, 0]  # the receiving socket
+        assert _wait(lambda: len(archive.received) == 2)  # the sending one
+    finally:
+        archive.stop()
+    assert len(options) >= 2 and all(options)

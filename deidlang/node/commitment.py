@@ -7,8 +7,9 @@ What the commitment means:
   waits up to ``wait`` seconds for instances still in the outbox, and those not delivered by then, or
   dead-lettered, are reported as failures, so the modality keeps its copy.
 The node knows the instances it received since it started: it remembers a keyed fingerprint of each
-original SOP Instance UID (never the UID itself) with its fate, in memory; an instance received
-before a restart is reported as a failure ("no such object instance"), which is the safe answer.
+original SOP Instance UID (never the UID itself) with its fate, in memory (the last million); an
+instance received before a restart, or forgotten, is reported as a failure ("no such object
+instance"), which is the safe answer.
 Where to send the report: the requester's AE title must be given with its address
 (``--commitment-peer AE@HOST:PORT``); a request from any other AE is answered with a failure.
 """
@@ -26,10 +27,12 @@ from pynetdicom.sop_class import StorageCommitmentPushModel
 from .. import values
 from ..engine import Key
 from .destinations import Destination
+from .listener import NO_DELAY
 
 INSTANCE = "1.2.840.10008.1.20.1.1"  # the well-known Storage Commitment Push Model SOP Instance
 PROCESSING_FAILURE, NO_SUCH_INSTANCE = 0x0110, 0x0112
 DONE, FAILED = "committed", "failed"
+REMEMBERED = 1_000_000  # instances whose fate is kept; older ones are forgotten (then reported as failures)
 
 
 class Commitments:
@@ -49,6 +52,8 @@ class Commitments:
     def received(self, original_uid: str, output_uid: str) -> None:
         mark = self._mark(original_uid)
         with self._lock:
+            if len(self._state) >= REMEMBERED:
+                del self._state[next(iter(self._state))]
             if self.forwarding:
                 self._state[mark] = "queued"
                 self._by_output[output_uid] = mark
@@ -109,7 +114,7 @@ class Commitments:
         ae.add_requested_context(StorageCommitmentPushModel)
         assoc = ae.associate(peer.host, peer.port, ae_title=peer.ae_title,
                              ext_neg=[build_role(StorageCommitmentPushModel, scp_role=True)],
-                             tls_args=(peer.tls, peer.host) if peer.tls else None)
+                             tls_args=(peer.tls, peer.host) if peer.tls else None, evt_handlers=[NO_DELAY])
         if not assoc.is_established:
             self.log(f"storage commitment report to {peer} not sent: no association")
             return

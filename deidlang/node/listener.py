@@ -30,6 +30,14 @@ def no_delay(sock: socket.socket | None) -> None:
         pass
 
 
+def _no_delay_on_open(event) -> None:
+    no_delay(event.assoc.dul.socket.socket)
+
+
+#: bind to every association this node requests, so its sockets send without Nagle's delay too
+NO_DELAY = (evt.EVT_CONN_OPEN, _no_delay_on_open)
+
+
 class _Handler(RequestHandler):
     """Holds the connection's thread until its association ends, so the peer's slot stays counted."""
 

@@ -26,6 +26,7 @@ from .. import values
 from ..engine import Key
 from ..errors import InputError
 from .destinations import Destination
+from .listener import NO_DELAY
 
 PENDING = (0xFF00, 0xFF01)
 
@@ -126,7 +127,7 @@ def _associate(source: Destination, sop_class: str, ae_title: str, timeout: floa
     ae.dimse_timeout = max(timeout, 600)  # a C-MOVE answers only when its sub-operations end
     ae.add_requested_context(sop_class)
     assoc = ae.associate(source.host, source.port, ae_title=source.ae_title,
-                         tls_args=(source.tls, source.host) if source.tls else None)
+                         tls_args=(source.tls, source.host) if source.tls else None, evt_handlers=[NO_DELAY])
     if not assoc.is_established:
         raise InputError(f"the PACS {source} refused or did not answer the association")
     return assoc

@@ -23,13 +23,15 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import StorageCommitmentPushModel, Verification
 
-from ..engine import Key, engine_for
+from ..engine import Key, Outcome, engine_for, stream
 from ..errors import EngineError, InputError, Rejected
 from ..fileio import write_atomically
 from ..plan import Plan
@@ -49,6 +51,7 @@ TRANSFER_SYNTAXES = [
     "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
     "1.2.840.10008.1.2.5",
 ]
+_PATH_UIDS = (0x0020000D, 0x0020000E, 0x00080018)  # Study, Series and SOP Instance UIDs: the output's path
 FAILURE = 0xC000
 OUT_OF_RESOURCES = 0xA700
 
@@ -86,7 +89,7 @@ class Node:
                  report: Callable[[dict], None] | None = None, retry_seconds: float = 2.0,
                  max_backoff: float = 60.0, tries: int = 3, timeout: float = 10.0, per_peer: int = 4,
                  max_associations: int = 32, commitment_peers: tuple[Destination, ...] = (),
-                 commitment_wait: float = 60.0) -> None:
+                 commitment_wait: float = 60.0, engine: str = "auto") -> None:
         if (store is None) == (forward is None):
             raise InputError("give either a store folder or a forward destination")
         if forward is not None and outbox is None:
@@ -97,7 +100,10 @@ class Node:
             forward = Destination(forward.ae_title, forward.host, forward.port, forward_ssl)
         if forward is not None:
             forward.check()
+        if engine not in ("auto", "reference"):
+            raise InputError(f"engine `{engine}`: give auto (the fast path where it applies) or reference")
         self.plan, self.key, self.engine = plan, key, engine_for(plan)
+        self.fast = engine == "auto"  # the fast path says per instance when it cannot (Unsupported)
         self.store = Path(store) if store else None
         self.forward = forward
         self.outbox = Outbox(Path(outbox), Path(dead_letter) if dead_letter else None) if forward else None
@@ -246,28 +252,26 @@ class Node:
         return 0x0000 if not reason else _failure(reason)
 
     def _deidentify(self, event) -> tuple[str, str, Dataset | None]:
-        """(stored | queued | rejected | failed, a PHI-free reason for the last two, the output)."""
+        """(stored | queued | rejected | failed, a PHI-free reason for the last two, the output's UIDs)."""
         try:
-            ds = event.dataset
-            ds.file_meta = event.file_meta
-        except Exception:
-            return "failed", "the dataset could not be decoded", None
-        try:
-            outcome = self.engine.apply(ds, self.key)
+            data, outcome = self._apply(event)
         except (Rejected, EngineError) as err:
-            self._to_quarantine(ds, err.message)
+            self._to_quarantine(event, err.message)
             return "rejected" if isinstance(err, Rejected) else "failed", err.message, None
+        except _Undecodable:
+            return "failed", "the dataset could not be decoded", None
         except Exception as err:  # fail closed: answered with a failure, nothing stored
-            self._to_quarantine(ds, f"internal error ({type(err).__name__})")
+            self._to_quarantine(event, f"internal error ({type(err).__name__})")
             return "failed", "internal error while de-identifying", None
-        out = outcome.dataset
+        out = outcome.dataset if data is None else dcmread(BytesIO(data), stop_before_pixels=True,
+                                                           specific_tags=list(_PATH_UIDS))
         try:
             sop = ("SOPInstanceUID", out.get("SOPInstanceUID"))
             target = (instance_path(self.store, ("StudyInstanceUID", out.get("StudyInstanceUID")),
                                     ("SeriesInstanceUID", out.get("SeriesInstanceUID")), sop)
                       if self.store else instance_path(self.outbox.folder, sop))
         except UnsafePath as err:
-            self._to_quarantine(ds, str(err))
+            self._to_quarantine(event, str(err))
             return "rejected", str(err), None
         try:
             if self.map_path is not None:
@@ -275,22 +279,50 @@ class Node:
             target.parent.mkdir(parents=True, exist_ok=True)
             if self.forwarder is not None:  # known before the sender can deliver it
                 self.commitments.received(str(event.request.AffectedSOPInstanceUID), str(out.SOPInstanceUID))
-            write_atomically(lambda f: out.save_as(f, enforce_file_format=True), target)
+            if data is None:
+                write_atomically(lambda f: outcome.dataset.save_as(f, enforce_file_format=True), target)
+            else:
+                write_atomically(lambda f: f.write(data), target)
         except Exception as err:
             return "failed", f"cannot write the output ({type(err).__name__})", None
         if self.forwarder is None:
             self.commitments.received(str(event.request.AffectedSOPInstanceUID), str(out.SOPInstanceUID))
         return ("stored" if self.store else "queued"), "", out
 
+    def _apply(self, event) -> tuple[bytes | None, Outcome]:
+        """The streaming fast path on the received bytes where it applies (as `deidlang run` does),
+        else the reference engine on the decoded dataset: (output bytes or None, outcome)."""
+        if self.fast:
+            try:
+                return stream.rewrite(event.encoded_dataset(), self.plan, self.key)
+            except stream.Unsupported:
+                pass
+        return None, self.engine.apply(_dataset(event), self.key)
     def _map(self) -> PseudonymMap:
         store = getattr(self._maps, "store", None)
         if store is None:
             store = self._maps.store = PseudonymMap(self.map_path, self.key)
         return store
 
-    def _to_quarantine(self, ds: Dataset, reason: str) -> None:
+    def _to_quarantine(self, event, reason: str) -> None:
         if self.quarantine is not None:
-            quarantine_dataset(ds, self.quarantine, reason)
+            try:
+                quarantine_dataset(_dataset(event), self.quarantine, reason)
+            except _Undecodable:
+                pass
+
+
+class _Undecodable(Exception):
+    """pynetdicom could not decode the received dataset."""
+
+
+def _dataset(event) -> Dataset:
+    try:
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        return ds
+    except Exception:
+        raise _Undecodable() from None
 
 
 def _allow_list(allow: tuple[str, ...]) -> list[tuple[str, frozenset[str] | None]]:
