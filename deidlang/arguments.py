@@ -182,6 +182,12 @@ class Pseudonym(Argument):
     def label(self) -> str:
         return f"{self.length}:{self.prefix}"
 
+    def exposes(self, other: "Argument") -> int:
+        """A shorter code exposes more: fewer guesses find a value's pseudonym, and more values share
+        one (20 bits at length 4, 50 at the default 10). The prefix is a constant: it exposes nothing."""
+        assert isinstance(other, Pseudonym)
+        return _sign(other.length - self.length)
+
 
 @dataclass(frozen=True)
 class Years(Argument):

@@ -23,8 +23,8 @@ from pydicom.valuerep import validate_value
 from . import ast, conditions
 from ._resources import shipped_dir
 from .actions import ACTIONS
-from .dictionary import (ALL_VRS, NUMBER_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords,
-                         tag_for_keyword, vrs_of)
+from .dictionary import (ALL_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords, tag_for_keyword,
+                         vrs_of)
 from .errors import CompileError, DeidSyntaxError, ErrorLevel, InputError, RuleError, RuleErrors, Span
 from .plan import Origin, PixelRule, PixelWaiver, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 

@@ -32,8 +32,6 @@ VALUE_CHARS: dict[str, frozenset[str]] = {vr: frozenset(chars + "\\ ") for vr, c
     "DA": _DIGITS, "TM": _DIGITS + ".:", "DT": _DIGITS + ".+-", "UI": _DIGITS + ".", "AS": _DIGITS + "DWMY",
     "CS": "ABCDEFGHIJKLMNOPQRSTUVWXYZ_" + _DIGITS,
 }.items()}
-#: VRs whose values are numbers.
-NUMBER_VRS = frozenset("US UL UV SS SL SV FL FD IS DS".split())
 
 
 def tag_for_keyword(name: str) -> int | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from . import conditions
-from .actions import ACTIONS
+from .actions import ACTIONS, pixel_kind
 from .dictionary import aryanto50, format_tag, keyword_of
-from .plan import Plan, PlanRule, Selector
+from .plan import PixelRule, Plan, PlanRule, Selector
 from .resolve import Resolver
 from .validate import survivals
 
@@ -106,7 +106,29 @@ def decision_table(plan: Plan) -> list[Row]:
                         condition_text(plan.conditions[rule.condition]) if rule.condition is not None else "",
                         ", ".join(selector_text(e) for e in rule.excepts), str(plan.origin(rule.order) or ""),
                         status))
+    rows += file_rules(plan)
     rows.append(Row("(anything else)", "", f"{plan.default} (private elements: remove)", "", "", "default", "decides"))
+    return rows
+
+
+def pixel_text(rule: PixelRule) -> str:
+    """A pixel rule as written, without its condition: ``blackout 0,0,640,40 complete``."""
+    regions = ", ".join(",".join(map(str, r)) for r in rule.regions)
+    return pixel_kind(rule.kind).head + (f" {regions}" if regions else "") + (" complete" if rule.complete else "")
+
+
+def file_rules(plan: Plan) -> list[Row]:
+    """The rules about the whole file, in source order: each reject, then each pixel rule (every one
+    whose condition holds applies)."""
+    rows = []
+    for reject in plan.rejects:
+        rows.append(Row("(the file)", "", "reject" + (f' because "{reject.reason}"' if reject.reason else ""),
+                        condition_text(plan.conditions[reject.condition]), "", str(plan.origin(reject.order) or ""),
+                        "if condition"))
+    for rule in plan.pixel_rules:
+        cond = condition_text(plan.conditions[rule.condition]) if rule.condition is not None else ""
+        rows.append(Row("(the pixels)", "", pixel_text(rule), cond, "", str(plan.origin(rule.order) or ""),
+                        "if condition" if cond else "applies"))
     return rows
 
 

@@ -30,8 +30,8 @@ def test_narrowed_condition_and_shrunk_blackout_expose_more():
     new = BASE + 'blackout 0,0,100,20 if Modality == "US"\nremove StationName if Modality == "CT"\n'
     found = changes(old, new)
     assert found["StationName (0008,1010)"].exposure == "more"
-    assert found['blackout if Modality == "US"'].exposure == "more"
-    assert changes(new, old)['blackout if Modality == "US"'].exposure == "less"
+    assert found["blackout"].exposure == "more" and found["blackout"].before == '0,0,100,40 if Modality == "US"'
+    assert changes(new, old)["blackout"].exposure == "less"
 
 
 def test_same_meaning_no_changes():
@@ -193,3 +193,18 @@ def test_a_nested_failure_names_the_rule_of_the_enclosing_sequence(tmp_path, cap
 def test_diff_of_a_missing_file_is_a_usage_error(tmp_path):
     assert main(["diff", str(tmp_path / "missing.deid"), "basic-profile"]) == 2
     assert main(["check", str(tmp_path / "missing.deid")]) == 2
+
+
+def test_explain_lists_rejects_and_every_pixel_rule_with_conditions_and_lines(tmp_path, capsys):
+    rules = tmp_path / "us.deid"
+    rules.write_text('round-age PatientAge to 5 years\nreject if BurnedInAnnotation == "YES" because "burned in"\n'
+                     'blackout 0,0,640,40 complete if Modality == "US"\nblackout detected-text\nburn overlays\n')
+    assert main(["explain", str(rules), "--json"]) == 0
+    rows = {r["action"]: r for r in json.loads(capsys.readouterr().out)["decisions"]}
+    assert rows['reject because "burned in"']["condition"] == 'BurnedInAnnotation == "YES"'
+    assert rows['reject because "burned in"']["origin"] == f"{rules}:2"
+    assert rows["blackout 0,0,640,40 complete"]["condition"] == 'Modality == "US"'
+    assert rows["blackout detected-text"]["origin"] == f"{rules}:4" and rows["burn overlays"]["origin"] == f"{rules}:5"
+    assert "round-age to 5 years" in rows
+    assert main(["explain", str(rules)]) == 0
+    assert "blackout 0,0,640,40 complete" in capsys.readouterr().out

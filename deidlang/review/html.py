@@ -30,7 +30,9 @@ _SCRIPT = """
 const text=document.getElementById('q'), act=document.getElementById('action'),
       rows=[...document.querySelectorAll('#decisions tbody tr')], count=document.getElementById('count');
 function apply(){const q=text.value.toLowerCase(), a=act.value; let n=0;
-  for(const r of rows){const show=r.textContent.toLowerCase().includes(q)&&(!a||r.dataset.action===a);
+    const line=/:[0-9]+$/.test(q);  // a file:line selects exactly that line's rules (14 is not 140)
+  for(const r of rows){const show=(line?r.dataset.origin.toLowerCase()===q:r.textContent.toLowerCase().includes(q))
+      &&(!a||r.dataset.action===a);
     r.classList.toggle('hidden',!show); if(show)n++;} count.textContent=n+' of '+rows.length+' rules';}
 text.addEventListener('input',apply); act.addEventListener('change',apply);
 for(const link of document.querySelectorAll('a.decisions')){link.addEventListener('click',e=>{
@@ -70,7 +72,7 @@ def render(plan: Plan) -> str:
     for row in decisions:
         source = escape(row.origin)
         link = f"<a href='#{_anchor(row.origin)}'>{source}</a>" if ":" in row.origin else source
-        out.append(f"<tr data-action='{escape(row.action.split(' ')[0])}'><td><code>{escape(row.selector)}</code></td>"
+        out.append(f"<tr data-action='{escape(row.action.split(' ')[0])}' data-origin='{source}'><td><code>{escape(row.selector)}</code></td>"
                    f"<td>{escape(row.keyword)}</td><td>{escape(row.action)}</td><td>{escape(row.condition)}</td>"
                    f"<td>{escape(row.excepts)}</td><td>{link}</td><td>{escape(row.status)}</td></tr>")
     out.append("</tbody></table><h2>Sources</h2>")
