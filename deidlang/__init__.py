@@ -11,15 +11,17 @@ The library raises (`RuleError`, `EngineError`, ...) and never prints or exits; 
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
 from ._version import __version__
-from .compiler import Compilation, collect_file, compile_file, compile_text, resolve_ruleset
+from .compiler import Compilation, collect_file, compile_file, compile_text, resolve_ruleset, shipped_rulesets
 from .engine import Key, Outcome, engine_for
-from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, ObligationError, Rejected,
-                     RuleError, RuleErrors)
+from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError, ObligationError,
+                     Rejected, RuleError, RuleErrors)
 from .plan import Plan
 from .runner import FileResult, deidentify_file, load_key
 from .validate import Finding, proved, validate
@@ -49,7 +51,15 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     """
     if isinstance(rules, Path) or "\n" not in rules and (resolve_ruleset(rules) or rules.endswith(".deid")):
         return proved(compile_file(rules), profile)
+    if _NAME.fullmatch(rules):  # a name, not rule text: a misspelt shipped ruleset or a missing file
+        close = difflib.get_close_matches(rules.replace("_", "-"), shipped_rulesets(), n=1, cutoff=0.6)
+        raise InputError(f"no such ruleset or rule file `{rules}`", None,
+                         f"did you mean `{close[0]}`?" if close else
+                         f"shipped rulesets: {', '.join(shipped_rulesets())}; or give a path to a .deid file")
     return proved(compile_text(str(rules)), profile)
+
+
+_NAME = re.compile(r"[\w.-]+")
 
 
 def apply(plan: Plan, dataset: Dataset, *, key: Key | bytes) -> Outcome:

@@ -131,6 +131,8 @@ class Shift(Argument):
                                                            "write e.g. `by patient within 365 days`")
         if self.days == 0:
             return "a shift of 0 days changes nothing", "shift by a non-zero number of days"
+        if not -36500 <= self.days <= 36500:  # further would move dates out of the calendar DICOM can write
+            return "a shift moves dates by at most 36500 days either way", None
         return None
 
     def text(self) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -55,7 +56,21 @@ Reader = Callable[[Path], str]
 
 
 def _read_disk(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    return read_rule_file(path)
+
+
+def read_rule_file(path: Path) -> str:
+    """A rule file's text: UTF-8, a byte order mark allowed; anything else is a located error that
+    shows nothing of the file (it may not be a rule file at all)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        span = Span(display_name(path), err.start, err.end, line, col, line, col + 1)
+        raise CompileError(f"this file is not valid UTF-8 (byte 0x{data[err.start]:02x})", span,
+                           "rule files are UTF-8 text; save it as UTF-8") from None
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,7 @@ def compile_file_with_sources(path: str | Path, errors: ErrorLevel = ErrorLevel.
     if found is None:  # a usage error (exit 2), not a verdict on rules
         raise InputError(f"no rule file `{path}`", None,
                          f"give a path to a .deid file or a shipped ruleset: {', '.join(shipped_rulesets())}")
-    text = found.read_text(encoding="utf-8")
+    text = read_rule_file(found)
     compiler = _Compiler(found.resolve(), level=errors)
     plan = compiler.finish(compiler.run(text, display_name(found), found.resolve().parent))
     return plan, tuple(sorted(compiler.seen))
@@ -111,7 +126,11 @@ def collect_file(path: str | Path) -> Compilation:
     if found is None:
         return Compilation(None, (CompileError(f"no rule file `{path}`", None, "give a path to a .deid file"),))
     compiler = _Compiler(found.resolve(), level=ErrorLevel.COLLECT)
-    result = compiler.finish(compiler.run(found.read_text(encoding="utf-8"), display_name(found),
+    try:
+        text = read_rule_file(found)
+    except CompileError as err:
+        return Compilation(None, (err,))
+    result = compiler.finish(compiler.run(text, display_name(found),
                                           found.resolve().parent))
     return Compilation(result.plan, result.errors, tuple(sorted(compiler.seen)))
 
@@ -339,8 +358,9 @@ class _Compiler:
         condition = self._condition(stmt.condition) if stmt.condition else None
         bounds = _image_bounds(stmt.condition)
         for x, y, w, h in stmt.regions:
-            if w <= 0 or h <= 0:
-                raise CompileError("a region needs a width and a height above 0",
+            if w <= 0 or h <= 0 or max(x, y, w, h) > 65535:  # Rows and Columns are 16-bit
+                raise CompileError("a region needs a width and a height above 0" if w <= 0 or h <= 0 else
+                                   "a region's numbers run up to 65535 (the largest Rows or Columns)",
                                    self._part(stmt.span, rf"\b{x}\s*,\s*{y}\s*,\s*{w}\s*,\s*{h}\b"),
                                    "regions are x,y,width,height in pixels from the top-left corner")
             if x >= bounds.get(0x00280011, float("inf")) or y >= bounds.get(0x00280010, float("inf")):
@@ -471,8 +491,9 @@ class _Compiler:
                 shadowed.setdefault(rule.order, []).append((rule, cols, self.origins[later.order].line))
             if rule.condition is None and not rule.excepts:
                 last.setdefault(key, rule)
+        statements = Counter(r.order for r, _ in self.rules)
         for order, found in shadowed.items():
-            total = sum(r.order == order for r, _ in self.rules)
+            total = statements[order]
             lines = sorted({line for _, _, line in found})
             by = f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))} override{'' if len(lines) > 1 else 's'}"
             if len(found) == total:

@@ -25,9 +25,9 @@ from typing import Any
 TRIES = 2
 
 
-def die_with_parent() -> None:
-    """Ask the kernel (Linux) to kill this process when its parent dies; exit now if it already has."""
-    parent = os.getppid()
+def die_with_parent(parent: int) -> None:
+    """Ask the kernel (Linux) to kill this process when its parent (``parent``, the pid it had before the
+    fork) dies; exit now if it already has."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the pipe's end stops the worker instead
@@ -36,8 +36,14 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
-def _serve(conn: Connection, initializer: Callable[..., None], initargs: tuple, work: Callable[[Any], Any]) -> None:
-    die_with_parent()
+def _serve(conn: Connection, parent: int, others: list[int], initializer: Callable[..., None], initargs: tuple,
+           work: Callable[[Any], Any]) -> None:
+    die_with_parent(parent)
+    for fd in others:  # the main process's ends of the other workers' pipes: held here, they would keep
+        try:           # those workers waiting for input after the main process is gone
+            os.close(fd)
+        except OSError:
+            pass
     initializer(*initargs)
     try:
         while (batch := conn.recv()) is not None:
@@ -61,11 +67,14 @@ class Pool:
                  work: Callable[[Any], Any]) -> None:
         self.context = multiprocessing.get_context("fork")  # workers share the compiled plan's pages
         self.args = (initializer, initargs, work)
-        self.workers = [self._start() for _ in range(max(workers, 1))]
+        self.workers: list[_Worker] = []
+        for _ in range(max(workers, 1)):
+            self.workers.append(self._start())
 
     def _start(self) -> _Worker:
         mine, theirs = self.context.Pipe()
-        process = self.context.Process(target=_serve, args=(theirs, *self.args), daemon=True)
+        others = [w.conn.fileno() for w in self.workers if not w.conn.closed]
+        process = self.context.Process(target=_serve, args=(theirs, os.getpid(), others, *self.args), daemon=True)
         process.start()
         theirs.close()
         return _Worker(process, mine)

@@ -35,7 +35,6 @@ from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_preamble
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
@@ -45,7 +44,7 @@ from .errors import EngineError, InputError, Rejected
 from .fileio import Exists, Input, NotRegular, OutputTree, chunks, kind_of, remove_temporaries, write_atomically, write_file
 from .journal import Journal
 from .plan import Plan
-from .pool import Pool, die_with_parent
+from .pool import Pool
 from .store import PseudonymMap
 
 #: The reason of an input skipped on resume.
@@ -303,17 +302,11 @@ def read_dataset(data: bytes):
 
 def _check_inflation(data: bytes) -> None:
     """Refuse a deflated data set that inflates past the limit (a few hundred KB can hold GBs)."""
-    if DeflatedExplicitVRLittleEndian.encode() not in data[:4096]:
+    if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00" or len(data) < 144:
+        return  # no file meta to declare deflation: the reader refuses or reads it plainly
+    end = 144 + struct.unpack_from("<L", data, 140)[0]
+    if DeflatedExplicitVRLittleEndian.encode() not in data[144:end]:
         return
-    try:
-        fp = io.BytesIO(data)
-        read_preamble(fp, False)
-        meta = dcmread(fp, stop_before_pixels=True, specific_tags=[]).file_meta
-    except Exception:
-        return  # not a Part 10 file with file meta: the reader refuses it
-    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
-        return
-    end = 132 + 12 + int(meta.get("FileMetaInformationGroupLength", 0))
     most = limits.inflated()
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
@@ -322,7 +315,7 @@ def _check_inflation(data: bytes) -> None:
         raise EngineError("malformed: the deflated data set cannot be inflated") from None
     if size > most:
         raise EngineError(f"the deflated data set inflates to more than {most >> 20} MiB (the limit; "
-                          f"set {limits.INFLATED_ENV} to raise it)")
+                          f"--max-inflated or {limits.INFLATED_ENV} raises it)")
 
 
 def _finish(source: Path, outcome, data: Iterable[bytes | memoryview], place: Place, store: PseudonymMap | None,
@@ -646,7 +639,6 @@ def quiet_pydicom() -> None:
 
 def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target, verify_pixels: bool) -> None:
     global _WORKER
-    die_with_parent()
     quiet_pydicom()
     _TREES.clear()  # the main process's descriptors are not this worker's to use
     store = PseudonymMap(map_path, key) if map_path is not None else None

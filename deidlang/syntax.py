@@ -12,7 +12,8 @@ import re
 import threading
 from dataclasses import dataclass
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.tree import Meta
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
@@ -81,16 +82,84 @@ def parse(text: str, source: str = "<string>", parser: Lark | None = None) -> as
     >>> parse("remove PatientName").statements[0].action
     'remove'
     """
+    text = text.removeprefix("\ufeff")  # a byte order mark some editors write
     try:
         tree = (parser or _parser()).parse(text)
+        _shape(tree, source)
         return _Lower(source).transform(tree)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, source).with_text(text) from None
+    except DeidSyntaxError as err:
+        raise err.with_text(text) from None
     except VisitError as err:
         orig = err.orig_exc
         if isinstance(orig, DeidSyntaxError):
             raise orig.with_text(text) from None
         raise
+
+
+#: Chains of `or` / `and` longer than this are rebuilt balanced (shorter ones keep the shape, and the
+#: plan hash, they always had); conditions nested deeper than `MAX_NESTING` are refused.
+_CHAIN = 16
+MAX_NESTING = 64
+_LOGIC = frozenset({"or_", "and_", "not_"})
+
+
+def _shape(tree: Tree, source: str) -> None:
+    """Make every condition shallow before anything recurses over it, without changing what it
+    means: ``not not x`` is ``x``, a long chain of one operator is balanced (both are associative);
+    what is still nested too deep is a located error. Works on lark's tree, iteratively."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if node.data == "not_":
+            while _is(node.children[0], "not_") and isinstance(node.children[0].children[0], Tree):
+                inner = node.children[0].children[0]
+                node.data, node.children = inner.data, inner.children
+                if node.data != "not_":
+                    break
+        if node.data in ("or_", "and_"):
+            operands, todo = [], [node]
+            while todo:
+                item = todo.pop()
+                if item is node or _is(item, node.data):
+                    todo.extend(reversed(item.children))
+                else:
+                    operands.append(item)
+            if len(operands) > _CHAIN:
+                node.children = _balanced(node.data, operands).children
+            stack.extend(c for c in operands if isinstance(c, Tree))  # the chain's own nodes are done
+            continue
+        stack.extend(c for c in node.children if isinstance(c, Tree))
+    depths = [(tree, 0)]
+    while depths:
+        node, depth = depths.pop()
+        if node.data in _LOGIC:
+            depth += 1
+            if depth > MAX_NESTING:
+                meta = node.meta
+                span = Span(source, meta.start_pos, meta.end_pos, meta.line, meta.column, meta.end_line,
+                            meta.end_column)
+                raise DeidSyntaxError(f"this condition nests `and`, `or` and `not` more than {MAX_NESTING} levels "
+                                      "deep", span, "split it into several rules, or flatten it")
+        depths.extend((c, depth) for c in node.children if isinstance(c, Tree))
+
+
+def _is(node, data: str) -> bool:
+    return isinstance(node, Tree) and node.data == data
+
+
+def _balanced(data: str, operands: list) -> Tree:
+    if len(operands) == 1:
+        return operands[0]
+    middle = len(operands) // 2
+    left, right = _balanced(data, operands[:middle]), _balanced(data, operands[middle:])
+    meta = Meta()
+    first, last = left.meta, right.meta
+    meta.empty = False
+    meta.line, meta.column, meta.start_pos = first.line, first.column, first.start_pos
+    meta.end_line, meta.end_column, meta.end_pos = last.end_line, last.end_column, last.end_pos
+    return Tree(data, [left, right], meta)
 
 
 @functools.lru_cache(maxsize=32)
@@ -164,15 +233,25 @@ def _unquote(token: Token) -> str:
     return re.sub(r"\\(.)", r"\1", token.value[1:-1])
 
 
-def _part(token: Token | None) -> str | int | None:
+def _part(token: Token | None, source: str) -> str | int | None:
     """A token of an argument as its declaration takes it: strings unquoted, whole numbers as int."""
     if token is None:
         return None
     if token.type == "STRING":
         return _unquote(token)
     if token.type in ("INT", "SIGNED_INT"):
-        return int(token)
+        return _int(token, source)
     return token.value
+
+
+def _int(token: Token, source: str) -> int:
+    """A whole number of the text; one too long to mean anything is a located error (and never reaches
+    Python's limit on digits)."""
+    if len(token.value.lstrip("+-")) > 9:
+        span = Span(source, token.start_pos, token.end_pos, token.line, token.column, token.end_line,
+                    token.end_column)
+        raise DeidSyntaxError("this number is too large", span, "numbers here have at most 9 digits")
+    return int(token)
 
 
 def _tag_pattern(token: Token, span: Span) -> ast.TagPattern:
@@ -236,7 +315,7 @@ class _Lower(Transformer):
         return ast.Default(self._span(meta), children[0].value)
 
     def code(self, meta, children):
-        return ast.Code(self._span(meta), int(children[0]))
+        return ast.Code(self._span(meta), _int(children[0], self.source))
 
     def plain_rule(self, meta, children):
         action, selectors, excepts, condition = children
@@ -248,7 +327,7 @@ class _Lower(Transformer):
         if declared is None:
             return super().__default__(data, children, meta)
         selectors, excepts, *parts, condition = children
-        argument = declared.argument.parse(*(_part(p) for p in parts))
+        argument = declared.argument.parse(*(_part(p, self.source) for p in parts))
         return ast.Rule(self._span(meta), declared.name, selectors, excepts or (), condition, argument)
 
     def blackout_rule(self, meta, children):
@@ -262,7 +341,7 @@ class _Lower(Transformer):
         return ast.PixelRule(self._span(meta), "burn-overlays", (), False, children[0])
 
     def region(self, meta, children):
-        return tuple(int(c) for c in children)
+        return tuple(_int(c, self.source) for c in children)
 
     def reject(self, meta, children):
         condition, reason = children

@@ -191,7 +191,7 @@ def test_workers_die_with_the_main_process(tmp_path):
         time.sleep(0.01)
     workers = _children(proc.pid)
     assert len(workers) >= 2, (proc.poll(), (tmp_path / "err.txt").read_text())
-    proc.kill()
+    proc.kill()  # at once: a worker that has not yet asked the kernel to die with it must see this too
     proc.wait()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
@@ -271,3 +271,106 @@ def test_a_truncated_file_fails_with_a_reason_in_words(tmp_path):
             if result.status != "written":
                 assert result.reason and "unpack" not in result.reason and "buffer" not in result.reason
                 assert "Error" not in result.reason, result.reason
+
+
+# ---------------------------------------------------------------- bounded resources
+
+def test_a_deflate_bomb_fails_at_the_limit(tmp_path, monkeypatch):
+    import zlib
+
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    ds, _ = phantom(size=512)  # 512 KiB of zeros: deflates to almost nothing
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "bomb.dcm", enforce_file_format=True)
+    assert (tmp_path / "bomb.dcm").stat().st_size < 64 << 10
+    monkeypatch.setenv("DEIDLANG_MAX_INFLATED_MIB", "1")
+    result = runner.deidentify_file(tmp_path / "bomb.dcm", tmp_path / "o.dcm", PLAN, KEY)
+    assert result.status == "written"  # 0.5 MiB inflated: under 1 MiB
+    ds, _ = phantom(size=2048)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "bomb.dcm", enforce_file_format=True)
+    result = runner.deidentify_file(tmp_path / "bomb.dcm", tmp_path / "o2.dcm", PLAN, KEY)
+    assert result.status == "failed" and "inflates to more than 1 MiB" in result.reason
+    assert not (tmp_path / "o2.dcm").exists()
+    assert zlib  # the module the check uses
+
+
+def test_a_pixel_buffer_past_the_limit_fails_before_decoding(tmp_path, monkeypatch):
+    ds, _ = phantom(size=64)
+    ds.NumberOfFrames = 100_000  # a header that claims far more than the data holds
+    ds.save_as(tmp_path / "big.dcm", enforce_file_format=True)
+    plan = deidlang.compile('include "basic-profile"\nblackout 0,0,2,2')
+    monkeypatch.setenv("DEIDLANG_MAX_PIXELS_MIB", "64")
+    result = runner.deidentify_file(tmp_path / "big.dcm", tmp_path / "o.dcm", plan, KEY)
+    assert result.status == "failed" and "more than the limit of 64 MiB" in result.reason
+
+
+@pytest.mark.parametrize("levels", [40, 3000])
+def test_deep_nesting_is_a_located_failure_in_both_engines(tmp_path, levels):
+    import struct
+
+    ds, _ = phantom()
+    del ds.PixelData
+    ds.save_as(tmp_path / "deep.dcm", enforce_file_format=True)
+    opening = struct.pack("<HH2s2xL", 0x0040, 0xA730, b"SQ", 0xFFFFFFFF) + struct.pack("<HHL", 0xFFFE, 0xE000,
+                                                                                      0xFFFFFFFF)
+    closing = struct.pack("<HHL", 0xFFFE, 0xE00D, 0) + struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
+    with open(tmp_path / "deep.dcm", "ab") as f:
+        f.write(opening * levels + closing * levels)
+    plan = deidlang.compile('include "basic-profile"\nkeep ContentSequence')
+    for engine in ("auto", "reference"):
+        result = runner.deidentify_file(tmp_path / "deep.dcm", tmp_path / "o.dcm", plan, KEY, engine=engine)
+        assert result.status == "failed" and "nested" in result.reason and "32 levels" in result.reason
+        if levels == 40:
+            assert "(0040,A730)[0]/" in result.reason
+
+
+# ---------------------------------------------------------------- rule files
+
+NONE = 'require minimum none because "a test"\n'
+
+
+def test_deep_and_long_conditions_compile_without_recursion_limits():
+    deidlang.compile(NONE + "remove PatientName if " + "not " * 5000 + 'Modality == "CT"')
+    plan = deidlang.compile(NONE + "remove PatientName if " + " or ".join(f'Modality == "M{i}"' for i in range(3000)))
+    assert plan.conditions
+    deidlang.compile(NONE + "remove PatientName if " + " and ".join(f'Modality != "M{i}"' for i in range(3000)))
+    ds, _ = phantom()
+    ds.Modality = "M2999"
+    assert "PatientName" not in deidlang.apply(plan, ds, key=KEY).dataset
+    with pytest.raises(deidlang.DeidSyntaxError) as err:
+        deidlang.compile(NONE + "remove PatientName if " + "not (Modality == \"A\" or " * 100 + 'Modality == "CT"'
+                         + ")" * 100)
+    assert "more than 64 levels" in err.value.render() and err.value.span.line == 2
+
+
+def test_short_chains_keep_their_shape():
+    """Balancing applies only to long chains, so existing plans (and their hashes) do not change."""
+    from deidlang.syntax import parse
+
+    cond = parse('remove PatientName if Modality == "A" or Modality == "B" or Modality == "C"').statements[0].condition
+    assert type(cond.left).__name__ == "Or" and type(cond.right).__name__ == "Compare"
+
+
+def test_rule_files_bom_invalid_utf8_and_numbers(tmp_path, capsys):
+    (tmp_path / "bom.deid").write_bytes(b"\xef\xbb\xbf" + b'include "basic-profile"\n')
+    assert main(["check", str(tmp_path / "bom.deid")]) == 0
+    (tmp_path / "bad.deid").write_bytes(b'include "basic-profile"\nremove Patient\xffName\n')
+    assert main(["check", str(tmp_path / "bad.deid")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.deid:2:15: error: this file is not valid UTF-8" in err and "Patient" not in err
+    for number, where in (("100000000000000000000", "2:25"), ("1000000", "2:22")):
+        (tmp_path / "n.deid").write_text(f'include "basic-profile"\nshift-date StudyDate by {number} days\n')
+        assert main(["check", str(tmp_path / "n.deid")]) == 1
+        assert f"n.deid:{where}: error:" in capsys.readouterr().err
+    (tmp_path / "r.deid").write_text('include "basic-profile"\nblackout 0,0,99999999,2\n')
+    assert main(["check", str(tmp_path / "r.deid")]) == 1
+    assert "up to 65535" in capsys.readouterr().err
+
+
+def test_a_misspelt_shipped_ruleset_suggests_the_name(tmp_path, capsys):
+    make_inputs(tmp_path / "in", 1)
+    assert main(["run", "-r", "basic_profile", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "no such ruleset or rule file `basic_profile`" in err and "did you mean `basic-profile`?" in err

@@ -25,7 +25,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .. import values
+from .. import limits, values
 from ..actions import ACTIONS
 from ..conditions import Exists, atoms
 from ..dictionary import cid7050, format_tag, keyword_of
@@ -196,6 +196,7 @@ class Engine:
     # ------------------------------------------------------------ the walk
 
     def _walk(self, ds: Dataset, position: Position, ctx: _Context) -> Dataset:
+        check_depth(position)
         out = Dataset()
         creators: dict[tuple[int, int], DataElement] = {}
         kept_blocks: set[tuple[int, int]] = set()
@@ -332,6 +333,14 @@ class Engine:
             out.LongitudinalTemporalInformationModified = "REMOVED"
         else:
             out.LongitudinalTemporalInformationModified = "UNMODIFIED"
+
+
+def check_depth(position: Position) -> None:
+    """Refuse sequences nested deeper than the limit (`limits.depth`), naming where: a small file can
+    nest items thousands deep to exhaust the stack."""
+    if len(position) > limits.depth():
+        where = "/".join(f"{format_tag(tag)}[{index}]" for tag, index in position[:4])
+        raise EngineError(f"{where}/...: sequences nested more than {limits.depth()} levels deep (the limit)")
 
 
 def require_instance(has_class: bool, has_instance: bool) -> None:

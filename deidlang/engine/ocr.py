@@ -30,8 +30,8 @@ ENGINES = ("rapidocr", "tesseract")
 MIN_CONFIDENCE = {"rapidocr": 0.6, "tesseract": 0.7}
 #: pixels added around every detected box, plus this fraction of its height
 PAD, PAD_FRACTION = 2, 0.15
-#: PP-OCR detection settings (tests/benchmarks/ocr_bench.py measured them): a lower pixel threshold
-#: and a wider unclip catch faint and small text and cover whole lines
+#: PP-OCR detection settings, its own defaults: lower thresholds changed nothing measurable and a
+#: larger scale doubles the time per frame (docs/pixels.md, Benchmark)
 DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6, "det_limit_side_len": 736}
 #: fraction of pixels ignored at each end of the range when deeper-than-8-bit data is windowed
 _TAIL = 0.0001

@@ -29,6 +29,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 from pydicom.uid import UID
 
+from .. import limits
 from ..errors import EngineError
 from ..plan import PixelRule
 from . import encode, identifying, ocr
@@ -68,6 +69,7 @@ class Pixels:
 
 def decode(ds: Dataset) -> Pixels:
     """``ds``'s pixels as frames, or `EngineError` (fail-closed) when they cannot be decoded."""
+    _check_size(ds)
     try:
         arr = np.array(ds.pixel_array, copy=True)
         arr = arr.astype(arr.dtype.newbyteorder("<"))  # big-endian input is written little endian
@@ -79,6 +81,19 @@ def decode(ds: Dataset) -> Pixels:
     photometric = "RGB" if samples == 3 else str(ds.PhotometricInterpretation)
     bits_allocated = int(ds.get("BitsAllocated", arr.dtype.itemsize * 8))
     return Pixels(arr, frames, photometric, int(ds.get("BitsStored", arr.dtype.itemsize * 8)), bits_allocated)
+
+
+def _check_size(ds: Dataset) -> None:
+    """Refuse, before decoding, pixels whose decoded buffer would pass the limit (`limits.pixels`):
+    a small compressed file can declare a huge image."""
+    try:
+        size = (int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames") or 1) * int(ds.get("SamplesPerPixel", 1))
+                * max(1, (int(ds.get("BitsAllocated", 8)) + 7) // 8))
+    except (AttributeError, TypeError, ValueError):
+        raise EngineError("a pixel rule applies but Rows, Columns, frames or bits are missing or not numbers") from None
+    if size > limits.pixels():
+        raise EngineError(f"the decoded pixels would take {size >> 20} MiB, more than the limit of "
+                          f"{limits.pixels() >> 20} MiB (--max-pixels)")
 
 
 def examine(ds: Dataset, pixels: Pixels, terms: identifying.Terms, engine: str | None = None) -> list[Finding]:

@@ -53,7 +53,7 @@ from ..plan import Plan, PlanRule
 from ..validate import atoms
 from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
 from . import filemeta, structure
-from .dataset import _CONTRACT, Engine, Outcome, _Context, engine_for, require_instance
+from .dataset import _CONTRACT, Engine, Outcome, _Context, check_depth, engine_for, require_instance
 from .keys import Key
 from .reader import ElementReader, Unsupported, _Element
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
@@ -239,6 +239,7 @@ class _Rewriter(ElementReader):
 
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
+        check_depth(position)
         data, ops, paths, top = self.data, self.ops, self.paths, not position
         verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
         dates, notes = self.ctx.dates, self.outcome.notes

@@ -137,21 +137,21 @@ def _make(kind: str, rng) -> Image:
         low_contrast = rng.random() < 0.15
         first = int(rng.integers(1, n_frames)) if n_frames > 1 and i == 0 else 0  # cine: appears mid-sequence
         region = frames[first:, y0:y0 + h, x0:x0 + w]
-        under = float(np.median(region))
         if colour:
             value = np.array([[255, 255, 255], [255, 255, 0], [0, 255, 0], [0, 255, 255], [255, 120, 0]][rng.integers(5)],
                              float)
             if low_contrast:
-                value = np.full(3, min(under + 60, 255.0))
+                value = np.full(3, min(float(np.percentile(region, 95)) + 50, 255.0))
             blend = alpha[None, ..., None]
-        else:  # light text, or dark on a bright field; low contrast: 20% of the range from what is under it
-            light = under < 0.55 * top or rng.random() < 0.5
+        else:  # light text, or dark on a bright field, against all that lies under the line
+            lo, hi = (float(v) for v in np.percentile(region, [5, 95]))
+            step = (0.2 if low_contrast else 0.3) * top
+            light = hi + step <= top and (lo - step < 0 or rng.random() < 0.6)
             if low_contrast:
-                value = under + 0.2 * top if light and under + 0.2 * top <= top else under - 0.2 * top
+                value = hi + step if light else max(lo - step, 0.0)
             else:
-                value = top * float(rng.choice([1.0, 0.9, 0.8])) if light else top * float(rng.choice([0.0, 0.1]))
-                if abs(value - under) < 0.3 * top:
-                    value = top if under < 0.5 * top else 0.0
+                value = max(top * float(rng.choice([1.0, 0.9, 0.8])), hi + step) if light else \
+                    min(top * float(rng.choice([0.0, 0.1])), max(lo - step, 0.0))
             blend = alpha[None]
         frames[first:, y0:y0 + h, x0:x0 + w] = region * (1 - blend) + value * blend
         mask = np.zeros((rows, cols), bool)
