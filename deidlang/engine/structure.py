@@ -92,7 +92,7 @@ def _check(data: bytes) -> None:
         except zlib.error:
             raise Malformed("the deflated dataset cannot be inflated") from None
         if len(body) > most:
-            raise Malformed(f"the deflated dataset inflates past {most >> 20} MiB ({limits.INFLATED_ENV})")
+            raise Malformed(f"the deflated data set inflates to more than {most >> 20} MiB ({limits.INFLATED_ENV})")
     _Reader(body, implicit, little).dataset(start, len(body), 0, False)
 
 
