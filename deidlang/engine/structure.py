@@ -76,7 +76,7 @@ def _check(data: bytes) -> None:
             if tag == 0x00020010:
                 syntax = bytes(data[value:value + length]).rstrip(b"\0 ").decode("ascii", "replace")
             offset = value + length
-    if offset >= size:
+    if offset + 8 > size:
         raise Malformed("the file holds no dataset")
     if syntax is None:  # as pydicom guesses: explicit VR when the first element names one; the byte order
         # that gives the first group the smaller number (groups start low: 0008)
