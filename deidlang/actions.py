@@ -56,7 +56,7 @@ class Env(Protocol):
     def patient_id(self) -> str: ...
 
     @property
-    def scrub_pattern(self) -> Any: ...
+    def scrubber(self) -> Any: ...  # text.Scrubber of the dataset's identifying values
 
 
 #: (one value as text, its VR, the argument, the environment) -> the new value's text
@@ -173,8 +173,8 @@ _DECLARED = (
     Action("shift-date", "dates moved by whole days, fixed or by a keyed per-patient offset", 3,
            frozenset({"DA", "DT"}), date_effect="modified", argument=Shift, transform=_shift,
            forms=("by -30 days", "by patient within 365 days")),
-    Action("clean", "identifying terms and runs of 5+ digits in free text become `*` (a heuristic)", 1,
-           TEXT_VRS | {"SQ"}, transform=lambda text, vr, _, env: values.scrub(text, env.scrub_pattern),
+    Action("clean", "identifying words, person names and dates in free text become `*` (a heuristic)", 1,
+           TEXT_VRS | {"SQ"}, transform=lambda text, vr, _, env: env.scrubber.scrub(text),
            walks_items=True, whole_dataset=True),
     Action("pseudonym", "a keyed code of A-Z and 2-7 after a prefix, the same for the same value", 3, TEXT_VRS,
            result="keyed", argument=Pseudonym,

@@ -56,12 +56,14 @@ class AnyPrivate:
 
 @dataclass(frozen=True, slots=True)
 class CreatorElement:
-    """``"CREATOR" gggg,xxee``: private element ``ee`` of whichever block that creator reserved."""
+    """``"CREATOR" gggg,xxee [vr XX]``: private element ``ee`` of whichever block that creator
+    reserved; with a VR, only when the element has that VR (a knowledge base judged it with it)."""
 
     span: Span = field(compare=False)
     creator: str
     group: int
     offset: int
+    vr: str = ""
 
 
 @dataclass(frozen=True, slots=True)

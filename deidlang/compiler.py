@@ -407,11 +407,13 @@ class _Compiler:
                 return Selector("mask", tag=0x60000000, mask=0xFF000000)
             case ast.Named(name="curves"):
                 return Selector("mask", tag=0x50000000, mask=0xFF000000)
-            case ast.CreatorElement(creator=creator, group=group, offset=offset):
+            case ast.CreatorElement(creator=creator, group=group, offset=offset, vr=vr):
                 if not creator or len(creator) > 64:
                     raise CompileError("a private creator is 1 to 64 characters", node.span,
                                        "write the creator as the file's private creator element holds it")
-                return Selector("creator", tag=offset, creator=creator, group=group)
+                if vr and vr not in ALL_VRS:
+                    raise CompileError(f"unknown VR `{vr}`", node.span, f"VRs are {', '.join(sorted(ALL_VRS))}")
+                return Selector("creator", tag=offset, creator=creator, group=group, vr=vr)
             case ast.Path(steps=steps, items=items):
                 tags = [self._tag(s) for s in steps]
                 for step, tag in zip(steps[:-1], tags):

@@ -127,6 +127,13 @@ def tcia_creators() -> tuple[str, ...]:
         return tuple(line.rstrip("\n") for line in f if not line.startswith("#"))
 
 
+@functools.cache
+def tcia_private_kb() -> tuple[dict[str, str], ...]:
+    """The TCIA private tag knowledge base (2024-02-01), rows whose element is private: group,
+    creator, offset (hex), vr, disposition (k d h o oi na, or blank) and depth (tools/generate_kb.py)."""
+    return tuple(_read_tsv("tcia_private_kb.tsv"))
+
+
 def _read_tsv(name: str) -> list[dict[str, str]]:
     with open(data_file(name), encoding="utf-8", newline="") as f:
         lines = [line for line in f if not line.startswith("#")]

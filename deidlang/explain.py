@@ -59,7 +59,7 @@ def selector_text(sel: Selector) -> str:
     if sel.kind == "private":
         return "private"
     if sel.kind == "creator":
-        return f'"{sel.creator}" {sel.group:04X},xx{sel.tag:02X}'
+        return f'"{sel.creator}" {sel.group:04X},xx{sel.tag:02X}' + (f" vr {sel.vr}" if sel.vr else "")
     steps = [f"{keyword_of(tag) or format_tag(tag)}/{item}" for tag, item in sel.path]
     return "/".join([*steps, keyword_of(sel.tag) or format_tag(sel.tag)])
 

@@ -76,9 +76,9 @@ class Selector:
             return vr == self.vr and not is_private(tag)
         if kind == "private":
             return is_private(tag)
-        # creator: element `offset` of the block that `creator` reserved in `group`
+        # creator: element `offset` of the block that `creator` reserved in `group` (with that VR)
         return (creator == self.creator and tag >> 16 == self.group and (tag & 0xFF) == self.tag
-                and (tag & 0xFFFF) >= 0x1000)
+                and (tag & 0xFFFF) >= 0x1000 and (not self.vr or vr == self.vr))
 
     def matches_position(self, position: tuple[tuple[int, int], ...]) -> bool:
         if len(position) != len(self.path):

@@ -402,6 +402,7 @@ class Preview:
     reason: str = ""
     decisions: list[Decision] = field(default_factory=list)
     pixel_rules: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the engine noted (never a value)
 
 
 def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
@@ -424,7 +425,7 @@ def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
             return Preview(str(source), "rejected", err.message)
         except Exception as err:
             return Preview(str(source), "failed", reason_for(err), trace)
-        return Preview(str(source), "written", "", trace, outcome.pixel_rules)
+        return Preview(str(source), "written", "", trace, outcome.pixel_rules, outcome.notes)
 
 
 def state_folder(outdir: str | Path) -> Path:

@@ -12,6 +12,7 @@ original, which is what makes pseudonymisation reversible for authorised staff a
 
 from __future__ import annotations
 
+import csv
 import os
 import sqlite3
 import stat
@@ -84,6 +85,14 @@ class PseudonymMap:
         self._check(rows)
         return [(kind, new) for kind, _, new in rows]
 
+    def pairs(self, kinds: Iterable[str]) -> list[tuple[str, str]]:
+        """Every (original, replacement) pair of these kinds, checked against the key if given."""
+        kinds = sorted(set(kinds))
+        rows = self.db.execute(f"SELECT kind, original, replacement FROM pairs WHERE kind IN "
+                               f"({','.join('?' * len(kinds))}) ORDER BY original", kinds).fetchall()
+        self._check(rows)
+        return [(original, new) for _, original, new in rows]
+
     def _check(self, rows: list[tuple[str, str, str]]) -> None:
         """With a key, every pair must be what the key makes of the original; one that is not was
         written by something else, and the answer is refused."""
@@ -96,6 +105,22 @@ class PseudonymMap:
 
     def close(self) -> None:
         self.db.close()
+
+
+def write_crosswalk(path: str | Path, pairs: Iterable[tuple[str, str]]) -> int:
+    """An ``id_old,id_new`` CSV (as consortia exchange them and MIDI-B's scorer reads them), created
+    readable by its owner only: it links every pseudonym to its original. Returns the row count."""
+    path = Path(path)
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    count = 0
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(("id_old", "id_new"))
+        for row in pairs:
+            writer.writerow(row)
+            count += 1
+    return count
 
 
 def recompute(key: Key, kind: str, original: str) -> str:

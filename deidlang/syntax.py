@@ -383,7 +383,7 @@ class _Lower(Transformer):
         return ast.Named(self._span(meta), "curves")
 
     def creator_sel(self, meta, children):
-        creator, tag = children
+        creator, tag, vr = children
         span = self._span(meta)
         digits = tag.value.strip("()").replace(",", "")
         group, elem = digits[:4], digits[4:]
@@ -393,7 +393,7 @@ class _Lower(Transformer):
         if not re.fullmatch(r"[xX]{2}[0-9A-Fa-f]{2}", elem):
             raise DeidSyntaxError(f"`{tag.value}` must name the element as xxEE", self._token_span(tag),
                                   "the block byte is set by the creator: write e.g. 0043,xx39")
-        return ast.CreatorElement(span, _unquote(creator), int(group, 16), int(elem[2:], 16))
+        return ast.CreatorElement(span, _unquote(creator), int(group, 16), int(elem[2:], 16), vr.value if vr else "")
 
     def path_sel(self, meta, children):
         steps = tuple(self._operand(c) for c in children[0::2])

@@ -1,4 +1,4 @@
-"""Value transforms of the actions that compute a new value: dummy, hash, uid, shift-date, clean.
+"""Value transforms of the actions that compute a new value: dummy, hash, uid, shift-date (clean: text.py).
 
 Keyed transforms use HMAC-SHA256 with a purpose label, so the same key never gives related outputs
 for different purposes, and equal inputs give equal outputs in every file, run and process. A value
@@ -117,19 +117,3 @@ def shift_date(text: str, vr: str, days: int) -> str:
     if not 1 <= shifted.year <= 9999:
         raise ValueError("shifted date out of range")
     return shifted.strftime("%Y%m%d").zfill(8) + text[8:]
-
-
-def scrub(text: str, pattern: re.Pattern[str] | None) -> str:
-    """The `clean` action on text: every identifying term of the dataset and every run of five or
-    more digits becomes ``*``. A heuristic, documented as such: review what `clean` keeps."""
-    text = _DIGITS.sub(lambda m: "*" * len(m.group()), text)
-    return pattern.sub(lambda m: "*" * len(m.group()), text) if pattern else text
-
-
-_DIGITS = re.compile(r"\d{5,}")
-
-
-def scrub_pattern(terms: set[str]) -> re.Pattern[str] | None:
-    """One case-insensitive pattern for the identifying terms of a dataset (two letters or more)."""
-    usable = sorted({t for t in terms if len(t) >= 2}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(t) for t in usable), re.IGNORECASE) if usable else None

@@ -31,7 +31,7 @@ def test_input_is_never_modified(key):
 def test_bare_selector_applies_at_every_depth(key):
     ds, canaries = phantom()
     out = run("remove PatientName", ds, key)
-    assert "PatientName" not in out
+    assert out.PatientName == ""  # Type 2 in the CT IOD: written empty (test_conformance.py)
     inner = out.RequestAttributesSequence[0].ReferencedStudySequence[0]
     assert "PatientName" not in inner and inner.PatientID == ds.PatientID
 
@@ -86,7 +86,11 @@ def test_bad_values_are_removed_and_reported(key):
     ds.StudyDate = "2020"          # not a full date: a shift cannot handle it
     ds.add_new(0x00091001, "LO", "x")  # private element without a creator
     outcome = deidlang.apply(compile_text(NONE + "shift-date StudyDate by 3 days"), ds, key=key)
-    assert "StudyDate" not in outcome.dataset and 0x00091001 not in outcome.dataset
+    assert outcome.dataset.StudyDate == "" and 0x00091001 not in outcome.dataset  # StudyDate: Type 2
+    assert outcome.notes == ["(0008,0020): `shift-date` cannot handle this DA value: empty written instead"]
+    ds.SOPClassUID = "1.2.3.4"  # a SOP Class with no known IOD: removed
+    outcome = deidlang.apply(compile_text(NONE + "shift-date StudyDate by 3 days"), ds, key=key)
+    assert "StudyDate" not in outcome.dataset
     assert outcome.notes == ["(0008,0020): `shift-date` cannot handle this DA value: removed"]
 
 
@@ -109,7 +113,8 @@ def test_conditions_use_the_original_top_level(key):
     ds, _ = phantom()
     rules = 'remove Modality\nremove PatientName if Modality == "CT"\nempty PatientID if Rows > 100\n'
     out = run(rules, ds, key)
-    assert "PatientName" not in out and out.PatientID == ds.PatientID and "Modality" not in out
+    # PatientName (Type 2) and Modality (Type 1) are what the CT IOD requires: substitutes are written
+    assert out.PatientName == "" and out.PatientID == ds.PatientID and out.Modality == "ANONYMOUS"
 
 
 def test_reject_raises_with_rule_location(key):
@@ -147,7 +152,11 @@ def test_clean_scrubs_identifying_terms(key):
 
 
 def test_sequence_empty_and_dummy_leave_no_items(key):
+    """Neither sequence is required by the CT IOD (Type 3): removed rather than left with no items."""
     ds, _ = phantom()
+    out = run("empty OtherPatientIDsSequence; dummy RequestAttributesSequence", ds, key)
+    assert "OtherPatientIDsSequence" not in out and "RequestAttributesSequence" not in out
+    ds.SOPClassUID = "1.2.3.4"  # no known IOD: as the rules say
     out = run("empty OtherPatientIDsSequence; dummy RequestAttributesSequence", ds, key)
     assert out.OtherPatientIDsSequence == Sequence() and len(out.RequestAttributesSequence) == 0
 

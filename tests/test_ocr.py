@@ -103,7 +103,7 @@ def test_detected_text_on_ultrasound_like_frames(key):
     assert any("DOE" in t and "JANE" in t and "1947" in t for t in texts(ds))
     out = deidlang.apply(compile_text(NONE + 'blackout detected-text if Modality == "US"'), ds, key=key)
     assert texts(out.dataset) == []
-    assert out.notes[0].startswith("detected text: 1 region(s) blacked out on every frame")
+    assert any(n.startswith("detected text: 1 region(s) blacked out on every frame") for n in out.notes)
     assert out.dataset.pixel_array[:24].max() < 255  # no text pixel (drawn at 255) is left in the banner
 
 
@@ -128,7 +128,7 @@ def test_text_on_a_later_frame_is_blacked_out_on_every_frame(key):
     out = deidlang.apply(compile_text(NONE + "remove PatientName\nblackout detected-text"), ds, key=key)
     after = out.dataset.pixel_array
     x, y, w, h = findings[0].box.region()
-    assert (after[:, y:y + h, x:x + w] == 0).all() and "repeating PatientName" in out.notes[0]
+    assert (after[:, y:y + h, x:x + w] == 0).all() and any("repeating PatientName" in n for n in out.notes)
     assert (after[:, y + h + 2:] == frames[:, y + h + 2:]).all()
 
 

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import yaml
 from pydicom.datadict import dictionary_VM, tag_for_keyword
+from pydicom.uid import SecondaryCaptureImageStorage
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from deidlang.dictionary import OPTION_COLUMNS, aryanto50, e1_1, parse_tag, safe_private, vrs_of  # noqa: E402
+from deidlang.engine import conformance  # noqa: E402
 from deidlang.review.fmt import format_text  # noqa: E402
 
 EDITION = "2026d"
@@ -96,6 +98,15 @@ def basic_profile() -> str:
     return "\n".join(out) + "\n"
 
 
+# What an option means inside what it keeps, beyond the table's rows (reviewed, like SAFETY_NET).
+WITHIN = {"clean_struct_cont": """\
+# Inside the content trees kept above, the text of TEXT items is cleaned rather than removed (the
+# basic profile's safety net removes UT values); person names, dates, times and UIDs of the tree follow
+# the basic profile (dummies, re-mapped UIDs); codes, numbers and containers stay.
+clean TextValue
+"""}
+
+
 def option(column: str) -> str:
     code, name = OPTION_COLUMNS[column]
     minimum = {e.tag for e in aryanto50()}
@@ -127,6 +138,8 @@ def option(column: str) -> str:
         out.append(_line(action, _selector(row), f"({row['tag']}) {row['name']}: {letter}"))
         if row["tag"] not in PATTERN_SELECTORS and parse_tag(row["tag"]) in minimum and action in ("keep", "clean"):
             waivers.append(f'waive {_selector(row)} because "{meaning} Option ({action})"')
+    if column in WITHIN:
+        out += ["", WITHIN[column].rstrip()]
     if waivers:
         out += ["", "# Elements of the aryanto50 minimum this option lets through on purpose:", *waivers]
     return "\n".join(out) + "\n"
@@ -178,14 +191,19 @@ def _expect(action: str, vr: str) -> str | None:
 
 
 def _case(name: str, rows: list[tuple[str, str, str]]) -> dict:
-    """A case that sets each (keyword, VR) to a sample value and expects what its action does."""
+    """A case that sets each (keyword, VR) to a sample value and expects what its action does, with
+    the substitute the case's IOD needs (a Secondary Capture, `deidlang test`'s default) where a
+    removal would break it (engine/conformance.py)."""
     case: dict = {"name": name, "input": {"Modality": "CT", "Manufacturer": "ACME"}, "expect": {"Modality": "kept"}}
-    for keyword, vr, action in rows:
-        value, expected = _sample(keyword, vr), _expect(action, vr)
-        # file meta elements (group 0002) never stand in a dataset: a file with one is failed
-        if keyword and value is not None and expected is not None and tag_for_keyword(keyword) >> 16 != 0x0002:
-            case["input"][keyword] = value
-            case["expect"][keyword] = expected
+    chosen = [(k, vr, a) for k, vr, a in rows if k and _sample(k, vr) is not None and _expect(a, vr) is not None
+              and tag_for_keyword(k) >> 16 != 0x0002]  # file meta never stands in a dataset
+    tags = {tag_for_keyword(k) for k, _, _ in chosen} | {0x00080016, 0x00080018, 0x00080060, 0x00080070}
+    _, required = conformance.requirements(str(SecondaryCaptureImageStorage), tags)
+    for keyword, vr, action in chosen:
+        if action in ("remove", "empty", "dummy"):
+            action = conformance.adjust(action, tag_for_keyword(keyword), vr, (), required)[0]
+        case["input"][keyword] = _sample(keyword, vr)
+        case["expect"][keyword] = _expect(action, vr)
     return case
 
 

@@ -32,7 +32,8 @@ COMMANDS = {
     "run": "run:command", "check": "check:command", "explain": "explain:command",
     "reidentify": "reidentify:reidentify", "lookup": "reidentify:lookup", "scan": "scan:command",
     "fmt": "fmt:command", "diff": "diff:command", "coverage": "coverage:command", "test": "test:command",
-    "serve": "serve:command", "pull": "pull:command", "lsp": "lsp:command",
+    "serve": "serve:command", "pull": "pull:command", "lsp": "lsp:command", "map": "map:group",
+    "verify": "verify:command",
 }
 
 

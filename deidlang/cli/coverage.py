@@ -1,4 +1,4 @@
-"""`deidlang coverage RULES --profile basic-profile [--json]`: exit 1 where the rules are weaker."""
+"""`deidlang coverage RULES --profile basic-profile [--json] [--kb]`: exit 1 where the rules are weaker."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from ..compiler import compile_file
 from ..explain import minimum_table
-from ..review.coverage import coverage, totals
+from ..review.coverage import coverage, kb_coverage, kb_totals, totals
 
 
 @click.command("coverage")
@@ -16,9 +16,12 @@ from ..review.coverage import coverage, totals
 @click.option("--profile", type=click.Choice(["basic-profile"]), default="basic-profile", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--all", "show_all", is_flag=True, help="list every row, not only the weaker ones")
-def command(rules: str, profile: str, as_json: bool, show_all: bool) -> int:
+@click.option("--kb", is_flag=True, help="private elements by the TCIA private tag knowledge base's disposition instead")
+def command(rules: str, profile: str, as_json: bool, show_all: bool, kb: bool) -> int:
     """Every row of PS3.15 Table E.1-1: the standard's action and the rules', flagged where weaker."""
     plan = compile_file(rules)
+    if kb:
+        return _kb(plan, as_json, show_all)
     rows, minimum = coverage(plan), minimum_table(plan)
     weaker = [r for r in rows if r.status == "weaker"]
     if as_json:
@@ -40,4 +43,24 @@ def command(rules: str, profile: str, as_json: bool, show_all: bool) -> int:
     for r in rows if show_all else weaker:
         click.echo(f"{r.status.upper() if r.status == 'weaker' else r.status}: ({r.tag}) {r.name}: standard {r.standard}, "
                    f"rules: {r.plan} ({r.lines})")
+    return 1 if weaker else 0
+
+
+def _kb(plan, as_json: bool, show_all: bool) -> int:
+    """Each private element of the TCIA KB: its disposition and the rules' action on it (top level)."""
+    rows = kb_coverage(plan)
+    weaker = [r for r in rows if r.status == "weaker"]
+    if as_json:
+        click.echo(json.dumps({"ruleset": plan.name, "version": plan.version, "plan_hash": plan.plan_hash,
+                               "kb": [vars(r) for r in rows], "totals": kb_totals(rows)}, indent=2))
+        return 1 if weaker else 0
+    click.echo(f"{plan.name} {plan.version} against the TCIA private tag knowledge base (2024-02-01), "
+               f"{len(rows)} private elements by creator, offset and VR")
+    click.echo("by the KB's disposition: the rules' actions")
+    for disposition, actions in kb_totals(rows).items():
+        click.echo(f"  {disposition:<10} {sum(actions.values()):>5}: "
+                   + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
+    for r in rows if show_all else weaker:
+        click.echo(f"{r.status.upper() if r.status == 'weaker' else r.status}: \"{r.creator}\" {r.element} vr {r.vr}: "
+                   f"KB {r.disposition}, rules: {r.plan}")
     return 1 if weaker else 0

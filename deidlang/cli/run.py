@@ -132,4 +132,6 @@ def _dry_run(plan, inputs: tuple[str, ...], key) -> int:
         for rule in p.pixel_rules:
             regions = "; ".join(",".join(map(str, r)) for r in rule.regions) or rule.kind
             click.echo(f"  pixels: {rule.kind} {regions} ({plan.origin(rule.order)})")
+        for note in p.notes:
+            click.echo(f"  note: {note}")
     return 1 if failed else 0

@@ -33,8 +33,9 @@ from ..errors import EngineError, Rejected
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
+from ..text import Scrubber
 from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
-from . import filemeta, pixels, structure
+from . import conformance, filemeta, pixels, structure
 from .conditions import evaluate
 from .keys import Key
 from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
@@ -42,8 +43,10 @@ from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
 
 _CHARSET = 0x00080005
 _CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
-# Elements whose values the `clean` action treats as identifying terms to scrub from free text.
-_IDENTIFYING = (0x00100020, 0x00101000, 0x00100021, 0x00080050, 0x00200010, 0x00101040, 0x00102154, 0x00100030)
+# Elements (besides person names) whose words the `clean` action masks in free text: patient IDs,
+# accession and study IDs, addresses, telephone numbers, birth date, institution name and address.
+_IDENTIFYING = (0x00100020, 0x00101000, 0x00100021, 0x00080050, 0x00200010, 0x00101040, 0x00102154, 0x00100030,
+                0x00080080, 0x00080081, 0x00080092, 0x00081040)
 
 
 @dataclass
@@ -89,17 +92,22 @@ class _Context:
     multi_byte: bool = False
 
     @functools.cached_property
-    def scrub_pattern(self):
-        terms: set[str] = set()
+    def scrubber(self) -> Scrubber:
+        """What `clean` masks, from the identifying values of the dataset's top level."""
+        identifying: list[str] = []
         for tag in self.original.keys():
             try:
                 elem = self.original[tag]
             except Exception:  # undecodable: the walk removes and reports it
                 continue
             if elem.VR == "PN" or elem.tag in _IDENTIFYING:
-                for text in values.as_texts(elem.value):
-                    terms.update(text.replace("^", " ").replace("=", " ").split())
-        return values.scrub_pattern(terms)
+                identifying += values.as_texts(elem.value)
+        return Scrubber(identifying)
+
+    @functools.cached_property
+    def required(self):
+        """What the dataset's IOD requires, by path (`conformance`)."""
+        return conformance.requirements(str(self.original.get("SOPClassUID") or ""), self.original.keys())[1]
 
     @functools.cached_property
     def patient_id(self) -> str:
@@ -228,11 +236,10 @@ class Engine:
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
             rule = self.resolver.decide(tag, vr, creator, position, ctx.truths)
+            rule, action = self.action_for(tag, vr, rule, position, ctx)
             if ctx.trace is not None:
-                ctx.trace.append(Decision(position, tag, vr, _length(elem),
-                                          rule.action if rule else self.resolver.default_action(tag),
-                                          rule.order if rule else None))
-            new = self._act(elem, vr, creator, stored, rule, position, ctx)
+                ctx.trace.append(Decision(position, tag, vr, _length(elem), action, rule.order if rule else None))
+            new = self._act(elem, vr, creator, stored, rule, action, position, ctx)
             if new is not None:
                 out.add(new)
                 if is_private(tag):
@@ -242,9 +249,9 @@ class Engine:
                 out.add(creators[block])
         return out
 
-    def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None,
+    def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None, action: str,
              position: Position, ctx: _Context) -> DataElement | None:
-        found = self.verdict(int(elem.tag), vr, rule, ctx)
+        found = self.verdict(int(elem.tag), vr, action, ctx)
         if found.kind == DROP:
             return None
         if found.kind == WALK:
@@ -260,25 +267,40 @@ class Engine:
                 ctx.outcome.notes.append(why)
                 return None
             return elem
-        return self.transform(elem, found.action, rule, ctx)
+        return self.transform(elem, found.action, rule, ctx, position)
 
-    def verdict(self, tag: int, vr: str, rule: PlanRule | None, ctx: _Context) -> Verdict:
+    def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position,
+                   ctx: _Context) -> tuple[PlanRule | None, str]:
+        """The deciding rule and its action (or the default), or the IOD's substitute
+        (`conformance.substitute`, shared with the fast path; noted)."""
+        rule, action, why = conformance.substitute(tag, vr, rule, position, self.resolver, ctx.truths, ctx.required)
+        if why:
+            ctx.outcome.notes.append(why)
+        return rule, action
+
+    def verdict(self, tag: int, vr: str, action: str, ctx: _Context) -> Verdict:
         """The element's `Verdict` (`engine.verdict`, shared with the fast path), its effect on dates and
         the note of a removal recorded."""
-        found = verdict(tag, vr, rule.action if rule else self.resolver.default_action(tag))
+        found = verdict(tag, vr, action)
         if found.date:
             ctx.dates.add(found.date)
         if found.note:
             ctx.outcome.notes.append(found.note)
         return found
 
-    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context) -> DataElement | None:
-        """The new element for an action that computes a value; None (noted) when it cannot."""
+    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context,
+                  position: Position = ()) -> DataElement | None:
+        """The new element for an action that computes a value; when it cannot, the element is removed,
+        or given the substitute its IOD needs (noted either way)."""
         try:
             value = self._new_value(elem, action, rule, ctx)
         except (ValueError, TypeError):
-            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {elem.VR} value: removed")
-            return None
+            fallback, why = conformance.adjust("remove", int(elem.tag), elem.VR, position, ctx.required)
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {elem.VR} value: "
+                                     + ("removed" if fallback == "remove" else f"{fallback} written instead"))
+            if fallback == "remove":
+                return None
+            return DataElement(elem.tag, elem.VR, ACTIONS[fallback].constant(elem.VR, None))
         return DataElement(elem.tag, elem.VR, value)
 
     def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):
@@ -291,9 +313,20 @@ class Engine:
         if value is None or value == "":
             return value
         transform = declared.transform
+        if action == "clean" and ctx.trace is not None:
+            self._note_clean(elem, ctx)
         if declared.result == "keyed":
             return self._keyed(value, declared.pair_kind(argument), lambda v: transform(v, vr, argument, ctx), ctx)
         return values.per_value(value, lambda v: transform(v, vr, argument, ctx))
+
+    @staticmethod
+    def _note_clean(elem: DataElement, ctx: _Context) -> None:
+        """For a dry run: how many words `clean` masks in the element, by kind (never the words)."""
+        found = [ctx.scrubber.find(text) for text in values.as_texts(elem.value)]
+        if any(f.spans for f in found):
+            ctx.outcome.notes.append(f"{format_tag(elem.tag)}: clean masked {sum(f.names for f in found)} name, "
+                                     f"{sum(f.terms for f in found)} identifying and {sum(f.dates for f in found)} "
+                                     "date or number word(s)")
 
     @staticmethod
     def _keyed(value, kind: str, transform, ctx: _Context):

@@ -52,7 +52,7 @@ from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule
 from ..validate import atoms
 from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
-from . import filemeta, structure
+from . import conformance, filemeta, structure
 from .dataset import _CONTRACT, Engine, Outcome, _Context, check_depth, engine_for, require_instance
 from .keys import Key
 from .reader import ElementReader, Unsupported, _Element
@@ -162,7 +162,9 @@ class _Rewriter(ElementReader):
         self.ctx = ctx = _Context(original, self.key, truths, outcome, multi_byte=self.multi_byte,
                                   covered=self.engine.pixels_covered(original, truths))
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
-        self.ops = _table("ops", tuple(truths), *context)
+        self.modules, self.required = conformance.requirements(str(original.get("SOPClassUID") or ""),
+                                                               [e[0] for e in top])
+        self.ops = _table("ops", tuple(truths), self.modules, *context)
         self.results = _table("results", self.key, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, ())
@@ -244,6 +246,7 @@ class _Rewriter(ElementReader):
         verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
+        seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
         for element in [e for e in elements if e[0] & 0x10000 and 0x10 <= e[0] & 0xFFFF <= 0xFF]:
             tag, name = element[0], self._creator(element)
             if name is None:
@@ -270,13 +273,15 @@ class _Rewriter(ElementReader):
                 if vr is None:
                     notes.append(lie)
                     continue
-            key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator)
+            key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator, seqs)
             op = ops.get(key)
             if op is None:
                 op = ops[key] = self._op(tag, vr, creator, position)
-            kind, date, payload, action, rule = op
+            kind, date, payload, action, rule, why = op
             if date:
                 dates.add(date)
+            if why:
+                notes.append(why)
             if kind == _DROP:
                 if payload:
                     notes.append(payload)
@@ -299,7 +304,7 @@ class _Rewriter(ElementReader):
             elif kind == _CONST:
                 part = payload
             else:
-                part = self._compute(element, vr, action, rule)[0]
+                part = self._compute(element, vr, action, rule, position)[0]
             if part is None:
                 continue
             out.append((tag, part))
@@ -314,38 +319,42 @@ class _Rewriter(ElementReader):
 
     def _op(self, tag: int, vr: str, creator: str | None, position) -> tuple:
         """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
-        dates, payload, action, rule); the payload is the encoded constant or the note of a removal."""
+        dates, payload, action, rule, the note of an IOD substitution); the payload is the encoded constant
+        or the note of a removal."""
         resolver = self.engine.resolver
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
-        found = verdict(tag, vr, rule.action if rule else resolver.default_action(tag))
+        rule, action, why = conformance.substitute(tag, vr, rule, position, resolver, self.ctx.truths, self.required)
+        found = verdict(tag, vr, action)
         action, date = found.action, found.date
         if found.kind == DROP:
-            return _DROP, date, found.note, action, rule
+            return _DROP, date, found.note, action, rule, why
         if found.kind == WALK:
-            return _SEQ, date, None, action, rule
+            return _SEQ, date, None, action, rule, why
         if found.kind == NO_ITEMS:
-            return _CONST, date, self._sequence(tag, []), action, rule
+            return _CONST, date, self._sequence(tag, []), action, rule, why
         if found.kind == KEEP:
-            return _COPY, date, None, action, rule
+            return _COPY, date, None, action, rule, why
         if found.kind == CONSTANT:
             capture = Outcome(None)
             new = self.engine.transform(DataElement(tag, vr, None), action, rule,
                                         dataclasses.replace(self.ctx, outcome=capture))
             if new is None:
-                return _DROP, date, capture.notes[0], action, rule
-            return _CONST, date, self._encode(new), action, rule
-        return _COMPUTE, date, None, action, rule
+                return _DROP, date, capture.notes[0], action, rule, why
+            return _CONST, date, self._encode(new), action, rule, why
+        return _COMPUTE, date, None, action, rule, why
 
-    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None) -> tuple[bytes | None, str]:
+    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None,
+                 position=()) -> tuple[bytes | None, str]:
         """The encoded result of an action that reads the old value, and the new value as text;
-        remembered by the input bytes (and the patient, for per-patient date shifts)."""
+        remembered by the input bytes (and the patient, for per-patient date shifts, and the sequences
+        the element is in, which decide the IOD's substitute where the action cannot handle the value)."""
         raw = self.data[element[3]:element[5]]
         per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
         key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if per_patient else None)
+               self.ctx.patient_id if per_patient else None, tuple(s for s, _ in position), self.modules)
         result = self.results.get(key)
         if result is None:
-            result = self._transform(element, action, rule)
+            result = self._transform(element, action, rule, position)
             if len(raw) <= _RESULT_VALUE_LIMIT:
                 self.results[key] = result
         encoded, text, pairs, notes = result
@@ -353,7 +362,7 @@ class _Rewriter(ElementReader):
         self.outcome.notes.extend(notes)
         return encoded, text
 
-    def _transform(self, element: _Element, action: str, rule: PlanRule | None) -> tuple:
+    def _transform(self, element: _Element, action: str, rule: PlanRule | None, position=()) -> tuple:
         if action == "uid" and element[1] == "UI":
             result = self._new_uid(element)
             if result is not None:
@@ -366,7 +375,7 @@ class _Rewriter(ElementReader):
         if action == "keep":
             return None, str(elem.value), (), ()
         capture = Outcome(None)
-        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture))
+        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture), position)
         if new is None:
             return None, None, tuple(capture.pairs), tuple(capture.notes)
         return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)

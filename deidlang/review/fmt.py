@@ -124,8 +124,8 @@ def selector(sel: ast.Selector) -> str:
             return f"vr {vr}"
         case ast.AnyPrivate():
             return "private"
-        case ast.CreatorElement(creator=creator, group=group, offset=offset):
-            return f"{_quote(creator)} {group:04X},xx{offset:02X}"
+        case ast.CreatorElement(creator=creator, group=group, offset=offset, vr=vr):
+            return f"{_quote(creator)} {group:04X},xx{offset:02X}" + (f" vr {vr}" if vr else "")
         case ast.Path(steps=steps, items=items):
             parts = [selector(steps[0])]
             for item, step in zip(items, steps[1:]):

@@ -1,0 +1,92 @@
+"""What an IOD requires: attributes of Type 1, 1C, 2 and 2C by SOP Class, from the shipped tables.
+
+The tables (deidlang/data/iod_modules.tsv, iod_attributes.tsv) are generated from the module tables
+of PS3.3 (GDCM's Part3.xml, 2008 edition) by tools/generate_iod_table.py. A module is in use when the
+IOD makes it mandatory, or when it is conditional or optional and the dataset has one of its
+required top-level attributes. The engine consults this before removing an element, so that it
+writes the standard's substitute where the IOD needs one (PS3.15 E.1-1a: Z for Type 2, D for Type 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from ._resources import data_file
+
+Path = tuple[int, ...]  # the tags of the sequences an attribute sits in, then its own
+
+
+@dataclass(frozen=True)
+class Requirement:
+    type: str  # 1, 1C, 2 or 2C
+    module: str  # the PS3.3 table of the module, e.g. C.8.20-2
+
+    @property
+    def needs_value(self) -> bool:
+        """Type 1 and 1C: present with a value; Type 2 and 2C: present, possibly empty."""
+        return self.type.startswith("1")
+
+
+@functools.cache
+def _modules() -> dict[str, tuple[tuple[str, str], ...]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for row in _read("iod_modules.tsv"):
+        out.setdefault(row["sop_class"], []).append((row["module"], row["usage"]))
+    return {uid: tuple(rows) for uid, rows in out.items()}
+
+
+@functools.cache
+def _attributes() -> dict[str, dict[Path, str]]:
+    out: dict[str, dict[Path, str]] = {}
+    for row in _read("iod_attributes.tsv"):
+        out.setdefault(row["module"], {})[tuple(int(t, 16) for t in row["path"].split("/"))] = row["type"]
+    return out
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with open(data_file(name), encoding="utf-8", newline="") as f:
+        return list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
+
+
+def known(sop_class: str) -> bool:
+    return sop_class in _modules()
+
+
+def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...]:
+    """The modules of the IOD of ``sop_class`` in use, given the tags at the dataset's top level
+    (none for a SOP Class the tables do not know)."""
+    mandatory, optional = _triggers(sop_class)
+    return mandatory + tuple(module for module, tags in optional if not tags.isdisjoint(top_level))
+
+
+@functools.lru_cache(maxsize=128)
+def _triggers(sop_class: str) -> tuple[tuple[str, ...], tuple[tuple[str, frozenset[int]], ...]]:
+    """The IOD's mandatory modules, and each other module with the top-level tags that put it in use."""
+    attributes = _attributes()
+    mandatory, optional = [], []
+    for module, usage in sorted(_modules().get(sop_class, ())):
+        if usage == "M":
+            mandatory.append(module)
+        else:
+            optional.append((module, frozenset(p[0] for p in attributes.get(module, {}) if len(p) == 1)))
+    return tuple(mandatory), tuple(optional)
+
+
+def requirements(sop_class: str, top_level: frozenset[int]) -> dict[Path, Requirement]:
+    """Every required attribute of the IOD of ``sop_class`` in the modules in use."""
+    return merged(modules_in_use(sop_class, top_level))
+
+
+@functools.lru_cache(maxsize=256)
+def merged(modules: tuple[str, ...]) -> dict[Path, Requirement]:
+    """The required attributes of these modules; where two modules type one attribute, the stronger
+    (lower) type wins."""
+    out: dict[Path, Requirement] = {}
+    for module in modules:
+        for path, kind in _attributes().get(module, {}).items():
+            if path not in out or kind < out[path].type:
+                out[path] = Requirement(kind, module)
+    return out
