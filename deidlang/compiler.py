@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from .actions import ACTIONS
 from .dictionary import (ALL_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords, tag_for_keyword,
                          vrs_of)
 from .errors import CompileError, DeidSyntaxError, ErrorLevel, InputError, RuleError, RuleErrors, Span
-from .plan import Origin, PixelRule, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
+from .plan import Origin, PixelRule, PixelWaiver, Plan, PlanRule, RejectRule, Selector, Waiver, is_private
 
 MINIMUMS = ("aryanto50", "none")
 
@@ -134,6 +135,27 @@ def collect_file(path: str | Path) -> Compilation:
     return Compilation(result.plan, result.errors, tuple(sorted(compiler.seen)))
 
 
+#: Folders (separated by the system's path separator) whose rule files any rule file may include.
+INCLUDE_PATH_ENV = "DEIDLANG_INCLUDE_PATH"
+
+
+def include_roots() -> tuple[Path, ...]:
+    """The folders `DEIDLANG_INCLUDE_PATH` allows includes from, beside each file's own folder tree."""
+    return tuple(Path(p).resolve() for p in os.environ.get(INCLUDE_PATH_ENV, "").split(os.pathsep) if p)
+
+
+def _may_include(stmt: ast.Include, path: Path, base_dir: Path) -> None:
+    """An include reaches only into the including file's folder tree, the shipped rulesets and the
+    folders `DEIDLANG_INCLUDE_PATH` names, and only files named ``*.deid``: a path such as
+    `/etc/shadow` is refused before it is read, so no error can show what it holds."""
+    roots = (base_dir.resolve(), shipped_dir("rulesets").resolve(), *include_roots())
+    if not any(path == root or root in path.parents for root in roots):
+        raise CompileError(f"`{stmt.target}` is outside the folder of the file that includes it", stmt.span,
+                           f"move it into this folder's tree, or allow its folder with {INCLUDE_PATH_ENV}=FOLDER")
+    if path.suffix != ".deid":
+        raise CompileError(f"`{stmt.target}` is not a rule file: included rule files are named *.deid", stmt.span)
+
+
 def display_name(path: Path) -> str:
     """How a rule file is named in messages: relative to the working directory when inside it."""
     try:
@@ -162,6 +184,7 @@ class _Compiler:
         self.rules: list[tuple[PlanRule, tuple[int, int]]] = []  # with the columns of its selector
         self.rejects: list[RejectRule] = []
         self.pixel_rules: list[PixelRule] = []
+        self.pixel_waiver: PixelWaiver | None = None  # `waive pixels because "..."`; the last one counts
         self.waivers: list[Waiver] = []
         self.origins: list[Origin] = []
         self.warnings: list[tuple] = []
@@ -188,7 +211,8 @@ class _Compiler:
                     rules=tuple(r for r, _ in self.rules), rejects=tuple(self.rejects),
                     conditions=tuple(sorted(self.conditions, key=self.conditions.get)),
                     waivers=tuple(self.waivers), includes=tuple(self.includes),
-                    pixel_rules=tuple(self.pixel_rules), origins=tuple(self.origins),
+                    pixel_rules=tuple(self.pixel_rules), pixel_waiver=self.pixel_waiver,
+                    origins=tuple(self.origins),
                     warnings=tuple(self.warnings), columns=tuple(c for _, c in self.rules))
 
     def finish(self, plan: Plan) -> Plan | Compilation:
@@ -267,6 +291,8 @@ class _Compiler:
                                        _part(stmt.span, text, r"[0-9]+"),
                                        "codes run from 113100 to 113112")
                 self.settings.codes.append(value)
+            case ast.Waive(selectors=(ast.Keyword(name="pixels"),)):
+                self.pixel_waiver = PixelWaiver(stmt.reason, order)
             case ast.Waive():
                 for sel in stmt.selectors:
                     with self._collecting():
@@ -288,6 +314,7 @@ class _Compiler:
             raise CompileError(f"cannot find the included ruleset `{stmt.target}`", stmt.span,
                                f"shipped rulesets: {', '.join(shipped_rulesets())}; a path is relative to this file")
         path = path.resolve()
+        _may_include(stmt, path, base_dir)
         if path in self.stack:
             chain = " -> ".join(p.name for p in [*self.stack[self.stack.index(path):], path])
             raise CompileError(f"include cycle: {chain}", stmt.span, "remove one of these includes")

@@ -116,6 +116,15 @@ class Waiver:
 
 
 @dataclass(frozen=True)
+class PixelWaiver:
+    """``waive pixels because "..."``: files that may carry burned-in text (`pixelrisk`) are written
+    without a pixel rule, and outputs say their identity may not be removed."""
+
+    reason: str
+    order: int
+
+
+@dataclass(frozen=True)
 class RejectRule:
     condition: int
     reason: str
@@ -172,6 +181,7 @@ class Plan:
     waivers: tuple[Waiver, ...]
     includes: tuple[str, ...]
     pixel_rules: tuple[PixelRule, ...] = ()
+    pixel_waiver: PixelWaiver | None = None
     origins: tuple[Origin, ...] = field(default=(), compare=False)
     #: (message, order) or (message, order, col, end_col) when the warning is about one selector
     warnings: tuple[tuple, ...] = field(default=(), compare=False)
@@ -182,6 +192,8 @@ class Plan:
         """Plain JSON data. Without origins, warnings and columns this is exactly what the hash covers."""
         data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)
                 if with_origins or f.name not in _SIDE_TABLES}
+        if self.pixel_waiver is None:  # absent, so that plans without one keep their hash
+            del data["pixel_waiver"]
         data["format"] = FORMAT
         return data
 
@@ -215,6 +227,7 @@ class Plan:
             includes=tuple(data["includes"]),
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
+            pixel_waiver=PixelWaiver(**data["pixel_waiver"]) if data.get("pixel_waiver") else None,
             origins=tuple(Origin(Span(**o["span"]), o["text"]) for o in data.get("origins", ())),
             warnings=tuple(tuple(w) for w in data.get("warnings", ())),
             columns=tuple(tuple(c) for c in data.get("columns", ())),

@@ -1,7 +1,9 @@
 """Compiled, proved plans kept between runs, so that `deidlang run` starts without parsing its rules.
 
-Parsing and proving the basic profile costs about as much as de-identifying a hundred files; an
-archive job started per folder or per study pays it every time. A cached plan is used only when
+Parsing the basic profile costs about as much as de-identifying a hundred files; an archive job
+started per folder or per study pays it every time. A loaded plan is still proved again (a few
+milliseconds) and must have the hash it was stored with: an entry edited into a plan that lets a
+minimum element through, or damaged, is never used. A cached plan is used only when
 nothing it was made from has changed: the deidlang build (its version, its own files, and the
 pydicom and lark it runs with), the working folder (messages name rule files relative to it) and
 every rule file read, the included ones too, by content. Anything else compiles and proves the
@@ -25,10 +27,10 @@ from pathlib import Path
 
 from ._resources import shipped_dir
 from ._version import __version__
-from .compiler import compile_file_with_sources, resolve_ruleset
+from .compiler import INCLUDE_PATH_ENV, compile_file_with_sources, resolve_ruleset
 from .fileio import write_atomically
 from .plan import Plan
-from .validate import proved
+from .validate import proved, validate
 
 
 def compile_cached(rules: str) -> Plan:
@@ -40,9 +42,12 @@ def compile_cached(rules: str) -> Plan:
 
         return compile(rules)
     build = _build()
-    name = hashlib.sha256(json.dumps([build, str(path.resolve()), os.getcwd()]).encode()).hexdigest()
+    allowed = os.environ.get(INCLUDE_PATH_ENV, "")  # what includes may reach changes what compiles
+    name = hashlib.sha256(json.dumps([build, str(path.resolve()), os.getcwd(), allowed]).encode()).hexdigest()
     entry = folder / f"{name}.json"
     plan = _load(entry, build)
+    if plan is not None and [f for f in validate(plan) if f.is_error]:
+        plan = None  # an entry edited (or damaged) into an unproved plan is never used
     if plan is None:
         plan, sources = compile_file_with_sources(path)
         proved(plan)
@@ -86,8 +91,9 @@ def _load(entry: Path, build: str) -> Plan | None:
         data = json.loads(entry.read_text(encoding="utf-8"))
         if data["build"] != build or any(_digest(path) != digest for path, digest in data["sources"]):
             return None
-        return Plan.from_dict(data["plan"])
-    except (OSError, ValueError, KeyError, TypeError):  # absent, stale or damaged: compile instead
+        plan = Plan.from_dict(data["plan"])
+        return plan if plan.plan_hash == data["plan_hash"] else None  # the plan as it was stored
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # absent, stale or damaged: compile instead
         return None
 
 
@@ -100,7 +106,8 @@ def _private(path: Path) -> bool:
 
 
 def _store(entry: Path, build: str, plan: Plan, sources: tuple[Path, ...]) -> None:
-    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan": plan.to_dict()}
+    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan": plan.to_dict(),
+            "plan_hash": plan.plan_hash}
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomically(lambda f: f.write(json.dumps(data).encode()), entry)

@@ -39,7 +39,7 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from . import limits
-from .engine import Decision, Key, engine_for, identifying, pixels, stream
+from .engine import Decision, Key, engine_for, identifying, pixels, stream, structure
 from .engine.keys import MIN_KEY_BYTES
 from .errors import EngineError, InputError, Rejected
 from .fileio import (PRIVATE_MODE, SHARED_MODE, Exists, Input, NotRegular, OutputTree, chunks, kind_of,
@@ -294,7 +294,10 @@ def os_reason(err: OSError) -> str:
 def read_dataset(data: bytes):
     """A dataset parsed from a file's bytes: Part 10, and also datasets written without the 128-byte
     preamble or file meta as long as they parse into an instance; anything else is refused. A
-    deflated dataset is inflated only up to the limit (`limits.inflated`)."""
+    deflated dataset is inflated only up to the limit (`limits.inflated`). Only a well-formed file is
+    parsed (`structure.check`): pydicom reads leniently, and no lenient reading of a damaged file may
+    be written."""
+    structure.check(data)
     _check_inflation(data)
     try:
         return dcmread(io.BytesIO(data))

@@ -197,6 +197,8 @@ def planted_datasets(draw, seed: int | None = None, study: dict[str, str] | None
     ds.SOPInstanceUID = study.get("instance", f"1.2.826.0.1.3680043.10.99.{seed}.1")
     ds.StudyInstanceUID = study.get("study", f"1.2.826.0.1.3680043.10.99.{seed}")
     ds.Modality = draw(st.sampled_from(["CT", "MR", "US", "OT"]))
+    if ds.Modality == "US":  # says its pixels carry no burned-in text, so that it is written (`pixelrisk`)
+        ds.BurnedInAnnotation = "NO"
     for e in MINIMUM:
         if e.vr != "SQ":
             ds.add_new(e.tag, e.vr, plant[e.tag])

@@ -102,7 +102,7 @@ def test_dciodvfy_finds_no_new_errors_in_the_default_rules_outputs(tmp_path):
         files = [Path(f) for f in get_testdata_files("*") if os.path.isfile(f)]
     written, new = iodcheck.run_and_check(files, tmp_path)
     print(f"\n{len(files)} inputs, {written} written; new errors: {new}")
-    assert written >= 60
+    assert written >= 25  # secondary captures and ultrasound without a pixel rule are rejected (issue 13)
     assert new == {}
 
 

@@ -29,11 +29,13 @@ def test_every_file_is_written_or_reported(corpus_run):
     out, summary, results = corpus_run
     files = [p for p in CORPUS.rglob("*") if p.is_file()]
     assert len(results) == len(files) and summary.written + summary.failed + summary.rejected == len(files)
-    assert summary.written >= 140
+    assert summary.written >= 100
     for r in results:
         if r.status != "written":
             assert r.reason and not (out / Path(r.source).relative_to(CORPUS)).exists()
             assert not r.reason.startswith("internal error"), (r.source, r.reason)
+    # secondary captures and ultrasound with no pixel rule (`pixelrisk`) are rejected, saying so
+    assert sum("burned-in text" in r.reason for r in results if r.status == "rejected") >= 30
     assert not list(out.rglob(".deidlang-*.part")), "temporary files left behind"
 
 

@@ -51,7 +51,7 @@ def test_removing_a_sequence_removes_everything_in_it(key):
 
 def test_actions_produce_vr_valid_values(key):
     ds = Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.7", "1.2.3.4"
+    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4"
     ds.PatientName, ds.PatientID, ds.AccessionNumber = "Doe^Jane", "ID123", "ACC99"
     ds.StudyDate, ds.SeriesDate, ds.AcquisitionDateTime = "20200131", "20200229", "20200301101010.5+0100"
     ds.StudyTime, ds.PatientSex, ds.OtherPatientIDs = "101010", "F", ["A1", "B2"]
@@ -82,7 +82,7 @@ def test_keyed_operations_are_deterministic_per_key(key):
 
 def test_bad_values_are_removed_and_reported(key):
     ds = Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.7", "1.2.3.4"
+    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4"
     ds.StudyDate = "2020"          # not a full date: a shift cannot handle it
     ds.add_new(0x00091001, "LO", "x")  # private element without a creator
     outcome = deidlang.apply(compile_text(NONE + "shift-date StudyDate by 3 days"), ds, key=key)

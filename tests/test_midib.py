@@ -34,7 +34,8 @@ def test_basic_profile_alone_keeps_too_little_and_leaves_burned_in_text(tmp_path
     results = run_and_score(tmp_path, "basic-profile")
     print("\n" + table(results))
     removal_failed = {r.check.action for r in results if r.check.action in REMOVAL and not r.passed}
-    assert removal_failed == {"pixels_hidden"}  # it has no pixel rule; every value is removed
+    # no pixel rule: its burned-in images are rejected (`pixelrisk`, issue 13), every value is removed
+    assert removal_failed <= {"pixels_hidden"}
     assert percent(results) < 95.0  # no linkage, no descriptors, no private acquisition data
 
 

@@ -98,3 +98,23 @@ def test_an_entry_others_could_write_is_not_used(cache, compiles):
     cache.chmod(0o777)
     plancache.compile_cached("basic-profile")
     assert len(compiles) == 3
+
+
+@pytest.mark.parametrize("rehash", [False, True])
+def test_an_entry_edited_on_disk_is_never_used_unproved(cache, compiles, rehash):
+    """Issue 13: a cached plan edited to keep PatientName used to be used while `check` said valid.
+    Edited with its stored hash updated too, it still fails the proof it is put to again."""
+    import json
+
+    plancache.compile_cached("basic-profile")
+    [entry] = cache.glob("*.json")
+    data = json.loads(entry.read_text())
+    for rule in data["plan"]["rules"]:
+        if rule["selector"]["kind"] == "tag" and rule["selector"]["tag"] == 0x00100010:
+            rule["action"] = "keep"
+    if rehash:
+        data["plan_hash"] = deidlang.Plan.from_dict(data["plan"]).plan_hash
+    entry.write_text(json.dumps(data))
+    plan = plancache.compile_cached("basic-profile")
+    assert plan == deidlang.compile("basic-profile") and len(compiles) == 2
+    assert [r.action for r in plan.rules if r.selector.tag == 0x00100010 and r.selector.kind == "tag"] != ["keep"]

@@ -128,7 +128,10 @@ HARMLESS = [
 
 #: Edits whose new output reveals no planted value (a keyed or heuristic action, OCR, a proof setting):
 #: diff flags them, and says that it has no witness file for them.
-NO_WITNESS = {"pseudonym shortened", "empty replaced by clean", "detected text removed", "waiver added", "minimum off"}
+NO_WITNESS = {"pseudonym shortened", "empty replaced by clean", "detected text removed", "waiver added", "minimum off",
+              # burned-in text with no pixel rule is rejected whatever the rules say (`pixelrisk`, issue 13):
+              # dropping a blackout or a reject of such images exposes more on paper, no file shows it
+              "blackout condition narrowed", "blackout removed", "reject removed", "reject narrowed", "reject changed"}
 
 
 def _mutate(text: str, old: str, new: str) -> str:

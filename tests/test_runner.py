@@ -73,7 +73,9 @@ def test_quarantine_and_report(tmp_path):
     assert (quarantine / "junk.txt.reason.txt").exists() and not (out / "burned.dcm").exists()
     lines = [json.loads(line) for line in report.read_text().splitlines()]
     assert sorted(line["outcome"] for line in lines) == ["failed", "rejected", "written", "written"]
-    assert {line["engine"] for line in lines} == {"fast", "reference"}  # the junk file falls back
+    assert {line["engine"] for line in lines} == {"fast"}  # the junk file is failed, not passed on
+    assert (quarantine / "burned.dcm").stat().st_mode & 0o777 == 0o600  # raw inputs: the user's eyes only
+    assert (quarantine / "burned.dcm.reason.txt").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.integration

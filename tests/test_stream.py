@@ -17,7 +17,7 @@ from pydicom import dcmread
 
 import deidlang
 from deidlang.compiler import compile_text
-from deidlang.engine import stream
+from deidlang.engine import stream, structure
 from deidlang.runner import deidentify_file
 
 from .conftest import KEY
@@ -40,10 +40,15 @@ def assert_same(tmp: Path, *, same_bytes: bool = False) -> None:
         assert (tmp / "fast.dcm").read_bytes() == (tmp / "reference.dcm").read_bytes()
 
 
-@pytest.mark.parametrize("rules", ["basic-profile", "aryanto50", 'include "basic-profile"\ninclude "retain-uids"',
-                                   'include "basic-profile"\ninclude "retain-long-modified-dates"'])
+_WAIVE = '\nwaive pixels because "pydicom test data"'  # secondary captures and ultrasound written too
+
+
+@pytest.mark.parametrize(("rules", "least"), [
+    ("basic-profile", 95), ('include "basic-profile"' + _WAIVE, 130), ('include "aryanto50"' + _WAIVE, 130),
+    ('include "basic-profile"\ninclude "retain-uids"' + _WAIVE, 130),
+    ('include "basic-profile"\ninclude "retain-long-modified-dates"' + _WAIVE, 130)])
 @pytest.mark.integration
-def test_corpus_fast_equals_reference(rules, tmp_path):
+def test_corpus_fast_equals_reference(rules, least, tmp_path):
     plan = deidlang.compile(rules)
     taken = 0
     for source in sorted(CORPUS.rglob("*")):
@@ -56,7 +61,7 @@ def test_corpus_fast_equals_reference(rules, tmp_path):
             assert_same(tmp_path)
         for f in tmp_path.glob("*.dcm"):
             f.unlink()
-    assert taken >= 130
+    assert taken >= least
 
 
 @pytest.mark.integration
@@ -77,15 +82,18 @@ def test_unsupported_input_falls_back_visibly(tmp_path):
     result = deidentify_file(CORPUS / "MR_small_bigendian.dcm", tmp_path / "o.dcm", plan, KEY)
     assert (result.status, result.engine, result.fallback) == ("written", "reference",
                                                                "transfer syntax Explicit VR Big Endian")
-    with pytest.raises(stream.Unsupported, match="no Part 10 preamble"):
+    with pytest.raises(structure.Malformed):  # not passed on to the reference engine: failed
         stream.rewrite(b"not dicom", plan, KEY)
     clean = compile_text('include "basic-profile"\nclean StudyDescription')
     with pytest.raises(stream.Unsupported, match="`clean` reads the whole dataset"):
         stream.rewrite((CORPUS / "CT_small.dcm").read_bytes(), clean, KEY)
 
 
+WAIVED = 'include "basic-profile"\nwaive pixels because "test data without burned-in text"'
+
+
 def test_kept_pixel_data_is_copied_byte_for_byte(tmp_path):
-    plan = deidlang.compile("basic-profile")
+    plan = deidlang.compile(WAIVED)
     source = CORPUS / "SC_rgb_jpeg_dcmtk.dcm"  # encapsulated JPEG
     out, _ = stream.rewrite(source.read_bytes(), plan, KEY)
     assert dcmread(io.BytesIO(out)).PixelData == dcmread(source).PixelData
@@ -93,7 +101,7 @@ def test_kept_pixel_data_is_copied_byte_for_byte(tmp_path):
 
 def test_tables_are_only_caches(monkeypatch):
     """The per-process decision and result tables, cleared at every use, change nothing."""
-    plan = deidlang.compile("basic-profile")
+    plan = deidlang.compile(WAIVED)
     files = [CORPUS / name for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb_jpeg_dcmtk.dcm")]
     before = [stream.rewrite(f.read_bytes(), plan, KEY) for f in files]
     monkeypatch.setattr(stream, "_TABLE_LIMIT", 0)

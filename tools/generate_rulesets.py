@@ -13,11 +13,12 @@ rules, at every depth).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 import yaml
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VM, tag_for_keyword
 from pydicom.uid import SecondaryCaptureImageStorage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,9 +176,13 @@ EXPECT = {"remove": "removed", "empty": "empty", "dummy": "changed", "uid": "cha
 
 
 def _sample(keyword: str, vr: str):
+    """A value valid for the element (its VR and as many values as its VM asks at least), which the
+    engines keep only when it is valid."""
     if vr == "SQ":
         return [{"PersonName": "Doe^Jane"}]
-    return SAMPLE.get(vr)
+    value = SAMPLE.get(vr)
+    least = re.match(r"\d+", dictionary_VM(tag_for_keyword(keyword))) if value is not None else None
+    return "\\".join([value] * int(least.group())) if least and int(least.group()) > 1 else value
 
 
 def _expect(action: str, vr: str) -> str | None:
@@ -191,7 +196,8 @@ def _case(name: str, rows: list[tuple[str, str, str]]) -> dict:
     the substitute the case's IOD needs (a Secondary Capture, `deidlang test`'s default) where a
     removal would break it (engine/conformance.py)."""
     case: dict = {"name": name, "input": {"Modality": "CT", "Manufacturer": "ACME"}, "expect": {"Modality": "kept"}}
-    chosen = [(k, vr, a) for k, vr, a in rows if k and _sample(k, vr) is not None and _expect(a, vr) is not None]
+    chosen = [(k, vr, a) for k, vr, a in rows if k and _sample(k, vr) is not None and _expect(a, vr) is not None
+              and tag_for_keyword(k) >> 16 != 0x0002]  # file meta never stands in a dataset
     tags = {tag_for_keyword(k) for k, _, _ in chosen} | {0x00080016, 0x00080018, 0x00080060, 0x00080070}
     _, required = conformance.requirements(str(SecondaryCaptureImageStorage), tags)
     for keyword, vr, action in chosen:

@@ -8,7 +8,7 @@ from ..compiler import compile_file
 from ..dictionary import format_tag, keyword_of
 from ..review.diff import diff_plans
 from ..review.sources import load
-from ..validate import PROFILES, Finding, validate
+from ..validate import PROFILES, Finding, pixel_coverage, validate
 
 
 @click.command("check")
@@ -32,9 +32,31 @@ def command(rules: str, profile: str | None, against: str | None) -> int:
     for waiver in plan.waivers:
         name = keyword_of(waiver.tag) or format_tag(waiver.tag)
         click.echo(f"waiver: {name} {format_tag(waiver.tag)} because \"{waiver.reason}\" ({plan.origin(waiver.order)})")
+    if plan.pixel_waiver is not None:
+        click.echo(f"waiver: pixels because \"{plan.pixel_waiver.reason}\" ({plan.origin(plan.pixel_waiver.order)})")
+    for line in _pixel_lines(plan):
+        click.echo(line)
     minimum = "off: " + (plan.minimum_reason or "") if plan.minimum == "none" else plan.minimum
     verdict = "invalid" if errors else "valid"
     click.echo(f"{verdict}: {plan.name} {plan.version}, {len(plan.rules)} rules, plan sha256:{plan.plan_hash}, "
                f"minimum {minimum}" + (f", profile {profile}" if profile else "")
                + f", {errors} error(s), {warnings} warning(s)")
     return 1 if errors else 0
+
+
+_PIXEL_STATUS = {
+    "covered": "a complete blackout always applies",
+    "decided": "a pixel rule always applies (not complete: PatientIdentityRemoved NO)",
+    "partly": "rejected unless a rule's condition holds",
+    "rejected": "rejected: no pixel rule decides them",
+    "waived": "WRITTEN WITHOUT A PIXEL RULE unless one applies (waived; PatientIdentityRemoved NO)",
+}
+
+
+def _pixel_lines(plan) -> list[str]:
+    """The pixel obligation, one line per risk class: what reaches output, and by which rules."""
+    lines = []
+    for cover in pixel_coverage(plan):
+        where = ", ".join(str(plan.origin(r.order)) for r in cover.rules)
+        lines.append(f"pixels: {cover.name}: {_PIXEL_STATUS[cover.status]}" + (f" ({where})" if where else ""))
+    return lines

@@ -19,19 +19,23 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .. import limits, values
 from ..actions import ACTIONS
-from ..dictionary import cid7050, format_tag
+from ..conditions import Exists, atoms
+from ..dictionary import cid7050, format_tag, keyword_of
 from ..errors import EngineError, Rejected
+from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
 from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
 from ..resolve import Position, Resolver
 from ..text import Scrubber
-from . import conformance, filemeta, pixels
+from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
+from . import conformance, filemeta, pixels, structure
 from .conditions import evaluate
 from .keys import Key
 from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
@@ -82,6 +86,10 @@ class _Context:
     outcome: Outcome
     trace: list[Decision] | None = None
     dates: set[str] = field(default_factory=set)  # "modified", "removed", "kept"
+    #: whether the plan covers the pixels (`Engine.pixels_covered`): PatientIdentityRemoved says so
+    covered: bool = True
+    #: whether the character set is multi-byte (text lengths are then checked as characters)
+    multi_byte: bool = False
 
     @functools.cached_property
     def scrubber(self) -> Scrubber:
@@ -116,6 +124,9 @@ class Engine:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.resolver = Resolver(plan)
+        #: the top-level elements whose values conditions compare
+        self.condition_tags = tuple(sorted({a.tag for c in plan.conditions for a in atoms(c)
+                                            if not isinstance(a, Exists)}))
 
     def apply(self, ds: Dataset, key: Key | bytes, trace: list[Decision] | None = None) -> Outcome:
         """De-identify ``ds`` (left untouched) into a new dataset with rebuilt file meta. Bytes are
@@ -123,9 +134,12 @@ class Engine:
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
+        structure.check_dataset(ds)
+        terms = self.charset(ds)
         truths = self.admit(ds)
         outcome = Outcome(Dataset())
-        ctx = _Context(ds, Key.of(key), truths, outcome, trace)
+        ctx = _Context(ds, Key.of(key), truths, outcome, trace, covered=self.pixels_covered(ds, truths),
+                       multi_byte=multi_byte(terms))
         outcome.dataset = out = self._walk(ds, (), ctx)
         if _CHARSET in ds:
             out[_CHARSET] = ds[_CHARSET]
@@ -137,6 +151,19 @@ class Engine:
         out.file_meta = filemeta.dataset(out.get("SOPClassUID"), out.get("SOPInstanceUID"), transfer_syntax)
         return outcome
 
+    @staticmethod
+    def charset(ds: Dataset) -> list[str]:
+        """The terms of SpecificCharacterSet, which is carried over as it is: `EngineError` unless each
+        is a defined term (a value there could be anything, a name and an address included)."""
+        if _CHARSET not in ds:
+            return []
+        stored = ds.get_item(_CHARSET)
+        raw = stored.value if isinstance(stored, RawDataElement) else encoded(ds[_CHARSET], [])
+        why = charset_problem(raw or b"")
+        if why:
+            raise EngineError(why + ": the file is failed")
+        return [t.strip() for t in bytes(raw or b"").decode("latin-1").split("\\")]
+
     def admit(self, ds: Dataset) -> list[bool]:
         """The truth of every condition for this dataset (its top level), once the dataset is known to
         be an instance that no reject rule turns away."""
@@ -145,12 +172,34 @@ class Engine:
 
     def judge(self, ds: Dataset) -> list[bool]:
         """`admit` without the instance check: the conditions' truths, or `Rejected`."""
+        for tag in self.condition_tags:
+            if tag in ds:
+                _readable(ds, tag)
         truths = evaluate(self.plan.conditions, ds)
         for reject in self.plan.rejects:
             if truths[reject.condition]:
                 origin = self.plan.origin(reject.order)
                 raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
+        self.pixels_covered(ds, truths)
         return truths
+
+    def pixels_covered(self, ds: Dataset, truths: list[bool]) -> bool:
+        """Whether the plan covers the pixels (DESIGN.md, pixels are in the proof): True when they are
+        not at risk of burned-in text (`pixelrisk`) or a `complete` blackout applies; False when a
+        text pixel rule (not complete) or `waive pixels` lets them out. `Rejected`, naming the rule
+        to add, when nothing decides them."""
+        risk = classify(*(_top_text(ds, tag) for tag in (SOP_CLASS, MODALITY, BURNED_IN_ANNOTATION)))
+        if risk is None:
+            return True
+        active = [r for r in self.plan.pixel_rules
+                  if r.kind != "burn-overlays" and (r.condition is None or truths[r.condition])]
+        if any(r.kind == "blackout" and r.complete for r in active):
+            return True
+        if active or self.plan.pixel_waiver is not None:
+            return False
+        raise Rejected(f"the pixels may carry burned-in text ({risk}) and no pixel rule decides them: add a "
+                       "`blackout` rule for this kind of image (or `blackout detected-text`), or "
+                       '`waive pixels because "..."`')
 
     # ------------------------------------------------------------ the walk
 
@@ -170,21 +219,27 @@ class Engine:
             tag = int(tag)
             if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in _CONTRACT):
                 continue
+            stored = ds.get_item(tag)  # the value as read, before pydicom decodes it
             try:
                 elem = ds[tag]
             except Exception:
                 ctx.outcome.notes.append(f"{format_tag(tag)}: value could not be decoded: removed")
+                continue
+            # the dictionary decides, not the file (nor pydicom's reading of a UN as the dictionary's VR)
+            vr, lie = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
+            if vr is None:
+                ctx.outcome.notes.append(lie)
                 continue
             block = (tag >> 16, (tag >> 8) & 0xFF)
             creator = None
             if is_private(tag):
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
-            rule = self.resolver.decide(tag, elem.VR, creator, position, ctx.truths)
-            rule, action = self.action_for(tag, elem.VR, rule, position, ctx)
+            rule = self.resolver.decide(tag, vr, creator, position, ctx.truths)
+            rule, action = self.action_for(tag, vr, rule, position, ctx)
             if ctx.trace is not None:
-                ctx.trace.append(Decision(position, tag, elem.VR, _length(elem), action, rule.order if rule else None))
-            new = self._act(elem, rule, action, position, ctx)
+                ctx.trace.append(Decision(position, tag, vr, _length(elem), action, rule.order if rule else None))
+            new = self._act(elem, vr, creator, stored, rule, action, position, ctx)
             if new is not None:
                 out.add(new)
                 if is_private(tag):
@@ -194,9 +249,9 @@ class Engine:
                 out.add(creators[block])
         return out
 
-    def _act(self, elem: DataElement, rule: PlanRule | None, action: str, position: Position,
-             ctx: _Context) -> DataElement | None:
-        found = self.verdict(int(elem.tag), elem.VR, action, ctx)
+    def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None, action: str,
+             position: Position, ctx: _Context) -> DataElement | None:
+        found = self.verdict(int(elem.tag), vr, action, ctx)
         if found.kind == DROP:
             return None
         if found.kind == WALK:
@@ -205,6 +260,12 @@ class Engine:
         if found.kind == NO_ITEMS:
             return DataElement(elem.tag, "SQ", Sequence())
         if found.kind == KEEP:
+            # the value as written: as read when pydicom has not decoded it yet, else encoded again
+            raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ctx.original._character_set)
+            why = kept_problem(int(elem.tag), vr, creator, len(raw or b""), lambda: raw or b"", ctx.multi_byte)
+            if why is not None:
+                ctx.outcome.notes.append(why)
+                return None
             return elem
         return self.transform(elem, found.action, rule, ctx, position)
 
@@ -283,10 +344,12 @@ class Engine:
     def stamp(self, out: Dataset, ctx: _Context) -> None:
         """The output contract's attributes, saying what was done."""
         plan = self.plan
-        out.PatientIdentityRemoved = "YES"
+        out.PatientIdentityRemoved = "YES" if ctx.covered else "NO"
         method = [f"deidlang {plan.name} {plan.version}"[:64], plan.plan_hash]
         method.append("pseudonymised with a site key" if ctx.key.persistent else "anonymised with a one-run key")
         method += [f"waived {format_tag(w.tag)}" for w in plan.waivers]
+        if not ctx.covered:
+            method.append("pixels not covered: burned-in text may remain")
         out.DeidentificationMethod = method
         if plan.codes:
             items = []
@@ -317,6 +380,41 @@ def require_instance(has_class: bool, has_instance: bool) -> None:
     """Only an instance (SOP Class and Instance UIDs with values) can be de-identified into a file."""
     if not (has_class and has_instance):
         raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
+
+
+def _readable(ds: Dataset, tag: int) -> None:
+    """A value a condition compares must be valid for its dictionary VR, else `EngineError`: a value
+    written `yes`, ` Y` or `YES\\YES` must neither decide a rule nor escape a `reject` (fail-closed)."""
+    stored = ds.get_item(tag)
+    what = f"{keyword_of(tag) or format_tag(tag)} {format_tag(tag)}"
+    try:
+        elem = ds[tag]
+    except Exception:
+        raise EngineError(f"{what}, which a condition reads, cannot be decoded: the file is failed") from None
+    vr, _ = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
+    if vr is None:
+        raise EngineError(f"{what}, which a condition reads, has a VR the dictionary does not give it: "
+                          "the file is failed")
+    if vr == "SQ":
+        return
+    raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ds._character_set)
+    if kept_problem(tag, vr, None, len(raw or b""), lambda: raw or b"") is not None:
+        raise EngineError(f"{what}, which a condition reads, is not a valid {vr} value: the file is failed")
+
+
+def _top_text(ds: Dataset, tag: int) -> str | None:
+    """A top-level value as text (several joined with a backslash); None when absent, ``?`` when it
+    cannot be decoded (which `pixelrisk` counts as the worst case)."""
+    try:
+        elem = ds.get(tag)
+        value = None if elem is None else elem.value
+    except Exception:
+        return "?"
+    if value is None:
+        return None if elem is None else ""
+    if isinstance(value, (bytes, bytearray)):
+        return "?"
+    return "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)
 
 
 def _length(elem: DataElement) -> int:

@@ -173,12 +173,3 @@ def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
             return "SS" if pixel_rep == 1 else "US"
         return "OW" if vr == "OB or OW" else vr.split(" or ")[0]
     return vr
-
-
-def _known_vr(tag: int, vr: str) -> str:
-    """The dictionary VR of a public element written as UN, where it has exactly one."""
-    try:
-        known = dictionary_VR(tag)
-    except KeyError:
-        return vr
-    return known if " or " not in known else vr

@@ -26,7 +26,9 @@ constant of an empty/dummy/replace rule instead (nothing of the value survives e
 What it does not handle it refuses with `Unsupported`, and the runner uses the reference engine for
 that file (counted): no preamble, a deflated or big-endian transfer syntax, an active pixel rule, a
 plan with an action that reads the whole dataset (`clean`), undefined-length UN elements, file meta
-values that are not ASCII, and anything malformed.
+values that are not ASCII. A file that is not well formed (`structure.check`, run first) is failed,
+not passed on: the reference engine must not re-admit what this path refused. Both decide an element
+by its dictionary VR and check a value kept as it was (`valuecheck`), as the reference engine does.
 """
 
 from __future__ import annotations
@@ -43,16 +45,17 @@ from pydicom.filewriter import write_data_element
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from .. import values
+from .. import pixelrisk, values
 from ..actions import ACTIONS
 from ..dictionary import format_tag
-from ..errors import Rejected
+from ..errors import EngineError, Rejected
 from ..plan import Plan, PlanRule
 from ..validate import atoms
-from . import conformance, filemeta
+from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
+from . import conformance, filemeta, structure
 from .dataset import _CONTRACT, Engine, Outcome, _Context, check_depth, engine_for, require_instance
 from .keys import Key
-from .reader import ElementReader, Unsupported, _Element, _known_vr
+from .reader import ElementReader, Unsupported, _Element
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
@@ -85,7 +88,7 @@ def _facts(plan: Plan) -> dict:
         whole = sorted({rule.action for rule in plan.rules if ACTIONS[rule.action].whole_dataset})
         facts["reason"] = (f"the plan's `{whole[0]}` reads the whole dataset" if whole else None)
         # A file's own SOP Instance UID is only checked to be there, unless a condition reads it.
-        facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID,
+        facts["read"] = tuple(sorted({_CHARSET, _SOP_CLASS, _PIXEL_REP, _PATIENT_ID, *pixelrisk.READS,
                                       *(atom.tag for cond in plan.conditions for atom in atoms(cond))}))
     return facts
 
@@ -93,6 +96,7 @@ def _facts(plan: Plan) -> dict:
 def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part], Outcome]:
     """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
     `Unsupported`. Ranges in the parts refer to ``data``."""
+    structure.check(data)  # before anything is read: a file the fast path refuses is failed, not passed on
     facts = _facts(plan)
     if facts["reason"]:
         raise Unsupported(facts["reason"])
@@ -155,7 +159,8 @@ class _Rewriter(ElementReader):
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
-        self.ctx = ctx = _Context(original, self.key, truths, outcome)
+        self.ctx = ctx = _Context(original, self.key, truths, outcome, multi_byte=self.multi_byte,
+                                  covered=self.engine.pixels_covered(original, truths))
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
         self.modules, self.required = conformance.requirements(str(original.get("SOPClassUID") or ""),
                                                                [e[0] for e in top])
@@ -163,7 +168,7 @@ class _Rewriter(ElementReader):
         self.results = _table("results", self.key, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, ())
-        stamps_key = (self.key.persistent, frozenset(ctx.dates))
+        stamps_key = (self.key.persistent, frozenset(ctx.dates), ctx.covered)
         stamps = _table("stamps", *context)
         if stamps_key not in stamps:
             made = Dataset()
@@ -188,6 +193,10 @@ class _Rewriter(ElementReader):
             self.pixel_rep = int.from_bytes(data[value:value + 2], "little")
         element = by_tag.get(_CHARSET)
         raw = data[element[3]:element[5]] if element else None
+        if raw is not None and (why := charset_problem(raw)):  # carried over as it is: only defined terms
+            raise EngineError(why + ": the file is failed")
+        self.multi_byte = raw is not None and multi_byte(
+            [t.strip(" \0") for t in bytes(raw).decode("latin-1").split("\\")])
         charsets = _table("charsets")
         if raw not in charsets:
             self.charset = convert_encodings("ISO_IR 6")  # to decode the character set itself
@@ -234,6 +243,7 @@ class _Rewriter(ElementReader):
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
         check_depth(position)
         data, ops, paths, top = self.data, self.ops, self.paths, not position
+        verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
@@ -255,8 +265,14 @@ class _Rewriter(ElementReader):
                 block = (tag >> 16, low >> 8)
                 if block in creators:
                     creator = creators[block][1]
-            elif vr == "UN":
-                vr = _known_vr(tag, vr)
+            else:  # the dictionary decides, not the file
+                decided = verdicts_vr.get((tag, vr))
+                if decided is None:
+                    decided = verdicts_vr[(tag, vr)] = decided_vr(tag, vr)
+                vr, lie = decided
+                if vr is None:
+                    notes.append(lie)
+                    continue
             key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator, seqs)
             op = ops.get(key)
             if op is None:
@@ -270,6 +286,12 @@ class _Rewriter(ElementReader):
                 if payload:
                     notes.append(payload)
                 continue
+            if kind == _COPY:
+                value, end = element[3], element[5]
+                why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
+                if why is not None:
+                    notes.append(why)
+                    continue
             if kind == _SEQ:
                 part = self._sequence(tag, [
                     b"".join(p[1] for p in self._level(self._elements(start, end), (*position, (tag, index))))

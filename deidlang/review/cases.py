@@ -40,7 +40,7 @@ from pydicom import dcmread
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import SecondaryCaptureImageStorage
+from pydicom.uid import CTImageStorage
 
 from ..compiler import compile_text
 from ..dictionary import parse_tag
@@ -49,6 +49,7 @@ from ..engine.conditions import evaluate
 from ..errors import DeidError, EngineError, Rejected, Span
 from ..plan import Plan
 from ..resolve import Resolver
+from ..valuecheck import safe_private_vr
 
 TEST_KEY = b"deidlang rule tests: a fixed, public key"
 
@@ -99,8 +100,10 @@ def run_cases(rules: str, case_file: str | Path) -> Report:
                         "write `cases:` then `- name: ...` items").with_text(text)
     includes = [*spec.get("base", []), rules if "/" not in rules else str(Path(rules).resolve())]
     rule_text = "".join(f'include "{name}"\n' for name in includes)
+    # the rules under test are named by the user: includes start from their folder
+    folder = Path(rules).resolve().parent if "/" in rules else None
     plan = compile_text('ruleset "under test" version "0.0.0"\nrequire minimum none because "rule tests"\n'
-                        + rule_text, source=str(path))
+                        + rule_text, source=str(path), base_dir=folder)
     report = Report(failures=[])
     for number, case in enumerate(spec.get("cases", [])):
         where = _line_span(path, *(lines[number] if number < len(lines) else (1, 1)))
@@ -174,7 +177,7 @@ def _run_case(plan: Plan, case: dict, folder: Path) -> list[Failure]:
 def build_dataset(spec: dict) -> Dataset:
     """A dataset from ``keyword: value`` pairs (an instance: SOP UIDs are added if missing)."""
     ds = _items(spec)
-    ds.SOPClassUID = ds.get("SOPClassUID", SecondaryCaptureImageStorage)
+    ds.SOPClassUID = ds.get("SOPClassUID", CTImageStorage)  # a class whose pixels need no pixel rule
     ds.SOPInstanceUID = ds.get("SOPInstanceUID", "1.2.826.0.1.3680043.10.1234.1")
     return ds
 
@@ -183,12 +186,14 @@ def _items(spec: dict) -> Dataset:
     if not isinstance(spec, dict):
         raise CaseError("an input is a mapping of keyword (or \"(gggg,eeee)\") to value")
     ds = Dataset()
+    creators = {(t >> 16, t & 0xFF): str(v) for t, v in ((_tag(k), v) for k, v in spec.items())
+                if t >> 16 & 1 and 0x10 <= t & 0xFFFF <= 0xFF}
     for key, value in spec.items():
         tag = _tag(key)
         try:
             vr = dictionary_VR(tag).split(" or ")[0]
-        except KeyError:
-            vr = "LO"  # private or unknown elements are given as text
+        except KeyError:  # private elements as Table E.3.10-1 says (a safe slot is kept only so), else text
+            vr = safe_private_vr(creators.get((tag >> 16, tag >> 8 & 0xFF)), tag) or "LO"
         if isinstance(value, list) and value and isinstance(value[0], dict):
             ds.add_new(tag, "SQ", Sequence([_items(item) for item in value]))
             continue

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from ..engine import engine_for
 from ..errors import EngineError, Rejected
@@ -49,7 +49,7 @@ class Written:
 def dataset(witness: Witness) -> Dataset:
     """The witness as a dataset (an instance: SOP class and instance UIDs included)."""
     ds = witness.point.dataset()
-    ds.SOPClassUID = ds.get("SOPClassUID", SecondaryCaptureImageStorage)
+    ds.SOPClassUID = ds.get("SOPClassUID", CTImageStorage)  # a class whose pixels need no pixel rule
     ds.SOPInstanceUID = ds.get("SOPInstanceUID", _SOP_INSTANCE)
     if witness.kind == "element" and witness.tag not in ds:
         _plant(ds, witness)

@@ -13,13 +13,15 @@ from ..resolve import Resolver
 from ._analysis import atoms, deciders, survivals
 from ._finding import Finding
 from .minimum import minimum
+from .pixels import PixelCoverage, pixel_coverage
 from .profile import basic_profile
 from .waivers import waivers
 
 OBLIGATIONS = (minimum, waivers)
 PROFILES = {"basic-profile": basic_profile}
 
-__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "atoms", "deciders", "proved", "survivals", "validate"]
+__all__ = ["Finding", "OBLIGATIONS", "PROFILES", "PixelCoverage", "atoms", "deciders", "pixel_coverage", "proved",
+           "survivals", "validate"]
 
 
 def validate(plan: Plan, profile: str | None = None) -> list[Finding]:

@@ -28,6 +28,8 @@ class Survival:
 
     rule: PlanRule | None
     via_path: bool = False
+    #: changed, but by a constant date offset: anyone who reads the rules can undo it
+    reversible: bool = False
 
 
 def survivals(plan: Plan, resolver: Resolver, tag: int, vr: str,
@@ -44,7 +46,16 @@ def survivals(plan: Plan, resolver: Resolver, tag: int, vr: str,
             action = rule.action if rule else resolver.default_action(tag)
             if not changes(action):
                 found.setdefault(rule.order if rule else None, Survival(rule, via_path))
+            elif rule is not None and constant_shift(rule):
+                found.setdefault(rule.order, Survival(rule, via_path, reversible=True))
     return list(found.values())
+
+
+def constant_shift(rule: PlanRule) -> bool:
+    """A `shift-date` by a fixed number of days: written in a reviewed, versioned rule file, the offset
+    is known to every reader, so the original date is one subtraction away. A keyed per-patient shift
+    is not (its offsets need the key)."""
+    return rule.action == "shift-date" and rule.argument is not None and not rule.argument.per_patient
 
 
 def deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | None]:

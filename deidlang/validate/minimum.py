@@ -31,6 +31,11 @@ def leak_finding(plan: Plan, name: str, survival: Survival, what: str, tag: int,
         help_ = f"add a rule that removes or replaces {name}, or `waive` it with a reason"
         return Finding("error", f"{name} {what} can survive unchanged: {why}", None, help_, tag, waivable)
     where = "in one sequence position " if survival.via_path else ""
+    if survival.reversible:
+        return Finding("error", f"{name} {what} is only shifted by a constant offset {where}which anyone who "
+                       "reads the rules can undo", plan.origin(rule.order),
+                       f"shift it `by patient within N days` (keyed), or `waive` {name.split(' ')[0]} with a reason",
+                       tag, waivable, plan.columns_of(rule))
     why = f"`{rule.action}` {where}lets it through"
     return Finding("error", f"{name} {what} can survive unchanged: {why}", plan.origin(rule.order),
                    f"change this rule or `waive` {name.split(' ')[0]} with a reason", tag, waivable,

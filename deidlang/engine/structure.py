@@ -1,0 +1,291 @@
+"""The structure of an encoded file, checked once before either engine reads it.
+
+A file must never vote on its own fate. A length that covers the next elements, an item tag where no
+sequence is open, a file meta element in the body or pixel data cut short each make readers disagree
+on what the file holds: a lenient reader resynchronises, a byte copier keeps the covered elements
+inside a kept value. So a file whose structure is not well formed is failed, with a reason that names
+the defect and never a value, and both engines (the fast path before it reads, the reference engine
+before pydicom reads) call `check` on the same bytes: neither can write what the other refused, and a
+fallback cannot re-admit it.
+
+Well formed here means: every element header and value lies inside its file, item or sequence; an
+undefined length is used only by a sequence, an undefined-length UN (a sequence written in implicit
+VR) or encapsulated pixel data, and is closed by its delimiter; items appear only in sequences and
+fragments only in encapsulated pixel data; tags ascend within each dataset; no group 0002 element
+follows the file meta; native pixel data holds at least Rows x Columns x frames x samples x bits, and
+an image (Rows, Columns, BitsAllocated at the top level) has pixel data.
+`check_dataset` applies the last two to a Dataset given in memory.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset
+
+from .. import limits
+from ..dictionary import ALL_VRS, format_tag, keyword_of
+from ..errors import EngineError
+
+
+class Malformed(EngineError):
+    """The file's structure is not well formed; the message names the defect (never a value)."""
+
+
+_VRS = frozenset(vr.encode() for vr in ALL_VRS)
+_LONG = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_PIXEL_DATA = 0x7FE00010
+_NATIVE_PIXELS = {0x7FE00008: 32, 0x7FE00009: 64, _PIXEL_DATA: 0}  # float, double (bits fixed), pixel data
+_IMPLICIT, _BIG, _DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", ("1.2.840.10008.1.2.1.99",)
+_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC = (0x00280010, 0x00280011, 0x00280002, 0x00280100,
+                                                          0x00280008, 0x00280004)
+_IMAGE = frozenset((_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC))
+_SHORT = _VRS - _LONG
+_SHORT_HEADER = struct.Struct("<HH2xH").unpack_from
+_LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from)
+_BE = (struct.Struct(">HH").unpack_from, struct.Struct(">H").unpack_from, struct.Struct(">L").unpack_from)
+
+
+def check(data: bytes) -> None:
+    """Raise `Malformed` unless ``data`` (a Part 10 file, or a dataset written without preamble and
+    file meta) is well formed from its first byte to its last."""
+    try:
+        _check(data)
+    except Malformed as err:
+        if data[128:132] != b"DICM":
+            raise Malformed(f"not a DICOM file (no DICM prefix, and no well-formed dataset: {err.message})") from None
+        raise
+
+
+def _check(data: bytes) -> None:
+    size = len(data)
+    offset = 132 if size >= 132 and data[128:132] == b"DICM" else 0
+    syntax = None
+    if offset or data[:2] == b"\x02\x00":
+        reader = _Reader(data, False, True)
+        while offset + 8 <= size and data[offset:offset + 2] == b"\x02\x00":
+            tag, vr, value, length = reader.header(offset, size)
+            if length == _UNDEFINED:
+                raise Malformed("a file meta element has an undefined length")
+            if value + length > size:
+                raise Malformed("a file meta element runs past the end of the file")
+            if tag == 0x00020010:
+                syntax = bytes(data[value:value + length]).rstrip(b"\0 ").decode("ascii", "replace")
+            offset = value + length
+    if offset + 8 > size:
+        raise Malformed("the file holds no dataset")
+    if syntax is None:  # as pydicom guesses: explicit VR when the first element names one; the byte order
+        # that gives the first group the smaller number (groups start low: 0008)
+        implicit = data[offset + 4:offset + 6] not in _VRS
+        little = _LE[1](data, offset)[0] <= _BE[1](data, offset)[0]
+    else:
+        implicit, little = syntax == _IMPLICIT, syntax != _BIG
+    body, start = data, offset
+    if syntax in _DEFLATED:
+        most = limits.inflated()
+        try:
+            body, start = zlib.decompressobj(-zlib.MAX_WBITS).decompress(bytes(data[offset:]), most + 1), 0
+        except zlib.error:
+            raise Malformed("the deflated dataset cannot be inflated") from None
+        if len(body) > most:
+            raise Malformed(f"the deflated data set inflates to more than {most >> 20} MiB ({limits.INFLATED_ENV})")
+    _Reader(body, implicit, little).dataset(start, len(body), 0, False)
+
+
+def check_dataset(ds: Dataset) -> None:
+    """The checks that apply to a Dataset given in memory: no file meta element among its elements, and
+    native pixel data not shorter than its image size (at every depth)."""
+    for tag in ds.keys():
+        if tag >> 16 == 0x0002:
+            raise Malformed("a file meta element (group 0002) is in the dataset")
+        if ds.get_item(tag).VR == "SQ":
+            for item in ds[tag].value:
+                check_dataset(item)
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and not _native(meta.get("TransferSyntaxUID")):
+        return
+    for tag, bits in _NATIVE_PIXELS.items():
+        elem = ds.get_item(tag) if tag in ds else None
+        if elem is None or getattr(elem, "is_undefined_length", False) or getattr(elem, "length", 0) == _UNDEFINED:
+            continue
+        image = {}
+        for t in _IMAGE:
+            try:
+                image[t] = ds[t].value if t in ds else None
+            except Exception:  # undecodable: as if absent
+                pass
+        _pixels(len(elem.value or b""), image, bits)
+
+
+def _native(syntax) -> bool:
+    return syntax is None or syntax in (_IMPLICIT, _BIG, "1.2.840.10008.1.2.1", *_DEFLATED)
+
+
+class _Reader:
+    """One pass over the elements of a body in one encoding (a UN sequence switches to implicit VR
+    little endian for its contents, as the standard says)."""
+
+    def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
+        self.data, self.implicit, self.little = data, implicit, little
+        self.tag_of, self.u16, self.u32 = _LE if little else _BE
+
+    def header(self, offset: int, stop: int) -> tuple[int, str | None, int, int]:
+        """(tag, VR or None when implicit, start of value, length) of the element at ``offset``."""
+        data = self.data
+        if offset + 8 > stop:
+            raise Malformed("an element header runs past the end of " + ("the file" if stop == len(data) else
+                                                                          "its item"))
+        group, elem = self.tag_of(data, offset)
+        tag = group << 16 | elem
+        if group == 0xFFFE or self.implicit:
+            return tag, None, offset + 8, self.u32(data, offset + 4)[0]
+        raw = bytes(data[offset + 4:offset + 6])
+        if raw not in _VRS:
+            raise Malformed(f"{_name(tag)} has no valid VR")
+        if raw in _LONG:
+            if offset + 12 > stop:
+                raise Malformed("an element header runs past the end of its item or file")
+            return tag, raw.decode(), offset + 12, self.u32(data, offset + 8)[0]
+        return tag, raw.decode(), offset + 8, self.u16(data, offset + 6)[0]
+
+    def dataset(self, offset: int, stop: int, depth: int, delimited: bool) -> int:
+        """Check the elements from ``offset`` to ``stop``, or (``delimited``) to an item delimiter;
+        return where they end."""
+        if depth > limits.depth():
+            raise Malformed("sequences are nested too deep")
+        last, image, data, pixels = -1, {}, self.data, False
+        short = not self.implicit and self.little  # most headers: read inline, below
+        while offset < stop:
+            if short and offset + 8 <= stop and data[offset + 4:offset + 6] in _SHORT:
+                group, elem, length = _SHORT_HEADER(data, offset)
+                tag, value = group << 16 | elem, offset + 8
+                if (group in (0x0002, 0xFFFE) or tag <= last or value + length > stop or tag in _IMAGE
+                        or tag in _NATIVE_PIXELS):
+                    vr = bytes(data[offset + 4:offset + 6]).decode()  # the general way, with its messages
+                else:
+                    last, offset = tag, value + length
+                    continue
+            else:
+                tag, vr, value, length = self.header(offset, stop)
+            if tag >> 16 == 0xFFFE:
+                if tag == _ITEM_END and delimited:
+                    if length:
+                        raise Malformed("an item delimiter has a length")
+                    return value
+                raise Malformed(f"an item or delimiter tag ({_name(tag)}) outside a sequence")
+            if tag >> 16 == 0x0002:
+                raise Malformed("a file meta element (group 0002) is in the dataset")
+            if tag <= last:
+                raise Malformed(f"{_name(tag)} is out of order or repeated")
+            last = tag
+            if length == _UNDEFINED:
+                pixels = pixels or tag == _PIXEL_DATA
+                offset = self._undefined(tag, vr, value, stop, depth)
+                continue
+            end = value + length
+            if end > stop:
+                raise Malformed(f"{_name(tag)} runs past the end of " + ("the file" if stop == len(self.data)
+                                                                              else "its item"))
+            if vr == "SQ" or vr is None and _implicit_sequence(tag):
+                self._items(value, end, depth)
+            elif tag in _IMAGE:
+                image[tag] = self._value(tag, vr, value, end)
+            elif tag in _NATIVE_PIXELS:
+                pixels = True
+                _pixels(length, image, _NATIVE_PIXELS[tag])
+            offset = end
+        if delimited:
+            raise Malformed("an item of undefined length has no delimiter")
+        if not depth and _ROWS in image and _COLUMNS in image and _BITS in image and not pixels:
+            raise Malformed("the image has no pixel data: the file is cut short")
+        return offset
+
+    def _undefined(self, tag: int, vr: str | None, value: int, stop: int, depth: int) -> int:
+        """Where an undefined-length element ends (past its sequence delimiter)."""
+        if tag == _PIXEL_DATA and vr in (None, "OB", "OW"):
+            return self._fragments(value, stop)
+        if vr == "UN":  # a sequence in implicit VR little endian (PS3.5 6.2.2)
+            return _Reader(self.data, True, True)._items(value, stop, depth, delimited=True)
+        if vr == "SQ" or vr is None and (tag >> 16 & 1 or _implicit_sequence(tag, unknown=True)):
+            return self._items(value, stop, depth, delimited=True)
+        raise Malformed(f"{_name(tag)} has an undefined length but is not a sequence")
+
+    def _items(self, offset: int, stop: int, depth: int, delimited: bool = False) -> int:
+        """Check the items of a sequence; return where it ends."""
+        while offset < stop:
+            tag, _, value, length = self.header(offset, stop)
+            if tag == _SEQ_END and delimited:
+                if length:
+                    raise Malformed("a sequence delimiter has a length")
+                return value
+            if tag != _ITEM:
+                raise Malformed("a sequence holds an element that is not an item")
+            if length == _UNDEFINED:
+                offset = self.dataset(value, stop, depth + 1, True)
+            elif value + length > stop:
+                raise Malformed("an item runs past the end of its sequence")
+            else:
+                offset = self.dataset(value, value + length, depth + 1, False)
+        if delimited:
+            raise Malformed("a sequence of undefined length has no delimiter")
+        return offset
+
+    def _fragments(self, offset: int, stop: int) -> int:
+        """Check the fragments of encapsulated pixel data; return where they end."""
+        while True:
+            tag, _, value, length = self.header(offset, stop)
+            if tag == _SEQ_END:
+                return value
+            if tag != _ITEM or length == _UNDEFINED:
+                raise Malformed("encapsulated pixel data holds something other than fragments")
+            offset = value + length
+            if offset > stop:
+                raise Malformed("a pixel data fragment runs past the end of the file")
+
+    def _value(self, tag: int, vr: str | None, value: int, end: int):
+        """An image attribute: a number (US), or the text of NumberOfFrames and PhotometricInterpretation."""
+        if tag in (_FRAMES, _PHOTOMETRIC):
+            return bytes(self.data[value:end]).decode("latin-1").strip(" \0")
+        return self.u16(self.data, value)[0] if end - value >= 2 else None
+
+
+def _name(tag: int) -> str:
+    """A tag as messages name it: only one the dictionary knows, since the four bytes read where a
+    damaged file has no header can be four bytes of a value."""
+    keyword = keyword_of(tag)
+    return f"{keyword} {format_tag(tag)}" if keyword else "an element"
+
+
+def _implicit_sequence(tag: int, unknown: bool = False) -> bool:
+    """Whether an implicit-VR element is a sequence by the dictionary (``unknown``: also when the
+    dictionary does not know it, as pydicom reads an undefined length)."""
+    try:
+        return dictionary_VR(tag) == "SQ"
+    except KeyError:
+        return unknown
+
+
+def _pixels(length: int, image: dict, bits: int) -> None:
+    """Native pixel data must hold what its image attributes say it holds."""
+    rows, columns = image.get(_ROWS), image.get(_COLUMNS)
+    bits = bits or image.get(_BITS)
+    if not (isinstance(rows, int) and isinstance(columns, int) and isinstance(bits, int)):
+        return  # no image size to hold it to: not an image the viewers would draw
+    try:
+        frames = max(int(str(image.get(_FRAMES) or 1)), 1)
+    except ValueError:
+        frames = 1
+    samples = image.get(_SAMPLES) if isinstance(image.get(_SAMPLES), int) else 1
+    photometric = str(image.get(_PHOTOMETRIC) or "")
+    per_frame = rows * columns * samples
+    if photometric.endswith("_422"):
+        per_frame = rows * columns * 2
+    elif photometric.endswith("_420"):
+        per_frame = rows * columns * 3 // 2
+    needed = (per_frame * frames * bits + 7) // 8
+    if length < needed:
+        raise Malformed("the pixel data is shorter than its image size (Rows x Columns x frames x samples x bits)")
