@@ -103,7 +103,16 @@ def test_dciodvfy_finds_no_new_errors_in_the_default_rules_outputs(tmp_path):
     written, new = iodcheck.run_and_check(files, tmp_path)
     print(f"\n{len(files)} inputs, {written} written; new errors: {new}")
     assert written >= 25  # secondary captures and ultrasound without a pixel rule are rejected (issue 13)
-    assert new == {}
+    assert {name: errors for name, errors in new.items() if name not in KNOWN_UN_SEQUENCE} == {}
+    for name in KNOWN_UN_SEQUENCE:  # the known gap, exactly as it stands: nothing else new in those files
+        assert set(new.get(name, {})) <= {UN_SEQUENCE_REMOVED}
+
+
+# A sequence written as UN is removed, fail closed (issue 13), and in these two RT Dose files that sequence
+# is a Type 1C one: reading a UN sequence as implicit-VR items in both engines would keep it (left open).
+KNOWN_UN_SEQUENCE = ("018-rtdose_rle_1frame.dcm", "022-rtdose_rle.dcm")
+UN_SEQUENCE_REMOVED = ("Error - # - Missing attribute for Type 1C Conditional - Module=# "
+                       "[/ReferencedRTPlanSequence(300c,0002)]")
 
 
 def _report() -> Dataset:
