@@ -15,9 +15,13 @@ import difflib
 import re
 from pathlib import Path
 
-from pydicom.dataset import Dataset
+from . import _walker
 
-from ._version import __version__
+_walker.install()  # before any module of the fast path is imported: which walker runs is decided here
+
+from pydicom.dataset import Dataset  # noqa: E402
+
+from ._version import __version__  # noqa: E402
 from .compiler import Compilation, collect_file, compile_file, compile_text, resolve_ruleset, shipped_rulesets
 from .engine import Key, Outcome, engine_for
 from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError, KeyPolicyError,

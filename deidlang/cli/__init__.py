@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import click
 
 from .._version import __version__
+from .._walker import describe
 from ..errors import DeidError, InputError, RuleError
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
@@ -49,7 +50,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="deidlang")
+@click.version_option(__version__, prog_name="deidlang", message=f"%(prog)s, version %(version)s\n{describe()}")
 def cli() -> None:
     """Review, prove and run DICOM de-identification rules."""
 

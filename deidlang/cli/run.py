@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..plancache import compile_cached as compile_rules
 from ..dictionary import format_tag, keyword_of
 from .. import limits
+from .._walker import describe
 from ..runner import (FINISHED, LAYOUTS, FileResult, discover, load_key, preview, quiet_pydicom,
                       require_site_key, run)
 
@@ -79,7 +80,7 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     require_site_key(key, map_path, resume)  # before the banner, which names the key's kind
     if not quiet:
         mode = "pseudonymisation (site key)" if key.persistent else "anonymisation (random one-run key)"
-        click.echo(f"rules {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}, {mode}", err=True)
+        click.echo(f"rules {plan.name} {plan.version} sha256:{plan.plan_hash[:16]}, {mode}, {describe()}", err=True)
     progress = None
     if not quiet and sys.stderr.isatty():  # a live bar: files, files/s, MB/s, ETA, errors so far
         total = sum(1 for _ in discover(inputs))
