@@ -179,3 +179,9 @@ def _examples(count: int) -> list:
 
     collect()
     return found
+
+
+def test_compiled_modules_hold_no_doctests():
+    """The doctest run skips them (conftest.py): a doctest there would never run."""
+    for name in _walker.COMPILED:
+        assert ">>>" not in _walker.source_of(name).read_text(encoding="utf-8"), name

@@ -7,11 +7,15 @@
 Generates, deterministically, a CT corpus (512x512 uint16 slices in 10 studies) and a small-file corpus
 (16x16), each file with a realistic header of about 120 elements including private blocks and
 sequences. Then reports the median wall time of: `cp -r`, a no-op pydicom read + write, deidlang with
-the basic profile on 1 and 2 workers (fast path) and with the reference engine, and peer tools that are
-installed (dicognito and dicom-anonymizer from the `bench` extra, GDCM's gdcmanon from Debian's
-libgdcm-tools), with ratios to `cp` and to pydicom, the peak RSS of each, and the time to compile the
-basic profile. Each tool also runs on a tenth of each corpus, which separates its fixed start from
-its cost per file, and the fast path is timed in-process. Every figure is measured in the run.
+the basic profile on 1 and 2 workers (fast path, with the walker this install runs, and forced to the
+pure-Python walker) and with the reference engine, and peer tools that are installed (dcmanon,
+dicognito and dicom-anonymizer from the `bench` extra, GDCM's gdcmanon from Debian's libgdcm-tools),
+with ratios to dcmanon and to `cp` paired round by round, the peak RSS of each, the time to compile
+the basic profile and the start of `deidlang run` with a cached plan. Each tool also runs on a tenth
+of each corpus, which separates its fixed start from its cost per file, and the fast path is timed
+in-process. Every figure is measured in the run. ``--only deidlang,dcmanon,cp`` times only the tools
+whose labels start so; ``--rss 10000,200000`` measures deidlang's peak RSS on that many small files
+on disk instead.
 """
 
 from __future__ import annotations
@@ -112,6 +116,19 @@ for path in src.rglob("*.dcm"):
     dcmread(path).save_as(out)
 """
 
+DCMANON = """
+import os, sys
+from dcmanon import Anonymizer
+src, dst = sys.argv[1], sys.argv[2]
+anonymizer = Anonymizer()
+for folder, dirs, files in os.walk(src):
+    out = os.path.join(dst, os.path.relpath(folder, src))
+    os.makedirs(out, exist_ok=True)
+    for name in files:
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(anonymizer.anonymize(os.path.join(folder, name)))
+"""
+
 REFERENCE = """
 import sys
 import deidlang
@@ -122,7 +139,7 @@ for src, dst in plan_outputs([sys.argv[1]], sys.argv[2]):
 """
 
 
-def tools(work: Path) -> list[tuple[str, Callable[[Path, Path], list[str]]]]:
+def tools(work: Path, only: tuple[str, ...] = ()) -> list[tuple[str, Callable[[Path, Path], list[str]]]]:
     """(label, command for an input and a new output folder) of every tool to time; peers only when
     installed (the `bench` extra: dicognito, dicom-anonymizer; Debian's libgdcm-tools: gdcmanon)."""
     py = sys.executable
@@ -133,8 +150,12 @@ def tools(work: Path) -> list[tuple[str, Callable[[Path, Path], list[str]]]]:
                                                 "--workers", "1"]),
         ("deidlang, 2 workers", lambda src, out: [py, "-m", "deidlang", "run", str(src), "-o", str(out), "-q",
                                                  "--workers", "2"]),
+        ("deidlang, pure-Python walker, 1 worker", lambda src, out: [
+            "env", "DEIDLANG_PURE=1", py, "-m", "deidlang", "run", str(src), "-o", str(out), "-q", "--workers", "1"]),
         ("deidlang reference engine, 1 worker", lambda src, out: [py, "-c", REFERENCE, str(src), str(out)]),
     ]
+    if importlib.util.find_spec("dcmanon"):  # Rust, with a Python API: its default profile, one file at a time
+        found.append(("dcmanon (Rust), 1 process", lambda src, out: [py, "-c", DCMANON, str(src), str(out)]))
     if shutil.which("gdcmanon") and shutil.which("openssl"):  # its basic profile needs a certificate
         key, cert = work / "gdcm-key.pem", work / "gdcm-cert.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
@@ -149,7 +170,7 @@ def tools(work: Path) -> list[tuple[str, Callable[[Path, Path], list[str]]]]:
         found.append(("dicom-anonymizer, 1 process per folder", lambda src, out: [
             "sh", "-c", f'for d in "{src}"/*/; do n=$(basename "$d"); mkdir -p "{out}/$n" && '
                         f'"{anonymizer}" "$d" "{out}/$n" >/dev/null || exit 2; done']))
-    return found
+    return [(label, command) for label, command in found if not only or label.startswith(only)]
 
 
 def timed(command: list[str], out: Path) -> tuple[float, float, int]:
@@ -191,11 +212,12 @@ def fast_path_per_file(corpus: Path, repeat: int) -> tuple[float, float]:
     return passes[0], statistics.median(passes[1:])
 
 
-def bench(name: str, corpus: Path, subset: Path, work: Path, repeat: int) -> None:
+def bench(name: str, corpus: Path, subset: Path, work: Path, repeat: int, walker: str,
+          only: tuple[str, ...] = ()) -> None:
     """Every tool ``repeat`` times on the corpus and on a tenth of it, interleaved, so that drift of
     the machine hits all alike. The difference between the two gives each tool's cost per file
     beyond its fixed start, which is what a run over an archive of millions of files pays."""
-    found = tools(work)
+    found = tools(work, only)
     runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in found}
     small_runs: dict[str, list[float]] = {label: [] for label, _ in found}
     for round_ in range(repeat):
@@ -204,18 +226,21 @@ def bench(name: str, corpus: Path, subset: Path, work: Path, repeat: int) -> Non
             runs[label].append(timed(command(corpus, out), out))
             small_runs[label].append(timed(command(subset, out), out)[0])
     median = {label: statistics.median(s for s, _, _ in times) for label, times in runs.items()}
-    cp, noop = median["cp -r"], median["pydicom read+write (no change)"]
-    print(f"\n{name} (median of {repeat}; wall time varies with the machine's I/O, CPU time much less)")
-    print(f"{'tool':<42}{'wall s':>8}{'min s':>7}{'x cp':>7}{'x pydicom':>10}{'CPU s':>7}{'peak RSS MiB':>13}")
+    baselines = [label for label in ("dcmanon (Rust), 1 process", "cp -r") if label in runs]
+
+    def paired(label: str, baseline: str) -> float:
+        """The median over rounds of this tool's time over the baseline's in the same round."""
+        return statistics.median(a[0] / b[0] for a, b in zip(runs[label], runs[baseline]))
+
+    heads = "".join(f"{'x ' + b.split()[0]:>11}" for b in baselines)
+    print(f"\n{name} (median of {repeat}; ratios paired round by round; {walker})")
+    print(f"{'tool':<42}{'wall s':>8}{'min s':>7}{heads}{'CPU s':>7}{'peak RSS MiB':>13}")
     for label, seconds in median.items():
         times = runs[label]
         cpu = statistics.median(c for _, c, _ in times)
         rss = max(r for _, _, r in times)
-        print(f"{label:<42}{seconds:>8.2f}{min(s for s, _, _ in times):>7.2f}{seconds / cp:>7.2f}"
-              f"{seconds / noop:>10.2f}{cpu:>7.2f}{rss / 1024:>13.0f}")
-    for peer in [label for label in median if label.startswith(("gdcmanon", "dicognito", "dicom-anonymizer"))]:
-        print(f"{peer}: {median[peer] / median['deidlang, 1 worker']:.1f}x the wall time of deidlang on 1 worker, "
-              f"{median[peer] / median['deidlang, 2 workers']:.1f}x on 2")
+        ratios = "".join(f"{paired(label, b):>11.2f}" for b in baselines)
+        print(f"{label:<42}{seconds:>8.2f}{min(s for s, _, _ in times):>7.2f}{ratios}{cpu:>7.2f}{rss / 1024:>13.0f}")
     files, few = (sum(1 for _ in folder.rglob("*.dcm")) for folder in (corpus, subset))
     start = {label: statistics.median(times) for label, times in small_runs.items()}
     per_file = {label: max(median[label] - start[label], 1e-9) / (files - few) * 1000 for label in median}
@@ -224,9 +249,61 @@ def bench(name: str, corpus: Path, subset: Path, work: Path, repeat: int) -> Non
     for label, ms in per_file.items():
         fixed = max(start[label] - ms * few / 1000, 0.0)
         print(f"{label:<42}{ms:>8.3f}{ms / per_file['cp -r']:>7.2f}{fixed:>8.2f}")
-    for peer in [label for label in per_file if label.startswith(("gdcmanon", "dicognito", "dicom-anonymizer"))]:
-        print(f"{peer}: per file {per_file[peer] / per_file['deidlang, 1 worker']:.1f}x deidlang on 1 worker, "
-              f"{per_file[peer] / per_file['deidlang, 2 workers']:.1f}x on 2")
+
+
+def make_many(folder: Path, files: int, per_folder: int = 1000) -> None:
+    """``files`` small files fast: one encoded file, its instance number and UIDs rewritten in place
+    (equal lengths), each file its own patient and study (the per-process tables' worst case)."""
+    ds = header(0, 1, 1)
+    ds.Rows = ds.Columns = 16
+    ds.PixelData = bytes(512)
+    marker = "9999999"
+    ds.PatientID, ds.PatientName = f"PID{marker}", f"Patient^{marker}"
+    ds.SOPInstanceUID = f"1.2.826.0.1.3680043.10.7.{marker}.1.1"
+    ds.StudyInstanceUID = f"1.2.826.0.1.3680043.10.7.{marker}"
+    ds.SeriesInstanceUID = f"1.2.826.0.1.3680043.10.7.{marker}.1"
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    template = folder / "template.dcm"
+    folder.mkdir(parents=True, exist_ok=True)
+    ds.save_as(template, enforce_file_format=True)
+    data = template.read_bytes()
+    template.unlink()
+    for i in range(files):
+        sub = folder / f"{i // per_folder:05d}"
+        if i % per_folder == 0:
+            sub.mkdir()
+        (sub / f"{i:07d}.dcm").write_bytes(data.replace(marker.encode(), f"{i:07d}".encode()))
+
+
+def peak_rss(counts: list[int], work: Path) -> None:
+    """Peak RSS of `deidlang run` (1 and 2 workers) on each count of small files on disk."""
+    py = sys.executable
+    print(f"\npeak RSS of deidlang run on small files on disk, each its own patient and study (GNU time)")
+    print(f"{'files':>9}{'workers':>8}{'wall s':>8}{'peak RSS MiB':>13}")
+    for count in counts:
+        corpus = work / f"rss-{count}"
+        make_many(corpus, count)
+        for workers in (1, 2):
+            out = work / "rss-out"
+            seconds, _, rss = timed([py, "-m", "deidlang", "run", str(corpus), "-o", str(out), "-q",
+                                     "--workers", str(workers)], out)
+            shutil.rmtree(work / "rss-out.deidlang", ignore_errors=True)
+            print(f"{count:>9}{workers:>8}{seconds:>8.1f}{rss / 1024:>13.1f}", flush=True)
+        shutil.rmtree(corpus)
+
+
+def run_start(work: Path, repeat: int) -> float:
+    """Median seconds of `deidlang run` on one small file, its plan cached by an earlier run."""
+    corpus = work / "one"
+    make_many(corpus, 1)
+    times = []
+    for _ in range(repeat + 1):
+        out = work / "one-out"
+        times.append(timed([sys.executable, "-m", "deidlang", "run", str(corpus), "-o", str(out), "-q"], out)[0])
+        shutil.rmtree(work / "one-out.deidlang", ignore_errors=True)
+    shutil.rmtree(corpus)
+    return statistics.median(times[1:])  # the first run caches the plan
 
 
 def main() -> None:
@@ -237,9 +314,19 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None,
                         help="where corpora and outputs go (default: the system's temporary folder; "
                              "/dev/shm measures without the disk)")
+    parser.add_argument("--only", default="", help="comma-separated label prefixes of the tools to time")
+    parser.add_argument("--rss", default="", help="comma-separated file counts: peak RSS only")
     args = parser.parse_args()
+    only = tuple(p.strip() for p in args.only.split(",") if p.strip())
+    if "cp" in only:
+        only += ("cp -r",)
     sys.path.insert(0, str(ROOT))
+    os.environ["PYTHONPATH"] = str(ROOT)  # the tools' deidlang is this checkout's
     import deidlang.compiler as compiler
+    from deidlang._walker import describe
+
+    walker = describe()
+    print(f"deidlang runs the {walker}")
 
     start = time.perf_counter()
     compiler.compile_file("basic-profile")
@@ -250,6 +337,12 @@ def main() -> None:
     print(f"compile basic-profile: {cold * 1000:.0f} ms cold (grammar load included), {warm * 1000:.0f} ms warm")
     with tempfile.TemporaryDirectory(prefix="deidlang-bench-", dir=args.dir) as tmp:
         work = Path(tmp)
+        if args.rss:
+            peak_rss([int(n) for n in args.rss.split(",")], work)
+            return
+        bare = statistics.median(timed([sys.executable, "-c", "pass"], work / "x")[0] for _ in range(args.repeat))
+        print(f"start of deidlang run on one file, plan cached: {run_start(work, args.repeat) * 1000:.0f} ms "
+              f"(python -c pass: {bare * 1000:.0f} ms)")
         for name, files, size in (("CT corpus", args.ct, 512), ("small-file corpus", args.small, 16)):
             if not files:
                 continue
@@ -260,7 +353,8 @@ def main() -> None:
             first, later = fast_path_per_file(corpus, args.repeat)
             print(f"\n{name}: fast path in-process {first:.3f} ms per file on the first pass "
                   f"(new UIDs keyed), {later:.3f} ms on later passes")
-            bench(f"{name}: {files} files, {size_bytes / 1e6:.0f} MB", corpus, subset, work, args.repeat)
+            bench(f"{name}: {files} files, {size_bytes / 1e6:.0f} MB", corpus, subset, work, args.repeat, walker,
+                  only)
             shutil.rmtree(corpus)
             shutil.rmtree(subset)
 
