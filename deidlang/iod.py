@@ -44,7 +44,9 @@ class Condition:
     source: str  # the PS3.3 table
 
     def describe(self) -> str:
-        """>>> conditions()[0x00209057].describe()
+        """The condition in words, for notes.
+
+        >>> conditions()[0x00209057].describe()
         '(0020,9056) is present'
         """
         names = " or ".join(f"({t >> 16:04X},{t & 0xFFFF:04X})" for t in self.others)
