@@ -89,6 +89,16 @@ def known(sop_class: str) -> bool:
     return sop_class in _modules()
 
 
+def sop_classes() -> list[str]:
+    """The SOP Classes the tables know, sorted."""
+    return sorted(_modules())
+
+
+def all_modules(sop_class: str) -> tuple[str, ...]:
+    """Every module of the IOD, whether or not a dataset would use it."""
+    return tuple(sorted(module for module, _ in _modules().get(sop_class, ())))
+
+
 def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...]:
     """The modules of the IOD of ``sop_class`` in use, given the tags at the dataset's top level
     (none for a SOP Class the tables do not know)."""

@@ -14,7 +14,8 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-_VALUES = re.compile(r'<[^<>]*>|"[^"]*"|\b\d+(\.\d+)*\b')
+# a value dciodvfy quotes in <...> (cut at the line's end where it holds a line break), "...", or a number
+_VALUES = re.compile(r'<[^<>]*(>|$)|"[^"]*"|\b\d+(\.\d+)*\b')
 
 
 #: The public corpora the check runs over, where installed (the `corpus` extra): package, folder in it,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 
+from pydicom.dataelem import DataElement
+
 from .. import iod
 from ..actions import ACTIONS, Text
 from ..dictionary import format_tag
@@ -64,6 +66,17 @@ def adjust(action: str, tag: int, vr: str, position, required: Mapping[iod.Path,
     if not need.needs_value and action == "remove":
         return "empty", f"{format_tag(tag)}: the IOD needs the attribute ({where}): written empty"
     return action, None
+
+
+def replacement(tag: int, vr: str, position, required: Mapping[iod.Path, iod.Requirement],
+                notes: list[str]) -> DataElement | None:
+    """What replaces an element whose value cannot be written as the rule says (a kept value not valid
+    for its VR): the IOD's substitute where it needs the attribute (noted), else nothing (removed)."""
+    action, why = adjust("remove", tag, vr, position, required)
+    if action == "remove" or why is None:
+        return None
+    notes.append(why)
+    return DataElement(tag, vr, ACTIONS[action].constant(vr, None))
 
 
 def overrides(position, present: Collection[int], value: Callable[[int], str | None], resolver, truths,

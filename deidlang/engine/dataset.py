@@ -267,7 +267,7 @@ class Engine:
             why = kept_problem(int(elem.tag), vr, creator, len(raw or b""), lambda: raw or b"", ctx.multi_byte)
             if why is not None:
                 ctx.outcome.notes.append(why)
-                return None
+                return conformance.replacement(int(elem.tag), vr, position, ctx.required, ctx.outcome.notes)
             return elem
         return self.transform(elem, found.action, rule, ctx, position)
 

@@ -299,6 +299,11 @@ class _Rewriter(ElementReader):
                 why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
                 if why is not None:
                     notes.append(why)
+                    # the reference engine removes a value pydicom cannot decode before it decides anything
+                    decodable = self._text(element) != "?"
+                    new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
+                    if new is not None:
+                        out.append((tag, self._encode(new)))
                     continue
             if kind == _SEQ:
                 part = self._sequence(tag, [
