@@ -8,12 +8,11 @@ skipped; a file that includes itself, directly or not, is an error.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, overload
@@ -24,6 +23,7 @@ from pydicom.valuerep import validate_value
 from . import ast, conditions
 from ._resources import shipped_dir
 from .actions import ACTIONS
+from .collector import collecting_less
 from .dictionary import (ALL_VRS, VALUE_CHARS, cid7050, format_tag, keyword_of, suggest_keywords, tag_for_keyword,
                          vrs_of)
 from .errors import CompileError, DeidSyntaxError, ErrorLevel, InputError, RuleError, RuleErrors, Span
@@ -196,6 +196,10 @@ class _Compiler:
         self.depth = 0
 
     def run(self, text: str, source: str, base_dir: Path) -> Plan:
+        with collecting_less():
+            return self._run(text, source, base_dir)
+
+    def _run(self, text: str, source: str, base_dir: Path) -> Plan:
         try:
             self._program(text, source, base_dir)
         except RuleError as err:
@@ -226,16 +230,10 @@ class _Compiler:
             raise errors[0] if len(errors) == 1 else RuleErrors(list(errors))
         return plan
 
-    @contextlib.contextmanager
-    def _collecting(self) -> Iterator[None]:
+    def _collecting(self) -> "_Collecting":
         """Record an error of one statement (or selector) and go on with the next, unless the level
         says stop at the first."""
-        try:
-            yield
-        except RuleError as err:
-            if self.level is ErrorLevel.IMMEDIATE:
-                raise
-            self.errors.append(err.with_text(self.texts.get(err.span.source) if err.span else None))
+        return _Collecting(self)
 
     def _parse(self, text: str, source: str):
         """Parse, and past a syntax error go on with the following lines (statements are one line
@@ -506,6 +504,25 @@ class _Compiler:
                 self.warnings.append((f"`{name}` is never decided by this rule: line {line} overrides it",
                                       order, *cols))
         self.warnings.sort(key=lambda w: (w[1], w[2:]))
+
+
+class _Collecting:
+    """`_Compiler._collecting` as a plain context manager: it wraps every statement and selector, and
+    a generator-based one cost more than the checks inside it on a long file."""
+
+    __slots__ = ("compiler",)
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self.compiler = compiler
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, err, trace) -> bool:
+        if err is None or not isinstance(err, RuleError) or self.compiler.level is ErrorLevel.IMMEDIATE:
+            return False
+        self.compiler.errors.append(err.with_text(self.compiler.texts.get(err.span.source) if err.span else None))
+        return True
 
 
 _SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
