@@ -296,8 +296,8 @@ def read_dataset(data: bytes):
     preamble or file meta as long as they parse into an instance; anything else is refused. A
     deflated dataset is inflated only up to the limit (`limits.inflated`). Only a well-formed file is
     parsed (`structure.check`): pydicom reads leniently, and no lenient reading of a damaged file may
-    be written."""
-    structure.check(data)
+    be written. Sequences written as UN are read as the sequences they are (`structure.check`)."""
+    data = structure.check(data)
     _check_inflation(data)
     try:
         return dcmread(io.BytesIO(data))

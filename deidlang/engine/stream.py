@@ -96,11 +96,15 @@ def _facts(plan: Plan) -> dict:
 def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part], Outcome]:
     """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
     `Unsupported`. Ranges in the parts refer to ``data``."""
-    structure.check(data)  # before anything is read: a file the fast path refuses is failed, not passed on
+    # before anything is read: a file the fast path refuses is failed, not passed on
+    source = structure.check(data)  # ``data``, or a copy with UN-written sequences re-encoded
     facts = _facts(plan)
     if facts["reason"]:
         raise Unsupported(facts["reason"])
-    return _Rewriter(data, engine_for(plan), Key.of(key), facts["read"]).run()
+    parts, outcome = _Rewriter(source, engine_for(plan), Key.of(key), facts["read"]).run()
+    if source is not data:  # ranges refer to the copy
+        parts = [bytes(source[p.start:p.stop]) if isinstance(p, range) else p for p in parts]
+    return parts, outcome
 
 
 def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:

@@ -13,8 +13,10 @@ undefined length is used only by a sequence, an undefined-length UN (a sequence 
 VR) or encapsulated pixel data, and is closed by its delimiter; items appear only in sequences and
 fragments only in encapsulated pixel data; tags ascend within each dataset; no group 0002 element
 follows the file meta; native pixel data holds at least Rows x Columns x frames x samples x bits, and
-an image (Rows, Columns, BitsAllocated at the top level) has pixel data.
-`check_dataset` applies the last two to a Dataset given in memory.
+an image (Rows, Columns, BitsAllocated at the top level) has pixel data. The inside of a public
+element the dictionary knows as a sequence but written as UN is checked as the implicit VR sequence it
+is, and `check` hands both engines the file with it re-encoded as that sequence (`unsequence`).
+`check_dataset` applies the pixel checks and the group 0002 check to a Dataset given in memory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pydicom.dataset import Dataset
 from .. import limits
 from ..dictionary import ALL_VRS, format_tag, keyword_of
 from ..errors import EngineError
+from . import unsequence
 
 
 class Malformed(EngineError):
@@ -50,18 +53,23 @@ _LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct
 _BE = (struct.Struct(">HH").unpack_from, struct.Struct(">H").unpack_from, struct.Struct(">L").unpack_from)
 
 
-def check(data: bytes) -> None:
+def check(data: bytes) -> bytes:
     """Raise `Malformed` unless ``data`` (a Part 10 file, or a dataset written without preamble and
-    file meta) is well formed from its first byte to its last."""
+    file meta) is well formed from its first byte to its last; return the bytes both engines read:
+    ``data`` itself, or (rarely) a copy in which sequences written as UN are re-encoded as the
+    sequences they are (`unsequence`)."""
     try:
-        _check(data)
+        start = _check(data)
     except Malformed as err:
         if data[128:132] != b"DICM":
             raise Malformed(f"not a DICOM file (no DICM prefix, and no well-formed dataset: {err.message})") from None
         raise
+    return data if start is None else unsequence.explicit(data, start)
 
 
-def _check(data: bytes) -> None:
+def _check(data: bytes) -> int | None:
+    """Check ``data``; where its dataset starts when it holds a sequence written as UN that
+    `unsequence` re-encodes, else None."""
     size = len(data)
     offset = 132 if size >= 132 and data[128:132] == b"DICM" else 0
     syntax = None
@@ -93,7 +101,11 @@ def _check(data: bytes) -> None:
             raise Malformed("the deflated dataset cannot be inflated") from None
         if len(body) > most:
             raise Malformed(f"the deflated data set inflates to more than {most >> 20} MiB ({limits.INFLATED_ENV})")
-    _Reader(body, implicit, little).dataset(start, len(body), 0, False)
+    # Sequences written as UN are re-encoded only in explicit VR little endian: in other syntaxes they
+    # are removed (`valuecheck.decided_vr`), fail closed.
+    reader = _Reader(body, implicit, little, un_sequences=little and not implicit and syntax not in _DEFLATED)
+    reader.dataset(start, len(body), 0, False)
+    return start if reader.found else None
 
 
 def check_dataset(ds: Dataset) -> None:
@@ -129,9 +141,11 @@ class _Reader:
     """One pass over the elements of a body in one encoding (a UN sequence switches to implicit VR
     little endian for its contents, as the standard says)."""
 
-    def __init__(self, data: bytes, implicit: bool, little: bool) -> None:
+    def __init__(self, data: bytes, implicit: bool, little: bool, un_sequences: bool = False) -> None:
         self.data, self.implicit, self.little = data, implicit, little
         self.tag_of, self.u16, self.u32 = _LE if little else _BE
+        #: whether public sequences written as UN are read (and re-encoded) as sequences; `found`: seen one
+        self.un_sequences, self.found = un_sequences, False
 
     def header(self, offset: int, stop: int) -> tuple[int, str | None, int, int]:
         """(tag, VR or None when implicit, start of value, length) of the element at ``offset``."""
@@ -192,6 +206,9 @@ class _Reader:
                                                                               else "its item"))
             if vr == "SQ" or vr is None and _implicit_sequence(tag):
                 self._items(value, end, depth)
+            elif vr == "UN" and self.un_sequences and unsequence.is_un_sequence(tag):
+                self.found = True  # a sequence in implicit VR little endian (PS3.5 6.2.2)
+                _Reader(self.data, True, True)._items(value, end, depth)
             elif tag in _IMAGE:
                 image[tag] = self._value(tag, vr, value, end)
             elif tag in _NATIVE_PIXELS:
@@ -209,6 +226,7 @@ class _Reader:
         if tag == _PIXEL_DATA and vr in (None, "OB", "OW"):
             return self._fragments(value, stop)
         if vr == "UN":  # a sequence in implicit VR little endian (PS3.5 6.2.2)
+            self.found = self.found or self.un_sequences and unsequence.is_un_sequence(tag)
             return _Reader(self.data, True, True)._items(value, stop, depth, delimited=True)
         if vr == "SQ" or vr is None and (tag >> 16 & 1 or _implicit_sequence(tag, unknown=True)):
             return self._items(value, stop, depth, delimited=True)
