@@ -104,7 +104,7 @@ def test_dciodvfy_finds_no_new_errors_in_the_default_rules_outputs(tmp_path):
     written, new = iodcheck.run_and_check(files, tmp_path / "run", str(rules))
     print(f"\n{ {source: len(found) for source, found in corpus.items()} }: {len(files)} inputs, {written} written; "
           f"new errors: {new}")
-    assert written >= 70  # pydicom's test files alone: 85, some unreadable or not instances
+    assert written >= 60  # pydicom's test files alone: 85, some unreadable, not instances or failed closed
     assert new == {}
 
 
