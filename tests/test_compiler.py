@@ -223,7 +223,8 @@ def test_indexed_candidates_are_the_rules_that_apply_in_precedence_order():
     # rule gives (ties of precedence in plan order)
     plan = compile_text('remove (0011,xxxx)\nkeep group 0011\nremove (0011,10xx) if Modality == "CT"\n'
                         'remove (0x11,xxxx)\nkeep (0011,1010)\nremove private\nkeep (60xx,3000)\n'
-                        'remove group 6000\nkeep "GEMS" 0011,xx10, "GEMS" 0011,xx10 vr LO\nremove (0011,x0x0), (0011,0x0x)')
+                        'remove group 6000\nkeep "GEMS" 0011,xx10, "GEMS" 0011,xx10 vr LO\n'
+                        'remove (0011,x0x0), (0011,0x0x)')
     resolver = Resolver(plan)
     for tag in (0x00111010, 0x00111000, 0x00110010, 0x00211010, 0x60003000, 0x60000010, 0x00100010):
         for vr, creator in (("LO", None), ("LO", "GEMS"), ("SH", "GEMS"), ("UN", "OTHER")):
