@@ -22,15 +22,19 @@ class Resolver:
         self._exact: dict[int, list[PlanRule]] = {}
         self._paths: dict[int, list[PlanRule]] = {}
         self._by_vr: dict[str, list[PlanRule]] = {}
-        self._general: list[PlanRule] = []  # masks, groups, creators, private: few, tested in turn
+        #: private elements named by creator, by (creator, group, element offset): a safe list can name thousands
+        self._by_creator: dict[tuple[str, int, int], list[PlanRule]] = {}
+        self._general: list[PlanRule] = []  # masks, groups, private: few, tested in turn
         for rule in plan.rules:
-            kind = rule.selector.kind
-            if kind == "tag":
-                self._exact.setdefault(rule.selector.tag, []).append(rule)
-            elif kind == "path":
-                self._paths.setdefault(rule.selector.tag, []).append(rule)
-            elif kind == "vr":
-                self._by_vr.setdefault(rule.selector.vr, []).append(rule)
+            selector = rule.selector
+            if selector.kind == "tag":
+                self._exact.setdefault(selector.tag, []).append(rule)
+            elif selector.kind == "path":
+                self._paths.setdefault(selector.tag, []).append(rule)
+            elif selector.kind == "vr":
+                self._by_vr.setdefault(selector.vr, []).append(rule)
+            elif selector.kind == "creator":
+                self._by_creator.setdefault((selector.creator, selector.group, selector.tag), []).append(rule)
             else:
                 self._general.append(rule)
         for rules in self._paths.values():
@@ -45,6 +49,8 @@ class Resolver:
         found = self._cache.get(key)
         if found is None:
             pool = self._exact.get(tag, []) + self._by_vr.get(vr, []) + self._general
+            if creator is not None:  # `Selector.matches` still checks the rest (the block's offsets, the VR)
+                pool += self._by_creator.get((creator, tag >> 16, tag & 0xFF), [])
             found = tuple(sorted((r for r in pool if r.applies(tag, vr, creator)),
                                  key=lambda r: r.precedence, reverse=True))
             self._cache[key] = found

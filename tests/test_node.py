@@ -4,6 +4,7 @@ installed), the same checks as the batch runner."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,6 +118,34 @@ def test_rejected_instance_gets_a_failure_status_and_the_node_goes_on(node, tmp_
     reasons = list((tmp_path / "quarantine").glob("*.reason.txt"))
     assert len(reasons) == 1 and "burned-in text" in reasons[0].read_text()
     assert len(list((tmp_path / "store").rglob("*.dcm"))) == 1
+
+
+def _modes(folder: Path) -> set[str]:
+    return {oct(p.stat().st_mode & 0o777) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("private", [False, True])
+def test_store_and_outbox_files_follow_the_umask_unless_private_and_quarantine_is_owner_only(node, tmp_path, private):
+    """Stored and outbox files are made as cp makes them (0644 under umask 022), owner-only with
+    ``private``; quarantine copies and reasons are 0600 either way."""
+    rules = 'include "basic-profile"\nreject if BurnedInAnnotation == "YES" because "burned-in text"'
+    old = os.umask(0o022)
+    try:
+        stored = node(store=tmp_path / "store", rules=rules, private=private)
+        # a destination nobody listens on: the instances stay in the outbox
+        queued = node(forward=Destination("ARCHIVE", "127.0.0.1", _free_port()), outbox=tmp_path / "outbox",
+                      private=private, retry_seconds=60)
+        bad, good = study(2)
+        bad.BurnedInAnnotation = "YES"
+        assert send(stored.address[1], [bad, good]) == [0xC000, 0]
+        assert send(queued.address[1], study(1)) == [0]
+    finally:
+        os.umask(old)
+    expected = {"0o600"} if private else {"0o644"}
+    assert _modes(tmp_path / "store") == expected
+    assert len(list((tmp_path / "outbox").glob("*.dcm"))) == 1
+    assert _modes(tmp_path / "outbox") == expected
+    assert len(list((tmp_path / "quarantine").iterdir())) == 2 and _modes(tmp_path / "quarantine") == {"0o600"}
 
 
 @pytest.mark.integration
