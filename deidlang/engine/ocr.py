@@ -9,6 +9,7 @@ worker per core).
 
 Frames are rendered as 8-bit images first (`render`): 8-bit data as it is, deeper data windowed to a
 robust range, MONOCHROME1 inverted, palette colour through its LUT. Identical frames are read once.
+PP-OCR's detector reads each frame enlarged (small text) and skips its flat parts (`regions_to_read`).
 Boxes come back axis-aligned and padded, in image coordinates, with the frame they were first seen on.
 """
 
