@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -33,9 +34,9 @@ ENGINES = ("rapidocr", "tesseract")
 MIN_CONFIDENCE = {"rapidocr": 0.0, "tesseract": 0.7}
 #: pixels added around every detected box, plus this fraction of its height
 PAD, PAD_FRACTION = 2, 0.25
-#: PP-OCR detection settings, its own defaults: lower thresholds and local contrast stretching
-#: changed nothing measurable (docs/pixels.md, Benchmark)
-DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6, "det_limit_side_len": 736}
+#: PP-OCR detection thresholds, its own defaults: lower ones and local contrast stretching found at
+#: most one more of the lines missed (docs/pixels.md, Benchmark)
+DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6}
 #: frames are shown to the detector enlarged this many times, so that 8 px text (5-6 px of ink)
 #: becomes as tall as the text the model learnt from; at PP-OCR's own scale (the shorter side to
 #: 736 px) such text gives no response at all. The longer side stays within `DETECTION_MAX_SIDE`.
@@ -218,6 +219,7 @@ def _rapidocr(threads: int):
     options = {f"{part}_{kind}_op_num_threads": threads if kind == "intra" else 1
                for part in ("det", "cls", "rec") for kind in ("intra", "inter")}
     engine = RapidOCR(**options, **DETECTION)
+    detecting = threading.Lock()
 
     def run(image: np.ndarray):
         colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
@@ -227,8 +229,9 @@ def _rapidocr(threads: int):
             quads = []
             for x0, y0, x1, y1 in regions_to_read(image):
                 crop = colour[y0:y1, x0:x1]
-                engine.text_det.limit_side_len = max(32, round(scale * min(crop.shape[:2])))
-                found, _ = engine.text_det(np.ascontiguousarray(crop))
+                with detecting:  # the detector's scale is its own setting: one frame at a time (gateway threads)
+                    engine.text_det.limit_side_len = max(32, round(scale * min(crop.shape[:2])))
+                    found, _ = engine.text_det(np.ascontiguousarray(crop))
                 quads.extend(np.asarray(q, np.float32) + np.float32([x0, y0]) for q in (() if found is None else found))
             if not quads:
                 return
