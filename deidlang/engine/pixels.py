@@ -89,7 +89,7 @@ def _check_size(ds: Dataset) -> None:
     try:
         size = (int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames") or 1) * int(ds.get("SamplesPerPixel", 1))
                 * max(1, (int(ds.get("BitsAllocated", 8)) + 7) // 8))
-    except Exception:  # missing, not numbers, or values of the wrong length (pydicom's BytesLengthException)
+    except Exception:  # missing, not numbers, or not decodable as their VR (a 3-byte US)
         raise EngineError("a pixel rule applies but the pixels cannot be decoded: Rows, Columns, frames or bits "
                           "are missing or not numbers") from None
     if size > limits.pixels():
