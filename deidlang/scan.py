@@ -21,10 +21,10 @@ from pathlib import Path
 
 from pydicom import dcmread
 
+from . import pixelrisk
 from .engine import dataset as reference
 from .engine import identifying, ocr, pixels
 from .engine.keys import Key
-from . import pixelrisk
 from .errors import EngineError, Rejected
 from .plan import Plan
 

@@ -9,6 +9,7 @@ worker per core).
 
 Frames are rendered as 8-bit images first (`render`): 8-bit data as it is, deeper data windowed to a
 robust range, MONOCHROME1 inverted, palette colour through its LUT. Identical frames are read once.
+PP-OCR's detector reads each frame enlarged (small text) and skips its flat parts (`regions_to_read`).
 Boxes come back axis-aligned and padded, in image coordinates, with the frame they were first seen on.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,13 +28,22 @@ from ..errors import EngineError
 
 ENGINES = ("rapidocr", "tesseract")
 #: per engine, a reading below this confidence (0-1) is reported but, unless it matches an identifying
-#: value, not blacked out: speckle and anatomy read as low-confidence "words"
-MIN_CONFIDENCE = {"rapidocr": 0.6, "tesseract": 0.7}
+#: value, not blacked out. Tesseract reads speckle and anatomy as low-confidence "words"; PP-OCR's
+#: detector already keeps them out (its box threshold), and a box it finds that reads badly is a
+#: hard line (small, faint, turned, a unit like "cm" alone), not no text: all its boxes are blacked out.
+MIN_CONFIDENCE = {"rapidocr": 0.0, "tesseract": 0.7}
 #: pixels added around every detected box, plus this fraction of its height
-PAD, PAD_FRACTION = 2, 0.15
-#: PP-OCR detection settings, its own defaults: lower thresholds changed nothing measurable and a
-#: larger scale doubles the time per frame (docs/pixels.md, Benchmark)
-DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6, "det_limit_side_len": 736}
+PAD, PAD_FRACTION = 2, 0.25
+#: PP-OCR detection thresholds, its own defaults: lower ones and local contrast stretching found at
+#: most one more of the lines missed (docs/pixels.md, Benchmark)
+DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6}
+#: frames are shown to the detector enlarged this many times, so that 8 px text (5-6 px of ink)
+#: becomes as tall as the text the model learnt from; at PP-OCR's own scale (the shorter side to
+#: 736 px) such text gives no response at all. The longer side stays within `DETECTION_MAX_SIDE`.
+DETECTION_SCALE, DETECTION_MAX_SIDE = 2.5, 2000
+#: `regions_to_read`: tile side, the contrast below which a tile holds no legible text, and the
+#: share of the image above which the whole image is read in one piece
+FLAT_TILE, FLAT_LEVELS, WHOLE_IMAGE = 32, 8, 0.7
 #: fraction of pixels ignored at each end of the range when deeper-than-8-bit data is windowed
 _TAIL = 0.0001
 
@@ -143,6 +154,44 @@ def merge(regions: Iterable[tuple[int, int, int, int]], gap: int = 0) -> list[tu
     return sorted(tuple(b) for b in boxes)
 
 
+def regions_to_read(image: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """The rectangles (x0, y0, x1, y1) of an 8-bit image the detector reads: every tile of
+    `FLAT_TILE` pixels that is not flat, with one tile around it, joined into rectangles; the whole
+    image when those cover most of it. A tile is flat when none of its pixels (past the 0.5% at each
+    end) stands out from its median by more than `FLAT_LEVELS` grey levels or four times its noise:
+    text that does not stand out from its noise cannot be read by anyone. Black borders, air and
+    plain screen backgrounds then cost nothing.
+
+    >>> image = np.zeros((256, 256), np.uint8); image[100:110, 40:90] = 255
+    >>> regions_to_read(image)
+    [(0, 64, 128, 160)]
+    """
+    rows, cols = image.shape[:2]
+    t = FLAT_TILE
+    ty, tx = -(-rows // t), -(-cols // t)
+    padded = np.pad(image.reshape(rows, cols, -1).astype(np.int16), ((0, ty * t - rows), (0, tx * t - cols), (0, 0)),
+                    mode="edge")
+
+    def tiled(a):
+        return a.reshape(ty, t, tx, t, -1).transpose(0, 2, 4, 1, 3).reshape(ty, tx, -1, t * t)
+
+    low, mid, high = np.percentile(tiled(padded), [0.5, 50, 99.5], axis=-1)
+    # the noise's standard deviation from neighbours' differences, which text (flat strokes, few edges)
+    # hardly changes: for Gaussian noise their median magnitude is 0.954 sigma
+    steps = np.abs(np.diff(padded, axis=1, append=padded[:, -1:]))
+    noise = np.median(tiled(steps), axis=-1) / 0.954
+    busy = (np.maximum(high - mid, mid - low) > np.maximum(FLAT_LEVELS, 4 * noise)).any(axis=-1)
+    grown = busy.copy()
+    grown[1:] |= busy[:-1]
+    grown[:-1] |= busy[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    rects = merge([(int(x), int(y), 1, 1) for y, x in zip(*np.nonzero(grown))], gap=1)
+    if sum(w * h for _, _, w, h in rects) > WHOLE_IMAGE * ty * tx:
+        return [(0, 0, cols, rows)]
+    return [(x * t, y * t, min((x + w) * t, cols), min((y + h) * t, rows)) for x, y, w, h in rects]
+
+
 # A reader takes an 8-bit image and yields (x0, y0, x1, y1, text, confidence 0-1).
 
 def _reader(engine: str):
@@ -170,24 +219,36 @@ def _rapidocr(threads: int):
     options = {f"{part}_{kind}_op_num_threads": threads if kind == "intra" else 1
                for part in ("det", "cls", "rec") for kind in ("intra", "inter")}
     engine = RapidOCR(**options, **DETECTION)
+    detecting = threading.Lock()
 
     def run(image: np.ndarray):
         colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
+        rows, cols = image.shape[:2]
+        scale = min(DETECTION_SCALE, DETECTION_MAX_SIDE / max(rows, cols))
         try:
+            quads = []
+            for x0, y0, x1, y1 in regions_to_read(image):
+                crop = colour[y0:y1, x0:x1]
+                with detecting:  # the detector's scale is its own setting: one frame at a time (gateway threads)
+                    engine.text_det.limit_side_len = max(32, round(scale * min(crop.shape[:2])))
+                    found, _ = engine.text_det(np.ascontiguousarray(crop))
+                quads.extend(np.asarray(q, np.float32) + np.float32([x0, y0]) for q in (() if found is None else found))
+            if not quads:
+                return
+            crops = engine.get_crop_img_list(colour, quads)
+            readings = list(engine.text_rec(crops)[0])
             # The angle classifier turns text on speckle upside down too often; instead a reading
             # that scores low is tried once more turned half round (text drawn upside down, or
             # turned 90 degrees the other way).
-            result, _ = engine(colour, use_cls=False, text_score=0.0, box_thresh=DETECTION["det_box_thresh"],
-                               unclip_ratio=DETECTION["det_unclip_ratio"])
-            for reading in result or ():
-                quad, text, score = reading
-                if score < 0.9:
-                    crop = engine.get_crop_img_list(colour, [np.array(quad, np.float32)])[0]
-                    (turned, turned_score), = engine.text_rec([np.ascontiguousarray(np.rot90(crop, 2))])[0]
-                    if turned_score > score:
-                        text, score = turned, turned_score
-                xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-                yield min(xs), min(ys), max(xs), max(ys), str(text), float(score)
+            low = [i for i, (_, score) in enumerate(readings) if score < 0.9]
+            if low:
+                turned = engine.text_rec([np.ascontiguousarray(np.rot90(crops[i], 2)) for i in low])[0]
+                for i, (text, score) in zip(low, turned):
+                    if score > readings[i][1]:
+                        readings[i] = (text, score)
+            for quad, (text, score) in zip(quads, readings):
+                yield (float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()),
+                       float(quad[:, 1].max()), str(text), float(score))
         except Exception as err:  # never pass text through because the reader failed
             raise EngineError(f"OCR failed ({type(err).__name__})") from None
 
