@@ -173,7 +173,7 @@ class OutputTree:
         try:
             digest, size = hashlib.sha256(), 0
             try:
-                for chunk in chunks_:
+                for chunk in _coalesced(chunks_):
                     digest.update(chunk)
                     size += len(chunk)
                     _write_all(fd, chunk)
@@ -321,6 +321,25 @@ def _digest(folder: int, name: str) -> tuple[int, str]:
         return size, digest.hexdigest()
     finally:
         os.close(fd)
+
+
+#: Chunks shorter than this are joined before they are hashed and written (one write, not one per element).
+_JOIN_BELOW = 1 << 16
+
+
+def _coalesced(chunks_: Iterable[bytes | memoryview]) -> Iterable[bytes | memoryview]:
+    """The same bytes in fewer chunks: runs of short ones joined, long ones (pixel data) as they are."""
+    pending: list[bytes | memoryview] = []
+    for chunk in chunks_:
+        if len(chunk) < _JOIN_BELOW:
+            pending.append(chunk)
+            continue
+        if pending:
+            yield b"".join(pending)
+            pending = []
+        yield chunk
+    if pending:
+        yield b"".join(pending)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

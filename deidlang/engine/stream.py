@@ -75,6 +75,8 @@ _TABLES: dict[tuple, dict] = {}
 _TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
 _VERDICT_LIMIT = 1024  # verdicts hold a small decoded Dataset each; files come a study at a time
 _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
+_CHECKED_VALUE_LIMIT = 64  # kept values up to this long are checked once per process (`kept_problem`)
+_UNCHECKED = object()
 
 
 Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
@@ -248,6 +250,7 @@ class _Rewriter(ElementReader):
         check_depth(position)
         data, ops, paths, top = self.data, self.ops, self.paths, not position
         verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
+        checked = _table("checked", multi)
         dates, notes = self.ctx.dates, self.outcome.notes
         creators = {}
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
@@ -296,7 +299,14 @@ class _Rewriter(ElementReader):
                 continue
             if kind == _COPY:
                 value, end = element[3], element[5]
-                why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
+                if end - value <= _CHECKED_VALUE_LIMIT:  # a series repeats most kept values: checked once
+                    raw = data[value:end]
+                    why = checked.get((tag, vr, creator, raw), _UNCHECKED)
+                    if why is _UNCHECKED:
+                        why = checked[(tag, vr, creator, raw)] = kept_problem(tag, vr, creator, end - value,
+                                                                              lambda: raw, multi)
+                else:
+                    why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
                 if why is not None:
                     notes.append(why)
                     # the reference engine removes a value pydicom cannot decode before it decides anything
