@@ -38,7 +38,8 @@ SQ_POOL = ["RequestAttributesSequence", "ReferencedStudySequence", "ProcedureCod
 SAFE_CREATORS = sorted({row["private_creator"] for row in safe_private()})[:6]
 _GENERATABLE = set("AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OW PN SH SL SS ST TM UC UI UL UR US UT".split())
 _SKIP_GROUPS = {0x0000, 0x0002, 0x0004, 0x7FE0, 0xFFFE}
-_SKIP_TAGS = {0x00080005, 0x00080016, 0x00080018, 0x00280100, 0x00280103}
+_SKIP_TAGS = {0x00080005, 0x00080016, 0x00080018, 0x00280100, 0x00280103,
+              0x00280301}  # BurnedInAnnotation other than NO: rejected without a pixel rule (`pixelrisk`)
 # (tag, VR) pool: non-minimum, single VR, neither file meta nor structure the writer depends on.
 POOL = sorted((tag, entry[0]) for tag, entry in DicomDictionary.items()
               if entry[0] in _GENERATABLE and tag >> 16 not in _SKIP_GROUPS and tag not in MINIMUM_TAGS

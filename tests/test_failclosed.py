@@ -484,40 +484,54 @@ def top_level(data: bytes) -> tuple[bool, list[tuple[int, int, int, int]]]:
     return implicit, out
 
 
+#: Mutations that always make a CT image file refused: a cut exactly between two elements (a smaller,
+#: well-formed dataset, but a CT image without its pixels), and native pixel data grown by a payload.
+REFUSED = ("clean cut", "payload")
+
+
 @st.composite
-def mutants(draw, data: bytes) -> bytes:
-    """``data`` with one structural mutation: a length, a VR, an item tag, or a cut."""
+def mutants(draw, data: bytes, payload: bytes = b"QZXPAYLOAD") -> tuple[str, bytes]:
+    """(kind, ``data`` with one structural mutation): a length, a VR, an item tag, a cut anywhere or
+    between two elements, or ``payload`` appended to the pixel data (its length grown to cover it)."""
     implicit, elements = top_level(data)
-    kind = draw(st.sampled_from(["length", "vr", "item", "truncate"] if not implicit else ["length", "item",
-                                                                                            "truncate"]))
+    kind = draw(st.sampled_from(["length", "item", "truncate", *REFUSED] + ([] if implicit else ["vr"])))
     out = bytearray(data)
     if kind == "truncate":
-        return bytes(out[:draw(st.integers(133, len(data) - 1))])
+        return kind, bytes(out[:draw(st.integers(133, len(data) - 1))])
+    if kind == "clean cut":
+        return kind, bytes(out[:draw(st.sampled_from([start for start, *_ in elements]))])
+    if kind == "payload":
+        start, value, length, _ = next(e for e in elements if e[3] == 0x7FE00010)
+        payload += b"\0" * (len(payload) % 2)
+        out[value - 4:value] = (length + len(payload)).to_bytes(4, "little")
+        return kind, bytes(out[:value + length] + payload + out[value + length:])
     start, value, length, _ = draw(st.sampled_from(elements))
     if kind == "item":
-        return bytes(out[:start] + b"\xfe\xff\x00\xe0" + draw(st.integers(0, 300)).to_bytes(4, "little")
-                     + out[start:])
+        return kind, bytes(out[:start] + b"\xfe\xff\x00\xe0" + draw(st.integers(0, 300)).to_bytes(4, "little")
+                           + out[start:])
     if kind == "vr":
         out[start + 4:start + 6] = draw(st.sampled_from(sorted(deidlang.dictionary.ALL_VRS))).encode()
-        return bytes(out)
+        return kind, bytes(out)
     new = draw(st.one_of(st.integers(0, length + 300), st.just(0xFFFFFFFF)))
     if value - start == 8 and not implicit:
         out[start + 6:start + 8] = (new & 0xFFFF).to_bytes(2, "little")
     else:
         out[value - 4:value] = new.to_bytes(4, "little")
-    return bytes(out)
+    return kind, bytes(out)
 
 
 @given(planted=planted_datasets(), data=st.data())
 def test_one_structural_mutation_never_leaks_and_only_well_formed_files_are_written(planted, data):
-    """Generated valid datasets, one mutation each (length, VR, item tag, truncation): no canary in any
-    written byte, in either engine; a written file was well formed (the structure check passed)."""
+    """Generated valid datasets, one mutation each (length, VR, item tag, truncation, a cut between two
+    elements, a payload after the pixels): no canary in any written byte, in either engine; a written
+    file was well formed (the structure check passed); a clean cut or a payload is always refused."""
     import io
     import tempfile
 
     buffer = io.BytesIO()
     planted.dataset.save_as(buffer, enforce_file_format=True)
-    mutant = data.draw(mutants(buffer.getvalue()))
+    canary = next(iter(planted.searchable()))  # the payload is one of the dataset's canaries
+    kind, mutant = data.draw(mutants(buffer.getvalue(), canary))
     try:
         structure.check(mutant)
         well_formed = True
@@ -529,6 +543,9 @@ def test_one_structural_mutation_never_leaks_and_only_well_formed_files_are_writ
         (tmp / "in.dcm").write_bytes(mutant)
         results = both(tmp / "in.dcm", plan, tmp)
     assert results[0][0].status == results[1][0].status, (results[0][0].reason, results[1][0].reason)
+    if kind in REFUSED:
+        assert not well_formed or kind == "clean cut"
+        assert results[0][0].status == "failed", (kind, results[0][0].reason)
     for result, written in results:
         assert result.status in ("written", "failed", "rejected")
         if written is not None:
