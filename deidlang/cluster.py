@@ -20,7 +20,10 @@ from pathlib import Path
 from .engine import Key
 from .errors import InputError
 from .plan import Plan
-from .runner import KEY_ENV, FileResult, Target, _placer, load_key, process, quiet_pydicom
+from .runner.onefile import FileResult, process
+from .runner.outputs import Target, placer
+from .runner.reasons import quiet_pydicom
+from .runner.sitekey import KEY_ENV, load_key
 from .store import PseudonymMap
 
 #: How the local cluster's workers receive the run's key (hex), set in their environment at start.
@@ -94,7 +97,7 @@ def work(source: str, relative, target: Target, plan_hash: str, plan_data: dict,
                                                    f"{KEY_ENV} on every worker to the site key)")
     store = PseudonymMap(map_path, key) if map_path is not None else None
     try:
-        return process(Path(source), _placer(target, relative), plan, key, store, verify_pixels=verify_pixels)
+        return process(Path(source), placer(target, relative), plan, key, store, verify_pixels=verify_pixels)
     finally:
         if store is not None:
             store.close()

@@ -4,7 +4,7 @@ Atoms test one top-level element: `Compare` (``==``, ``!=``, ``<`` ... ``contain
 `Member` (``in (...)``) and `Exists`; `Not`, `And` and `Or` combine them. `holds` is the only place
 where ``and``, ``or`` and ``not`` are interpreted: the engine calls it with each atom's truth on a
 dataset (`engine.conditions`), the validators with a truth assignment of the atoms
-(`validate._analysis`), so the two cannot drift. `text` writes a condition back in the language.
+(`validate._analysis`), so the two cannot drift. `deidlang.printing` writes a condition back in the language.
 
 A condition's JSON (what the plan hash covers) is a nested list: ``["cmp", tag, op, value]``,
 ``["in", tag, [values]]``, ``["exists", tag]``, ``["not", c]``, ``["and", a, b]``, ``["or", a, b]``.
@@ -12,8 +12,6 @@ A condition's JSON (what the plan hash covers) is a nested list: ``["cmp", tag, 
 >>> c = And(Compare(0x00080060, "==", "US"), Not(Exists(0x00280301)))
 >>> holds(c, lambda atom: isinstance(atom, Compare))
 True
->>> text(c)
-'(Modality == "US" and not BurnedInAnnotation exists)'
 >>> from_json(to_json(c)) == c
 True
 """
@@ -24,7 +22,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Union
 
-from .dictionary import format_tag, keyword_of
 
 
 @dataclass(frozen=True)
@@ -122,23 +119,3 @@ def from_json(data: Any) -> Condition:
 
 #: The comparisons of `Compare`.
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "contains", "startswith")
-
-
-def text(cond: Condition) -> str:
-    """The condition written back in the language (``and``/``or`` in parentheses)."""
-    if isinstance(cond, (And, Or)):
-        return f"({text(cond.left)} {'and' if isinstance(cond, And) else 'or'} {text(cond.right)})"
-    if isinstance(cond, Not):
-        return f"not {text(cond.operand)}"
-    name = keyword_of(cond.tag) or format_tag(cond.tag)
-    if isinstance(cond, Exists):
-        return f"{name} exists"
-    if isinstance(cond, Member):
-        return f"{name} in ({', '.join(_value(v) for v in cond.values)})"
-    return f"{name} {cond.op} {_value(cond.value)}"
-
-
-def _value(v: str | float) -> str:
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{v:g}"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from . import conditions
-from .actions import ACTIONS, pixel_kind
+from . import conditions, printing
+from .actions import ACTIONS
 from .dictionary import aryanto50, format_tag, keyword_of
 from .plan import PixelRule, Plan, PlanRule, Selector
 from .resolve import Resolver
@@ -42,35 +42,21 @@ class MinimumRow:
 
 
 def selector_text(sel: Selector) -> str:
-    """A selector written back in the language's own syntax.
+    """A plan selector written back in the language's own syntax (`deidlang.printing`).
 
     >>> selector_text(Selector("mask", tag=0x60003000, mask=0xFF00FFFF))
     '(60xx,3000)'
     """
-    if sel.kind == "tag":
-        return format_tag(sel.tag)
-    if sel.kind == "mask":
-        digits = "".join(f"{(sel.tag >> s) & 0xF:X}" if (sel.mask >> s) & 0xF else "x" for s in range(28, -4, -4))
-        return f"({digits[:4]},{digits[4:]})"
-    if sel.kind == "group":
-        return f"group {sel.group:04X}"
-    if sel.kind == "vr":
-        return f"vr {sel.vr}"
-    if sel.kind == "private":
-        return "private"
-    if sel.kind == "creator":
-        return f'"{sel.creator}" {sel.group:04X},xx{sel.tag:02X}' + (f" vr {sel.vr}" if sel.vr else "")
-    steps = [f"{keyword_of(tag) or format_tag(tag)}/{item}" for tag, item in sel.path]
-    return "/".join([*steps, keyword_of(sel.tag) or format_tag(sel.tag)])
+    return printing.selector_text(sel)
 
 
 def condition_text(cond: conditions.Condition) -> str:
-    """A plan condition written back in the language's syntax (`deidlang.conditions.text`).
+    """A plan condition written back in the language's syntax (`deidlang.printing`).
 
     >>> condition_text(conditions.Not(conditions.Exists(0x00280301)))
     'not BurnedInAnnotation exists'
     """
-    return conditions.text(cond)
+    return printing.condition_text(cond)
 
 
 def action_text(rule: PlanRule) -> str:
@@ -113,8 +99,7 @@ def decision_table(plan: Plan) -> list[Row]:
 
 def pixel_text(rule: PixelRule) -> str:
     """A pixel rule as written, without its condition: ``blackout 0,0,640,40 complete``."""
-    regions = ", ".join(",".join(map(str, r)) for r in rule.regions)
-    return pixel_kind(rule.kind).head + (f" {regions}" if regions else "") + (" complete" if rule.complete else "")
+    return printing.pixel_text(rule.kind, rule.regions, rule.complete)
 
 
 def file_rules(plan: Plan) -> list[Row]:
@@ -122,7 +107,7 @@ def file_rules(plan: Plan) -> list[Row]:
     whose condition holds applies)."""
     rows = []
     for reject in plan.rejects:
-        rows.append(Row("(the file)", "", "reject" + (f' because "{reject.reason}"' if reject.reason else ""),
+        rows.append(Row("(the file)", "", "reject" + (f" because {printing.quote(reject.reason)}" if reject.reason else ""),
                         condition_text(plan.conditions[reject.condition]), "", str(plan.origin(reject.order) or ""),
                         "if condition"))
     for rule in plan.pixel_rules:

@@ -49,6 +49,13 @@ CLASSES: tuple[RiskClass, ...] = (
               ("ES", "XC", "GM", "SM", "OP", "BI")),
     RiskClass("encapsulated document", (_STORAGE + "104.",), ("DOC",)),
 )
+#: Kinds OCR triage (`scan`) reads as well, though the engine asks no pixel rule of them: projection
+#: radiographs and images of modality "other" often carry typed labels, sometimes a name, but rejecting
+#: every such series by default would stop ordinary radiography; looking costs only OCR time.
+OFTEN_LABELLED: tuple[RiskClass, ...] = (
+    RiskClass("projection radiography", (), ("CR", "DX")),
+    RiskClass("other or secondary-capture modality", (), ("OT", "SC")),
+)
 #: The class of a file of any kind that says (or may say) its pixels hold burned-in text.
 DECLARED = "BurnedInAnnotation other than NO"
 
@@ -69,5 +76,11 @@ def classify(sop_class: str | None, modality: str | None, burned_in_annotation: 
         return DECLARED
     if said == "no":
         return None
+    return kind(sop_class, modality)
+
+
+def kind(sop_class: str | None, modality: str | None, classes: tuple[RiskClass, ...] = CLASSES) -> str | None:
+    """The name of the first of ``classes`` the SOP class or modality puts a file in, whatever its
+    BurnedInAnnotation says, or None."""
     sop, mod = (sop_class or "").strip(" \0"), (modality or "").strip(" \0")
-    return next((c.name for c in CLASSES if c.holds(sop, mod)), None)
+    return next((c.name for c in classes if c.holds(sop, mod)), None)

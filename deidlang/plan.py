@@ -21,6 +21,7 @@ from typing import Any
 from . import conditions as _conditions
 from .actions import action, pixel_kind
 from .arguments import Argument
+from .collector import collecting_less
 from .errors import Span
 
 FORMAT = 1
@@ -198,7 +199,8 @@ class Plan:
         return data
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(with_origins=False), sort_keys=True, separators=(",", ":"))
+        with collecting_less():
+            return json.dumps(self.to_dict(with_origins=False), sort_keys=True, separators=(",", ":"))
 
     @functools.cached_property
     def plan_hash(self) -> str:
@@ -252,14 +254,24 @@ _SIDE_TABLES = ("origins", "warnings", "columns")
 def _jsonable(value: Any) -> Any:
     """Dataclasses as dicts and tuples as lists, all the way down; an argument as its declaration
     encodes it."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, Argument):
         return value.to_json()
     if isinstance(value, _conditions.NODES):
         return _conditions.to_json(value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if is_dataclass(value):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return value
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None for any other type), looked up once per class: a long plan
+    has hundreds of thousands of values to encode."""
+    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None

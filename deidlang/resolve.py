@@ -22,7 +22,10 @@ class Resolver:
         self._exact: dict[int, list[PlanRule]] = {}
         self._paths: dict[int, list[PlanRule]] = {}
         self._by_vr: dict[str, list[PlanRule]] = {}
-        self._general: list[PlanRule] = []  # masks, groups, creators, private: few, tested in turn
+        #: creator rules by (group, element offset): a long safe-list of private elements is not scanned
+        #: for every element
+        self._creators: dict[tuple[int, int], list[PlanRule]] = {}
+        self._general: list[PlanRule] = []  # masks, groups, private: few, tested in turn
         for rule in plan.rules:
             kind = rule.selector.kind
             if kind == "tag":
@@ -31,6 +34,8 @@ class Resolver:
                 self._paths.setdefault(rule.selector.tag, []).append(rule)
             elif kind == "vr":
                 self._by_vr.setdefault(rule.selector.vr, []).append(rule)
+            elif kind == "creator":
+                self._creators.setdefault((rule.selector.group, rule.selector.tag), []).append(rule)
             else:
                 self._general.append(rule)
         for rules in self._paths.values():
@@ -44,7 +49,9 @@ class Resolver:
         key = (tag, vr, creator)
         found = self._cache.get(key)
         if found is None:
-            pool = self._exact.get(tag, []) + self._by_vr.get(vr, []) + self._general
+            # each list holds one kind in plan order, so ties of precedence keep the order they always had
+            creators = self._creators.get((tag >> 16, tag & 0xFF), []) if creator is not None else []
+            pool = self._exact.get(tag, []) + self._by_vr.get(vr, []) + creators + self._general
             found = tuple(sorted((r for r in pool if r.applies(tag, vr, creator)),
                                  key=lambda r: r.precedence, reverse=True))
             self._cache[key] = found

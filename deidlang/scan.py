@@ -24,6 +24,7 @@ from pydicom import dcmread
 from .engine import dataset as reference
 from .engine import identifying, ocr, pixels
 from .engine.keys import Key
+from . import pixelrisk
 from .errors import EngineError, Rejected
 from .plan import Plan
 
@@ -31,14 +32,6 @@ from .plan import Plan
 GROUP_BY = ("Manufacturer", "ManufacturerModelName", "Rows", "Columns")
 MERGE_GAP = 4  # pixels between boxes that still belong to one region
 _KEY = Key.random()  # values the plan would compute are only compared, never shown
-#: modalities whose images commonly carry burned-in text (the risk class, until a shared one decides)
-_TEXT_MODALITIES = frozenset({"US", "XA", "RF", "ES", "OT", "SC", "DOC", "XC", "GM", "SM", "IVUS", "OP", "DX", "CR"})
-_TEXT_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.7",  # Secondary Capture, and its multi-frame kinds
-                     "1.2.840.10008.5.1.4.1.1.6.",  # Ultrasound
-                     "1.2.840.10008.5.1.4.1.1.3.1",  # Ultrasound Multi-frame
-                     "1.2.840.10008.5.1.4.1.1.12.",  # X-ray angiography and fluoroscopy
-                     "1.2.840.10008.5.1.4.1.1.77.",  # visible light
-                     "1.2.840.10008.5.1.4.1.1.104.")  # encapsulated documents
 
 
 @dataclass
@@ -59,16 +52,17 @@ class FileScan:
 
 
 def may_carry_text(ds, plan: Plan | None = None) -> str:
-    """Why ``ds``'s pixels may carry text (a reason in words), or "" when nothing says so."""
-    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
-        return "BurnedInAnnotation is YES"
-    sop_class = str(ds.get("SOPClassUID", ""))
-    if any(sop_class == p or (p.endswith(".") and sop_class.startswith(p)) or sop_class.startswith(p + ".")
-           for p in _TEXT_SOP_CLASSES):
-        return "its SOP class"
-    modality = str(ds.get("Modality", "")).upper()
-    if modality in _TEXT_MODALITIES:
-        return f"modality {modality}"
+    """Why ``ds``'s pixels may carry text (a reason in words), or "" when nothing says so: its risk
+    class (`pixelrisk.classify`), else its kind whatever BurnedInAnnotation says (the file does not vote
+    on whether it is looked at), including the kinds `pixelrisk.OFTEN_LABELLED`, else a pixel rule."""
+    said = ds.get("BurnedInAnnotation")
+    sop_class, modality = (str(ds.get(k, "")) for k in ("SOPClassUID", "Modality"))
+    risk = pixelrisk.classify(sop_class, modality, None if said is None else str(said))
+    if risk:
+        return risk
+    named = pixelrisk.kind(sop_class, modality, pixelrisk.CLASSES + pixelrisk.OFTEN_LABELLED)
+    if named:
+        return named
     if plan is not None and plan.pixel_rules:
         try:
             truths = reference.Engine(plan).judge(ds)

@@ -17,6 +17,7 @@ from lark.tree import Meta
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
+from .collector import collecting_less
 from .actions import ACTIONS, rule_alias, terminal_texts
 from ._resources import shipped_dir
 from .dictionary import ALL_VRS
@@ -84,9 +85,10 @@ def parse(text: str, source: str = "<string>", parser: Lark | None = None) -> as
     """
     text = text.removeprefix("\ufeff")  # a byte order mark some editors write
     try:
-        tree = (parser or _parser()).parse(text)
-        _shape(tree, source)
-        return _Lower(source).transform(tree)
+        with collecting_less():
+            tree = (parser or _parser()).parse(text)
+            _shape(tree, source)
+            return _Lower(source).transform(tree)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, source).with_text(text) from None
     except DeidSyntaxError as err:

@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+import deidlang
 
 from deidlang.compiler import compile_file, compile_text
 from deidlang.errors import CompileError, RuleError
 from deidlang.plan import Plan
 from deidlang.resolve import Resolver
+from deidlang.syntax import parse_cached
+from deidlang.validate import deciders
 
+from .benchmarks.compile_bench import rule_text
 from .conftest import ROOT
 
 NAME, AGE = 0x00100010, 0x00101010
@@ -177,3 +183,36 @@ def test_a_statement_partly_shadowed_names_the_selector_that_never_decides():
         ("`PatientName` is never decided by this rule: line 3 overrides it", 1, (29, 40))]
     whole = compile_text("keep PatientID, PatientName\nremove PatientID\nremove PatientName")
     assert [m for m, *_ in whole.warnings] == ["this rule never decides anything: lines 2, 3 override it"]
+
+
+def _cpu_seconds(text: str, runs: int = 2) -> float:
+    """CPU time (less sensitive than wall time to a shared machine) of compiling and proving, best of
+    ``runs``."""
+    best = float("inf")
+    for _ in range(runs):
+        parse_cached.cache_clear()
+        start = time.process_time()
+        deidlang.compile(text)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.integration  # a few seconds: the full run's, not the quick lane's
+def test_compile_time_grows_linearly_with_the_rule_file():
+    # the benchmark's mix of the shipped rule forms; 10x the lines must take well under 20x the time
+    # (quadratic work would take about 100x), measured above what the header and include cost alone
+    base = _cpu_seconds(rule_text(2))
+    small, large = _cpu_seconds(rule_text(1_000)) - base, _cpu_seconds(rule_text(10_000), runs=1) - base
+    assert large < 20 * max(small, 0.01), (small, large)
+
+
+def test_many_conditional_rules_on_one_element_are_proved_without_enumerating_every_assignment():
+    # 30 rules on one tag, each with its own atom: past the exact analysis' atoms every condition is
+    # free, and the deciders are found in one walk, not over 2**30 assignments
+    text = "\n".join(f'keep PatientName if Modality == "M{i}"' for i in range(30)) + "\nremove vr PN"
+    start = time.process_time()
+    plan = compile_text(text)
+    chain = Resolver(plan).candidates(0x00100010, "PN", None)
+    found = list(deciders(plan, chain))
+    assert time.process_time() - start < 5
+    assert [r.order if r else None for r in found] == [30, *range(30)]

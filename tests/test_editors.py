@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 
 import pytest
@@ -72,6 +73,12 @@ def textmate_tokens(grammar: dict, text: str) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def grammar() -> dict:
     return json.loads(TEXTMATE.read_text())
+
+
+def test_editor_grammars_are_generated_from_the_declarations():
+    result = subprocess.run([sys.executable, "tools/editor_grammars.py", "--check"], cwd=ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_lexer_words_are_the_grammars():

@@ -61,6 +61,13 @@ def test_a_syntax_error_has_its_place():
     assert diag.range.start.line == 0 and diag.severity == types.DiagnosticSeverity.Error
 
 
+def test_every_syntax_error_is_shown_not_only_the_first():
+    text = 'remove PatientName if\nkeep PatientSex\nempty ,\nkeep PatientAgee\n'
+    found = diagnostics(analyse(None, text))
+    assert [d.range.start.line for d in found] == [0, 2, 3]
+    assert "unknown keyword `PatientAgee`" in found[2].message
+
+
 def test_cursor_tokens():
     text = 'keep "GEMS_PARM_01" 0043,xx39  # PatientName here is a comment\nremove (0010,0010)\n'
     assert token_at(text, at(0, 8)).kind == "string"

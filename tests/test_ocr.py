@@ -79,6 +79,32 @@ def test_merge_joins_boxes_read_at_one_place_on_several_frames():
     assert ocr.merge([(10, 10, 50, 12), (12, 9, 52, 12), (200, 10, 20, 12)]) == [(10, 9, 54, 13), (200, 10, 20, 12)]
 
 
+def test_triage_reads_what_pixelrisk_declares():
+    from deidlang import pixelrisk
+    from deidlang.scan import may_carry_text
+
+    def file(**header):
+        ds, _ = phantom(size=16)
+        for keyword, value in header.items():
+            setattr(ds, keyword, value)
+        return ds
+
+    assert may_carry_text(file(Modality="CT")) == ""  # a CT series costs its headers only
+    assert may_carry_text(file(Modality="US")) == "ultrasound"
+    assert may_carry_text(file(Modality="CT", BurnedInAnnotation="YES")) == pixelrisk.DECLARED
+    assert may_carry_text(file(Modality="US", BurnedInAnnotation="NO")) == "ultrasound"  # the file does not vote
+    assert may_carry_text(file(Modality="CT", SOPClassUID="1.2.840.10008.5.1.4.1.1.7")) == "secondary capture"
+    assert may_carry_text(file(Modality="CR")) == "projection radiography"  # pixelrisk.OFTEN_LABELLED
+    for c in pixelrisk.CLASSES + pixelrisk.OFTEN_LABELLED:  # every declared kind, and nothing else
+        for modality in c.modalities:
+            assert may_carry_text(file(Modality=modality)) == c.name
+        for uid in c.sop_classes:
+            assert may_carry_text(file(Modality="CT", SOPClassUID=uid + ("1" if uid.endswith(".") else ""))) == c.name
+    rules = compile_text(NONE + 'waive pixels because "triage test"\nblackout 0,0,4,4 if Manufacturer == "ACME"')
+    assert may_carry_text(file(Modality="CT", Manufacturer="ACME"), rules) == "a pixel rule applies"
+    assert may_carry_text(file(Modality="CT", Manufacturer="OTHER"), rules) == ""
+
+
 def test_missing_engine_says_what_to_install(monkeypatch):
     monkeypatch.setenv("DEIDLANG_OCR", "nonesuch")
     with pytest.raises(deidlang.errors.EngineError, match="unknown OCR engine"):
@@ -172,7 +198,7 @@ def test_scan_triage_report_and_suggestions(tmp_path, capsys):
     assert main(["scan", str(tmp_path), "--suggest"]) == 0
     out = capsys.readouterr().out
     assert "SMITH" not in out and "identifying: repeats PatientName" in out
-    assert "read 2 of 3 file(s) with pixel data (2 modality US); 1 not read" in out
+    assert "read 2 of 3 file(s) with pixel data (2 ultrasound); 1 not read" in out
     assert "text found in 2 file(s), identifying text in 2" in out
     rule = [line for line in out.splitlines() if line.startswith("blackout ")][0]
     assert rule.endswith('if Manufacturer == "ACME" and not ManufacturerModelName exists and Rows == 120 '

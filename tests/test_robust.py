@@ -158,7 +158,7 @@ def test_a_dead_worker_fails_only_its_file_and_the_run_goes_on(tmp_path, monkeyp
     paths = make_inputs(src, 20)
     paths[3].rename(src / "killer.dcm")
     paths[11].rename(src / "flaky.dcm")
-    monkeypatch.setattr(runner, "process", _dying_process(runner.process))
+    monkeypatch.setattr(runner.batch, "process", _dying_process(runner.process))  # what the workers call
     results = []
     summary = run(PLAN, [src], tmp_path / "out", KEY, workers=2, on_result=results.append,
                   report_path=tmp_path / "report.jsonl")

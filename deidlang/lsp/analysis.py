@@ -17,7 +17,7 @@ from lsprotocol import types
 from .. import ast
 from ..compiler import compile_text, display_name, resolve_ruleset
 from ..dictionary import tag_for_keyword
-from ..errors import RuleError, RuleErrors, Span
+from ..errors import DeidSyntaxError, ErrorLevel, RuleError, RuleErrors, Span
 from ..plan import Origin, Plan
 from ..resolve import Resolver
 from ..syntax import parse_cached
@@ -112,10 +112,18 @@ def analyse(path: Path | None, text: str, read: Reader = read_disk, profile: str
 
     try:
         result.program = parse_cached(text, source)  # the compiler's own parse then finds it
-        result.plan = compile_text(text, source, path.parent if path else Path.cwd(), read=reader)
+    except DeidSyntaxError:
+        pass  # the compiler reports it, and goes on past it to the next lines' errors
+    try:
+        compiled = compile_text(text, source, path.parent if path else Path.cwd(), read=reader,
+                                errors=ErrorLevel.COLLECT)
     except RuleError as err:
         result.errors = _each(err)
         return result
+    result.errors = list(compiled.errors)
+    if compiled.plan is None:
+        return result
+    result.plan = compiled.plan
     result.findings = validate(result.plan, profile)
     return result
 

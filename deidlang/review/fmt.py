@@ -12,7 +12,7 @@ line before the statement that followed it. Runs of blank lines become one. Form
 from __future__ import annotations
 
 from .. import ast
-from ..actions import PIXEL_KINDS
+from ..printing import condition_text, pixel_text, quote, selector_text
 from ..syntax import parse_with_comments
 
 _KIND_ORDER = {ast.Path: 0, ast.Keyword: 1, ast.TagPattern: 1, ast.CreatorElement: 2, ast.Group: 3,
@@ -75,24 +75,21 @@ def statement(stmt: ast.Statement) -> str:
     """One statement in canonical form."""
     match stmt:
         case ast.Header(name=name, version=version):
-            return f"ruleset {_quote(name)} version {_quote(version)}"
+            return f"ruleset {quote(name)} version {quote(version)}"
         case ast.Include(target=target):
-            return f"include {_quote(target)}"
+            return f"include {quote(target)}"
         case ast.Require(minimum=minimum, reason=reason):
-            return f"require minimum {minimum}" + (f" because {_quote(reason)}" if reason else "")
+            return f"require minimum {minimum}" + (f" because {quote(reason)}" if reason else "")
         case ast.Waive(selectors=selectors, reason=reason):
-            return f"waive {selector_list(selectors)} because {_quote(reason)}"
+            return f"waive {selector_list(selectors)} because {quote(reason)}"
         case ast.Default(action=action):
             return f"default {action}"
         case ast.Code(value=value):
             return f"code {value}"
         case ast.Reject(condition=condition, reason=reason):
-            return f"reject if {condition_text(condition)}" + (f" because {_quote(reason)}" if reason else "")
+            return f"reject if {condition_text(condition)}" + (f" because {quote(reason)}" if reason else "")
         case ast.PixelRule(kind=kind, regions=regions, complete=complete, condition=condition):
-            head = PIXEL_KINDS[kind].head
-            if PIXEL_KINDS[kind].regions:
-                head += " " + ", ".join(",".join(map(str, r)) for r in regions)
-            return head + (" complete" if complete else "") + _if(condition)
+            return pixel_text(kind, regions, complete) + _if(condition)
         case ast.Rule():
             return _rule(stmt)
     raise AssertionError(stmt)
@@ -108,72 +105,9 @@ def _rule(rule: ast.Rule) -> str:
 
 
 def selector_list(selectors: tuple[ast.Selector, ...]) -> str:
-    texts = sorted((_KIND_ORDER[type(s)], selector(s)) for s in selectors)
+    texts = sorted((_KIND_ORDER[type(s)], selector_text(s)) for s in selectors)
     return ", ".join(dict.fromkeys(text for _, text in texts))
-
-
-def selector(sel: ast.Selector) -> str:
-    match sel:
-        case ast.Keyword(name=name):
-            return name
-        case ast.TagPattern():
-            return f"({_hex(sel.value, sel.mask, 28, 16)},{_hex(sel.value, sel.mask, 12, 0)})"
-        case ast.Group(group=group):
-            return f"group {group:04X}"
-        case ast.VRClass(vr=vr):
-            return f"vr {vr}"
-        case ast.AnyPrivate():
-            return "private"
-        case ast.CreatorElement(creator=creator, group=group, offset=offset, vr=vr):
-            return f"{_quote(creator)} {group:04X},xx{offset:02X}" + (f" vr {vr}" if vr else "")
-        case ast.Path(steps=steps, items=items):
-            parts = [selector(steps[0])]
-            for item, step in zip(items, steps[1:]):
-                parts += [item, selector(step)]
-            return "/".join(parts)
-        case ast.Named(name=name):
-            return name
-    raise AssertionError(sel)
-
-
-def _hex(value: int, mask: int, high: int, low: int) -> str:
-    return "".join(f"{(value >> s) & 0xF:X}" if (mask >> s) & 0xF else "x" for s in range(high, low - 4, -4))
-
-
-_PRECEDENCE = {ast.Or: 1, ast.And: 2, ast.Not: 3}
-
-
-def condition_text(cond: ast.Condition, parent: int = 0) -> str:
-    """A condition with parentheses only where `or` < `and` < `not` needs them."""
-    level = _PRECEDENCE.get(type(cond), 4)
-    match cond:
-        case ast.Or(left=left, right=right):
-            text = f"{condition_text(left, 1)} or {condition_text(right, 1)}"
-        case ast.And(left=left, right=right):
-            text = f"{condition_text(left, 2)} and {condition_text(right, 2)}"
-        case ast.Not(operand=operand):
-            text = f"not {condition_text(operand, 3)}"
-        case ast.Compare(operand=operand, op=op, value=value):
-            text = f"{selector(operand)} {op} {_value(value)}"
-        case ast.Member(operand=operand, values=values):
-            text = f"{selector(operand)} in ({', '.join(_value(v) for v in values)})"
-        case ast.Exists(operand=operand):
-            text = f"{selector(operand)} exists"
-        case _:
-            raise AssertionError(cond)
-    return f"({text})" if level < parent else text
 
 
 def _if(condition: ast.Condition | None) -> str:
     return f" if {condition_text(condition)}" if condition is not None else ""
-
-
-def _value(value: str | float) -> str:
-    if isinstance(value, str):
-        return _quote(value)
-    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-

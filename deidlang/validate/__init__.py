@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import ObligationError
 from ..plan import Plan
 from ..resolve import Resolver
+from ..collector import collecting_less
 from ._analysis import atoms, deciders, survivals
 from ._finding import Finding
 from .minimum import minimum
@@ -31,10 +32,11 @@ def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
     >>> [f.message for f in validate(compile_text("remove vr DA, TM, DT, SQ, PN, LO, SH, ST, AS, CS"))]
     []
     """
-    resolver = Resolver(plan)
-    findings = [f for check in OBLIGATIONS for f in check(plan, resolver)]
-    if profile is not None:
-        findings += PROFILES[profile](plan, resolver)
+    with collecting_less():
+        resolver = Resolver(plan)
+        findings = [f for check in OBLIGATIONS for f in check(plan, resolver)]
+        if profile is not None:
+            findings += PROFILES[profile](plan, resolver)
     findings += [Finding("warning", message, plan.origin(order), columns=tuple(cols) or None)
                  for message, order, *cols in plan.warnings]
     return findings

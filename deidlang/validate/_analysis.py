@@ -59,23 +59,26 @@ def constant_shift(rule: PlanRule) -> bool:
 
 
 def deciders(plan: Plan, chain: tuple[PlanRule, ...]) -> Iterable[PlanRule | None]:
-    """The rules of a chain that decide under at least one assignment (None: the default)."""
-    conds = [plan.conditions[r.condition] if r.condition is not None else None for r in chain]
-    names = sorted({a for c in conds if c is not None for a in atoms(c)}, key=repr)
+    """The rules of a chain that decide under at least one assignment (None: the default).
+
+    Only rules up to the chain's first unconditional one can decide, so the work grows with that
+    prefix, never with the number of assignments of every condition in the chain."""
+    reach = next((i for i, r in enumerate(chain) if r.condition is None), len(chain))
+    last = chain[reach] if reach < len(chain) else None  # what decides when no condition holds
+    conds = [plan.conditions[r.condition] for r in chain[:reach]]
+    names = sorted({a for c in conds for a in atoms(c)}, key=repr)
     if len(names) > MAX_ATOMS:
-        exact = False  # too many: each condition free
-        assignments: Iterable = itertools.product((False, True), repeat=sum(c is not None for c in conds))
-    else:
-        exact = True
-        assignments = itertools.product((False, True), repeat=len(names))
+        # too many atoms: each condition free, so each conditional rule decides when it alone holds
+        # (listed in the order an enumeration of the assignments, all false first, meets them)
+        return [last, *reversed(chain[:reach])]
+    # exact: a rule whose condition an earlier rule has never decides (the earlier one does first)
+    first: dict[int, int] = {}
+    for i, rule in enumerate(chain[:reach]):
+        first.setdefault(rule.condition, i)
+    candidates = sorted(first.values())
     found: dict[int, PlanRule | None] = {}
-    for values in assignments:
-        if exact:
-            truth = dict(zip(names, values))
-            truths = [True if c is None else holds(c, truth.__getitem__) for c in conds]
-        else:
-            free = iter(values)
-            truths = [True if c is None else next(free) for c in conds]
-        index = next((i for i, t in enumerate(truths) if t), len(chain))
-        found.setdefault(index, chain[index] if index < len(chain) else None)
+    for values in itertools.product((False, True), repeat=len(names)):
+        truth = dict(zip(names, values))
+        index = next((i for i in candidates if holds(conds[i], truth.__getitem__)), reach)
+        found.setdefault(index, chain[index] if index < reach else last)
     return found.values()

@@ -1,0 +1,180 @@
+"""`run`: every file under the inputs into the output folder, on this process, a pool of worker
+processes (`deidlang.pool`), or a Dask cluster (`deidlang.cluster`); with a journal, a report, a
+quarantine and a summary that are always kept, whatever happens to single files or workers."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..engine import Key, engine_for
+from ..errors import InputError
+from ..fileio import PRIVATE_MODE, SHARED_MODE, OutputTree
+from ..journal import Journal
+from ..plan import Plan
+from ..pool import Pool
+from ..store import PseudonymMap
+from . import outputs
+from .inputs import check_apart, discover, inside, mirrored
+from .onefile import FileResult, process
+from .outputs import LAYOUTS, Target, placer
+from .quarantine import quarantine_input
+from .reasons import quiet_pydicom, reason_for
+from .sitekey import require_site_key
+from .state import FINISHED, finished, prepare, state_folder
+
+
+@dataclass
+class Summary:
+    written: int = 0
+    failed: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    fast: int = 0  # files the streaming fast path took
+    reference: int = 0  # files the reference engine took (fallbacks included)
+    failures: list[FileResult] = field(default_factory=list)
+    #: why the journal or report could not be kept up (the run went on), else ""
+    trouble: str = ""
+
+    def add(self, result: FileResult) -> None:
+        setattr(self, result.status, getattr(self, result.status) + 1)
+        if result.engine:
+            setattr(self, result.engine, getattr(self, result.engine) + 1)
+        if result.status in ("failed", "rejected"):
+            self.failures.append(result)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.rejected
+
+
+def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key | bytes, workers: int = 1,
+        on_result: Callable[[FileResult], None] | None = None, map_path: str | Path | None = None, *,
+        resume: bool = False, quarantine: str | Path | None = None, report_path: str | Path | None = None,
+        engine: str = "local", scheduler: str | None = None, layout: str = "uid",
+        state: str | Path | None = None, verify_pixels: bool = False, private: bool = False) -> Summary:
+    """De-identify every file under ``inputs`` into ``outdir`` with ``workers`` processes.
+
+    ``layout``: ``uid`` names outputs by their new UIDs, ``mirror`` mirrors the input folders.
+    ``state``: the folder for the journal and temporary files (default: `state_folder`).
+    ``map_path``: record keyed pairs there (needs a persistent key). ``resume``: skip inputs the
+    journal says are finished and whose outputs are still the files it recorded (needs a site key).
+    ``quarantine``: copy each rejected or failed input there, beside a ``.reason.txt``.
+    ``report_path``: one JSON line per input. ``engine="dask"``: run the files on the Dask cluster at
+    ``scheduler`` (a LocalCluster of ``workers`` processes when None). ``verify_pixels``: see
+    `deidentify_file`. ``private``: outputs readable by their owner only (0600) whatever the umask;
+    otherwise they are created as `cp` creates files. Quarantine copies are always owner-only.
+
+    Raises `InputError` for what makes the run impossible before it starts (missing input, an
+    output overlapping an input, an output folder that cannot be written, resume without a key).
+    """
+    key = Key.of(key)
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout `{layout}`", None, "use uid or mirror")
+    require_site_key(key, map_path, resume)
+    inputs = [Path(p) for p in inputs]
+    out = Path(outdir).resolve()
+    state_dir = Path(state).resolve() if state is not None else state_folder(out)
+    places = {"output folder": out, "state folder": state_dir}
+    if quarantine is not None:
+        places["quarantine folder"] = Path(quarantine).resolve()
+    if report_path is not None:
+        places["report"] = Path(report_path).resolve()
+    if map_path is not None:
+        places["map"] = Path(map_path).resolve()
+    check_apart(inputs, places)
+    for what, place in places.items():
+        if what != "output folder" and inside(place, out):
+            raise InputError(f"the {what} `{place}` is inside the output folder", None,
+                             "the output folder holds de-identified DICOM only: put it beside")
+    lock = prepare(out, state_dir)
+    engine_for(plan)  # the engine (and the plan's hash) made once, here: forked workers inherit it
+    target = Target(str(out), str(state_dir / "tmp"), layout, PRIVATE_MODE if private else SHARED_MODE)
+    store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
+    journal = Journal(state_dir / "journal.sqlite")
+    tree = OutputTree(out)
+    report_file = open(report_path, "w", encoding="utf-8") if report_path else None
+    summary = Summary()
+    claimed: set[tuple[str, ...]] = set()  # mirrored names, so that two inputs never share one
+
+    def todo() -> Iterator[tuple[Path, tuple[str, ...]]]:
+        for root, source in discover(inputs):
+            relative = mirrored(root, source)
+            if source.is_symlink() and any(inside(source.resolve(), p) for p in places.values()):
+                done(FileResult(str(source), "skipped", reason="not read: a link into a folder this run writes"),
+                     relative)
+                continue
+            if layout == "mirror":
+                if relative in claimed:
+                    done(FileResult(str(source), "failed", reason="another input is also written to "
+                                                                  f"`{os.path.join(*relative)}`"), relative)
+                    continue
+                claimed.add(relative)
+            if resume and finished(journal, tree, source, plan.plan_hash):
+                done(FileResult(str(source), "skipped", reason=FINISHED), relative)
+                continue
+            yield source, relative
+
+    def done(result: FileResult, relative: tuple[str, ...]) -> None:
+        summary.add(result)
+        try:
+            if result.status != "skipped":
+                output = os.path.relpath(result.output, out) if result.output else None
+                journal.record(result.source, result.version, result.status, output, result.written, plan.plan_hash)
+            if report_file is not None:
+                report_file.write(json.dumps({"source": result.source, "outcome": result.status,
+                                              "output": result.output, "engine": result.engine,
+                                              "fallback": result.fallback, "reason": result.reason}) + "\n")
+        except Exception as err:  # a full disk: the run goes on, and says so at the end
+            summary.trouble = summary.trouble or f"the journal or report could not be written: {reason_for(err)}"
+        if quarantine is not None and result.status in ("failed", "rejected"):
+            quarantine_input(Path(result.source), Path(quarantine).joinpath(*relative), result.reason)
+        if on_result:
+            on_result(result)
+
+    def lost(job: tuple[Path, tuple[str, ...]], why: str) -> None:
+        done(FileResult(str(job[0]), "failed", reason=why), job[1])
+
+    try:
+        if engine == "dask":
+            from ..cluster import run_dask  # only a Dask run loads the Dask back end
+
+            run_dask(plan, key, map_path, workers, scheduler, target, todo(), done, verify_pixels)
+        elif workers <= 1:
+            for source, relative in todo():
+                done(process(source, placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
+                     relative)
+        else:
+            pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
+            pool.run(todo(), lambda result, job: done(result, job[1]), lost)
+    finally:
+        for resource in (store, journal, report_file, tree):
+            if resource is not None:
+                try:
+                    resource.close()
+                except Exception as err:
+                    summary.trouble = summary.trouble or f"the journal could not be closed: {reason_for(err)}"
+        outputs.forget(target)
+        os.close(lock)
+    return summary
+
+
+#: What a pool worker holds for the whole run: plan, key, its own map handle, target, verify_pixels.
+_WORKER: tuple[Plan, Key, PseudonymMap | None, Target, bool] | None = None
+
+
+def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target, verify_pixels: bool) -> None:
+    global _WORKER
+    quiet_pydicom()
+    outputs.forget()  # the main process's descriptors are not this worker's to use
+    store = PseudonymMap(map_path, key) if map_path is not None else None
+    _WORKER = (plan, key, store, target, verify_pixels)
+
+
+def _work(job: tuple[Path, tuple[str, ...]]) -> FileResult:
+    assert _WORKER is not None
+    plan, key, store, target, verify_pixels = _WORKER
+    return process(job[0], placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)
