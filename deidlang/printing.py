@@ -128,7 +128,9 @@ def condition_text(cond: ast.Condition | conditions.Condition, parent: int = 0) 
 
 def _operand(cond) -> str:
     """The element a test is about: as written (AST), or by keyword (plan)."""
-    return selector_text(cond.operand) if isinstance(cond, (ast.Compare, ast.Member, ast.Exists)) else _element(cond.tag)
+    if isinstance(cond, (ast.Compare, ast.Member, ast.Exists)):
+        return selector_text(cond.operand)
+    return _element(cond.tag)
 
 
 def pixel_text(kind: str, regions: tuple[tuple[int, int, int, int], ...], complete: bool) -> str:

@@ -9,6 +9,7 @@ Path rules are kept apart, indexed by their leaf tag, and only consulted inside 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 from .plan import Plan, PlanRule, is_private
@@ -25,8 +26,10 @@ class Resolver:
         #: creator rules by (group, element offset): a long safe-list of private elements is not scanned
         #: for every element
         self._creators: dict[tuple[int, int], list[PlanRule]] = {}
-        self._general: list[PlanRule] = []  # masks, groups, private: few, tested in turn
-        for rule in plan.rules:
+        #: groups and masks that fix the group, by that group; with their index in the plan
+        self._by_group: dict[int, list[tuple[int, PlanRule]]] = {}
+        self._general: list[tuple[int, PlanRule]] = []  # masks open in their group, private: tested in turn
+        for index, rule in enumerate(plan.rules):
             kind = rule.selector.kind
             if kind == "tag":
                 self._exact.setdefault(rule.selector.tag, []).append(rule)
@@ -36,8 +39,11 @@ class Resolver:
                 self._by_vr.setdefault(rule.selector.vr, []).append(rule)
             elif kind == "creator":
                 self._creators.setdefault((rule.selector.group, rule.selector.tag), []).append(rule)
+            elif kind == "group" or (kind == "mask" and rule.selector.mask >> 16 == 0xFFFF):
+                group = rule.selector.group if kind == "group" else rule.selector.tag >> 16
+                self._by_group.setdefault(group, []).append((index, rule))
             else:
-                self._general.append(rule)
+                self._general.append((index, rule))
         for rules in self._paths.values():
             rules.sort(key=lambda r: r.precedence, reverse=True)
         self._cache: dict[tuple[int, str, str | None], tuple[PlanRule, ...]] = {}
@@ -49,9 +55,11 @@ class Resolver:
         key = (tag, vr, creator)
         found = self._cache.get(key)
         if found is None:
-            # each list holds one kind in plan order, so ties of precedence keep the order they always had
+            # each list holds one kind in plan order (groups and masks merged back into it), so ties of
+            # precedence keep the order they always had
             creators = self._creators.get((tag >> 16, tag & 0xFF), []) if creator is not None else []
-            pool = self._exact.get(tag, []) + self._by_vr.get(vr, []) + creators + self._general
+            general = [r for _, r in heapq.merge(self._by_group.get(tag >> 16, ()), self._general)]
+            pool = self._exact.get(tag, []) + self._by_vr.get(vr, []) + creators + general
             found = tuple(sorted((r for r in pool if r.applies(tag, vr, creator)),
                                  key=lambda r: r.precedence, reverse=True))
             self._cache[key] = found

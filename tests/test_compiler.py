@@ -216,3 +216,18 @@ def test_many_conditional_rules_on_one_element_are_proved_without_enumerating_ev
     found = list(deciders(plan, chain))
     assert time.process_time() - start < 5
     assert [r.order if r else None for r in found] == [30, *range(30)]
+
+
+def test_indexed_candidates_are_the_rules_that_apply_in_precedence_order():
+    # the resolver indexes creator, group and mask rules; what it returns must be what a scan of every
+    # rule gives (ties of precedence in plan order)
+    plan = compile_text('remove (0011,xxxx)\nkeep group 0011\nremove (0011,10xx) if Modality == "CT"\n'
+                        'remove (0x11,xxxx)\nkeep (0011,1010)\nremove private\nkeep (60xx,3000)\n'
+                        'remove group 6000\nkeep "GEMS" 0011,xx10, "GEMS" 0011,xx10 vr LO\n'
+                        'remove (0011,x0x0), (0011,0x0x)')
+    resolver = Resolver(plan)
+    for tag in (0x00111010, 0x00111000, 0x00110010, 0x00211010, 0x60003000, 0x60000010, 0x00100010):
+        for vr, creator in (("LO", None), ("LO", "GEMS"), ("SH", "GEMS"), ("UN", "OTHER")):
+            scanned = sorted((r for r in plan.rules if r.selector.kind != "path" and r.applies(tag, vr, creator)),
+                             key=lambda r: r.precedence, reverse=True)
+            assert list(resolver.candidates(tag, vr, creator)) == scanned, (hex(tag), vr, creator)

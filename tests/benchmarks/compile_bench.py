@@ -5,11 +5,12 @@
 
 The rule text is a mix of the shipped rulesets' rule forms (every rule, waiver, reject and pixel line
 of `rulesets/*.deid` and of the every-action fixture, in order, repeated until the size is reached)
-under a header, with basic-profile included at the end (so the minimum is proved whatever the size). Repeats are kept as they are: a line repeated later
-overrides the earlier one, so the shadowing check has work to do. Printed per size: lines, bytes,
-and CPU seconds (this process; the machine may be shared) for parse (text to AST), compile (AST to plan, the parse already done), prove (the
-obligations), hash (canonical JSON and its sha256) and the whole `deidlang.compile` from a cold
-parse cache, plus the time per 1,000 lines relative to the smallest size (1.0 = linear).
+under a header, with basic-profile included at the end (so the minimum is proved whatever the size).
+Repeats are kept as they are: a line repeated later overrides the earlier one, so the shadowing check
+has work to do. Printed per size: lines, bytes, and CPU seconds of this process (less disturbed than
+wall time on a shared machine) for parse (text to AST), compile (AST to plan, the parse already done),
+prove (the obligations), hash (canonical JSON and its sha256) and the whole `deidlang.compile` from a
+cold parse cache, plus the total time per line relative to the first size (1.0 = linear).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--lines", type=int, nargs="+", default=[100_000])
     sizes = args.parse_args(argv).lines
-    print(f"{'lines':>8} {'bytes':>10} {'parse':>7} {'compile':>7} {'prove':>7} {'hash':>7} {'total':>7}  per-line vs first")
+    print(f"{'lines':>8} {'bytes':>10} {'parse':>7} {'compile':>7} {'prove':>7} {'hash':>7} {'total':>7}  "
+          "per-line vs first")
     first = None
     for size in sizes:
         text = rule_text(size)
