@@ -29,7 +29,9 @@ def test_every_file_is_written_or_reported(corpus_run):
     out, summary, results = corpus_run
     files = [p for p in CORPUS.rglob("*") if p.is_file()]
     assert len(results) == len(files) and summary.written + summary.failed + summary.rejected == len(files)
-    assert summary.written >= 100
+    assert summary.written >= 55
+    # the header-only CT images of the DICOMDIR test tree have no pixel data: failed as cut short (issue 13)
+    assert sum("its SOP class's IOD requires them" in r.reason for r in results if r.status == "failed") >= 45
     for r in results:
         if r.status != "written":
             assert r.reason and not (out / Path(r.source).relative_to(CORPUS)).exists()

@@ -138,7 +138,8 @@ def _file(body: bytes, syntax: str = "1.2.840.10008.1.2.1") -> bytes:
 
 
 NAME, ID = b"QZXSMUGGLED^NAME", b"QZXSMUGGLEDID1"
-_HEAD = (_explicit(0x00080016, "UI", b"1.2.840.10008.5.1.4.1.1.2\0") + _explicit(0x00080018, "UI", b"1.2.3.4\0"))
+RAW_DATA = b"1.2.840.10008.5.1.4.1.1.66"  # a SOP class whose IOD needs no pixels (a CT without them is cut short)
+_HEAD = (_explicit(0x00080016, "UI", RAW_DATA) + _explicit(0x00080018, "UI", b"1.2.3.4\0"))
 
 
 def _smuggled() -> bytes:
@@ -182,17 +183,79 @@ def test_malformed_files_fail_in_both_engines_with_a_reason(defect, tmp_path):
 
 
 def test_truncations_of_a_real_file_are_failed_not_written(tmp_path):
-    """Every cut of CT_small (its pixel data included) fails in both engines, except a cut between two
-    elements before the image attributes: what is left is a well-formed (smaller) dataset."""
+    """Every cut of CT_small fails in both engines: inside an element or its pixel data, and also exactly
+    between two elements (what is left is well formed, but a CT image without pixel data, or without its
+    SOP Instance UID, is not a whole instance)."""
     data = (CORPUS / "CT_small.dcm").read_bytes()
-    raw = [dcmread(CORPUS / "CT_small.dcm").get_item(t) for t in dcmread(CORPUS / "CT_small.dcm").keys()]
-    ends = {e.value_tell + e.length for e in raw if hasattr(e, "value_tell") and e.tag < 0x00280010}
+    ds = dcmread(CORPUS / "CT_small.dcm")
+    ends = sorted({e.value_tell + e.length for e in (ds.get_item(t) for t in ds.keys())
+                   if hasattr(e, "value_tell") and e.tag < 0x7FE00010})  # the trailing padding may be cut off
     plan = deidlang.compile("basic-profile")
-    for cut in [*range(200, len(data), 613), len(data) - 1, len(data) - 2]:
+    for cut in [*range(200, len(data), 613), len(data) - 1, len(data) - 2, *ends[::3]]:
+        if cut >= len(data):
+            continue
         source = tmp_path / "cut.dcm"
         source.write_bytes(data[:cut])
-        statuses = [r.status for r, _ in both(source, plan, tmp_path)]
-        assert statuses == (["written"] * 2 if cut in ends else ["failed"] * 2), cut
+        results = both(source, plan, tmp_path)
+        assert [r.status for r, _ in results] == ["failed"] * 2, cut
+        assert results[0][0].engine == "fast" or cut in ends  # refused, not passed on, where the structure says so
+
+
+def test_an_image_sop_class_without_pixel_data_is_failed(tmp_path):
+    """A file cut cleanly before its image attributes: the IOD of its SOP class requires pixel data."""
+    ds = ct()
+    for keyword in ("PixelData", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+                    "SamplesPerPixel", "PhotometricInterpretation"):
+        delattr(ds, keyword)
+    source = saved(ds, tmp_path)
+    for result, written in both(source, deidlang.compile("basic-profile"), tmp_path):
+        assert (result.status, written) == ("failed", None)
+        assert "no pixel data (its SOP class's IOD requires them)" in result.reason
+    ds.SOPClassUID = RAW_DATA.decode()  # no pixels needed: written
+    assert [r.status for r, _ in both(saved(ds, tmp_path), deidlang.compile("basic-profile"), tmp_path)] == \
+        ["written"] * 2
+
+
+def _image(rows: int, columns: int, bits: int, pixels: bytes, frames: bytes = b"") -> bytes:
+    us = lambda n: n.to_bytes(2, "little")  # noqa: E731
+    return _file(_HEAD + (_explicit(0x00280008, "IS", frames) if frames else b"")
+                 + _explicit(0x00280010, "US", us(rows)) + _explicit(0x00280011, "US", us(columns))
+                 + _explicit(0x00280100, "US", us(bits)) + _explicit(0x7FE00010, "OB", pixels))
+
+
+@pytest.mark.parametrize(("rows", "columns", "bits", "length", "written"), [
+    (4, 4, 8, 16, True), (4, 4, 8, 18, False), (4, 4, 16, 34, False),
+    (3, 3, 8, 10, True),  # 9 bytes and the one pad byte to an even length
+    (3, 3, 8, 12, False), (3, 3, 1, 2, True),  # BitsAllocated 1: 9 bits packed into 2 bytes
+    (3, 3, 1, 4, False), (8, 8, 1, 8, True), (8, 8, 1, 10, False)])
+def test_native_pixel_data_longer_than_its_image_is_refused(rows, columns, bits, length, written, tmp_path):
+    """Bytes past the image would be copied with the pixels, unseen by any rule: room for a payload."""
+    source = tmp_path / "in.dcm"
+    payload = b"QZXPAYLOAD"
+    source.write_bytes(_image(rows, columns, bits, bytes(length) if written else (bytes(length) + payload)[-length:]))
+    plan = deidlang.compile('include "basic-profile"\nkeep Rows, Columns, BitsAllocated')
+    for result, out in both(source, plan, tmp_path):
+        assert result.status == ("written" if written else "failed"), (result.engine, result.reason)
+        if not written:
+            assert out is None and "longer than its image size" in result.reason and "QZX" not in result.reason
+
+
+def test_an_invalid_number_of_frames_fails_the_file(tmp_path):
+    source = tmp_path / "in.dcm"
+    source.write_bytes(_image(4, 4, 8, bytes(32), frames=b"1A"))
+    for result, written in both(source, deidlang.compile("basic-profile"), tmp_path):
+        assert (result.status, written) == ("failed", None)
+        assert "NumberOfFrames (0028,0008) is not a number" in result.reason
+
+
+def test_a_dataset_not_encoded_in_its_transfer_syntax_fails_saying_so(tmp_path):
+    """SC_rgb_jpeg.dcm (highdicom 0.1) declares JPEG Baseline, explicit VR, and is written in implicit VR:
+    pydicom guesses from the bytes, but the file does not choose how it is read."""
+    plan = deidlang.compile('include "basic-profile"\nwaive pixels because "test"')
+    for result, written in both(CORPUS / "SC_rgb_jpeg.dcm", plan, tmp_path):
+        assert (result.status, written) == ("failed", None)
+        assert result.reason == ("the dataset is not encoded in the transfer syntax its file meta declares "
+                                 "(explicit VR, but its first element has no VR)")
 
 
 def test_the_in_memory_engine_checks_what_a_dataset_can_hold(key):
@@ -203,6 +266,10 @@ def test_the_in_memory_engine_checks_what_a_dataset_can_hold(key):
     ds = ct()
     ds.PixelData = ds.PixelData[:-2]
     with pytest.raises(deidlang.EngineError, match="shorter than its image size"):
+        deidlang.apply(deidlang.compile("basic-profile"), ds, key=key)
+    ds = ct()
+    ds.PixelData = ds.PixelData + b"QZXPAYLOAD"
+    with pytest.raises(deidlang.EngineError, match="longer than its image size"):
         deidlang.apply(deidlang.compile("basic-profile"), ds, key=key)
 
 
@@ -272,7 +339,7 @@ def test_an_undefined_length_un_of_an_unknown_tag_is_removed(tmp_path):
 
 @pytest.mark.parametrize(("tag", "vr", "value"), [
     (0x00080060, "CS", b"ct"), (0x00080060, "CS", b"JOHN DOE SMITH JR "), (0x00180050, "DS", b"1.5mm "),
-    (0x00200013, "IS", b"12a "), (0x00280010, "US", b"\x01\x02\x03"), (0x00080008, "CS", b"A\\B\\C^D "),
+    (0x00200013, "IS", b"12a "), (0x00181310, "US", b"\x01\x02\x03"), (0x00080008, "CS", b"A\\B\\C^D "),
     (0x00200020, "CS", b"L\\P\\F "),  # PatientOrientation: VM 2 in the dictionary
     (0x00080020, "DA", b"20201350"), (0x00080030, "TM", b"25:00:00"), (0x00101010, "AS", b"47 Y"),
     (0x0020000D, "UI", b"1.2.JOHN"),
@@ -284,9 +351,9 @@ def test_an_invalid_kept_value_is_removed_with_a_note_or_given_its_iod_substitut
     plan = deidlang.compile(f'require minimum none because "test"\nkeep {keyword}')
     results = both(source, plan, tmp_path)
     assert results[0][1] == results[1][1]
-    # removed, or written as the IOD's substitute where the CT IOD needs it (Type 1 dummy, Type 2 empty) and
+    # removed, or written as the IOD's substitute where the IOD needs it (Type 1 dummy, Type 2 empty) and
     # the value can be decoded at all
-    substitute, _ = adjust("remove", tag, vr, (), requirements("1.2.840.10008.5.1.4.1.1.2", [tag])[1])
+    substitute, _ = adjust("remove", tag, vr, (), requirements(RAW_DATA.decode(), [tag])[1])
     try:
         original = dcmread(source)[tag].value
     except Exception:
@@ -426,40 +493,54 @@ def top_level(data: bytes) -> tuple[bool, list[tuple[int, int, int, int]]]:
     return implicit, out
 
 
+#: Mutations that always make a CT image file refused: a cut exactly between two elements (a smaller,
+#: well-formed dataset, but a CT image without its pixels), and native pixel data grown by a payload.
+REFUSED = ("clean cut", "payload")
+
+
 @st.composite
-def mutants(draw, data: bytes) -> bytes:
-    """``data`` with one structural mutation: a length, a VR, an item tag, or a cut."""
+def mutants(draw, data: bytes, payload: bytes = b"QZXPAYLOAD") -> tuple[str, bytes]:
+    """(kind, ``data`` with one structural mutation): a length, a VR, an item tag, a cut anywhere or
+    between two elements, or ``payload`` appended to the pixel data (its length grown to cover it)."""
     implicit, elements = top_level(data)
-    kind = draw(st.sampled_from(["length", "vr", "item", "truncate"] if not implicit else ["length", "item",
-                                                                                            "truncate"]))
+    kind = draw(st.sampled_from(["length", "item", "truncate", *REFUSED] + ([] if implicit else ["vr"])))
     out = bytearray(data)
     if kind == "truncate":
-        return bytes(out[:draw(st.integers(133, len(data) - 1))])
+        return kind, bytes(out[:draw(st.integers(133, len(data) - 1))])
+    if kind == "clean cut":
+        return kind, bytes(out[:draw(st.sampled_from([start for start, *_ in elements]))])
+    if kind == "payload":
+        start, value, length, _ = next(e for e in elements if e[3] == 0x7FE00010)
+        payload += b"\0" * (len(payload) % 2)
+        out[value - 4:value] = (length + len(payload)).to_bytes(4, "little")
+        return kind, bytes(out[:value + length] + payload + out[value + length:])
     start, value, length, _ = draw(st.sampled_from(elements))
     if kind == "item":
-        return bytes(out[:start] + b"\xfe\xff\x00\xe0" + draw(st.integers(0, 300)).to_bytes(4, "little")
-                     + out[start:])
+        return kind, bytes(out[:start] + b"\xfe\xff\x00\xe0" + draw(st.integers(0, 300)).to_bytes(4, "little")
+                           + out[start:])
     if kind == "vr":
         out[start + 4:start + 6] = draw(st.sampled_from(sorted(deidlang.dictionary.ALL_VRS))).encode()
-        return bytes(out)
+        return kind, bytes(out)
     new = draw(st.one_of(st.integers(0, length + 300), st.just(0xFFFFFFFF)))
     if value - start == 8 and not implicit:
         out[start + 6:start + 8] = (new & 0xFFFF).to_bytes(2, "little")
     else:
         out[value - 4:value] = new.to_bytes(4, "little")
-    return bytes(out)
+    return kind, bytes(out)
 
 
 @given(planted=planted_datasets(), data=st.data())
 def test_one_structural_mutation_never_leaks_and_only_well_formed_files_are_written(planted, data):
-    """Generated valid datasets, one mutation each (length, VR, item tag, truncation): no canary in any
-    written byte, in either engine; a written file was well formed (the structure check passed)."""
+    """Generated valid datasets, one mutation each (length, VR, item tag, truncation, a cut between two
+    elements, a payload after the pixels): no canary in any written byte, in either engine; a written
+    file was well formed (the structure check passed); a clean cut or a payload is always refused."""
     import io
     import tempfile
 
     buffer = io.BytesIO()
     planted.dataset.save_as(buffer, enforce_file_format=True)
-    mutant = data.draw(mutants(buffer.getvalue()))
+    canary = next(iter(planted.searchable()))  # the payload is one of the dataset's canaries
+    kind, mutant = data.draw(mutants(buffer.getvalue(), canary))
     try:
         structure.check(mutant)
         well_formed = True
@@ -471,6 +552,9 @@ def test_one_structural_mutation_never_leaks_and_only_well_formed_files_are_writ
         (tmp / "in.dcm").write_bytes(mutant)
         results = both(tmp / "in.dcm", plan, tmp)
     assert results[0][0].status == results[1][0].status, (results[0][0].reason, results[1][0].reason)
+    if kind in REFUSED:
+        assert not well_formed or kind == "clean cut"
+        assert results[0][0].status == "failed", (kind, results[0][0].reason)
     for result, written in results:
         assert result.status in ("written", "failed", "rejected")
         if written is not None:

@@ -7,7 +7,8 @@ item, so every rule applies at every depth.
 
 Structure that no rule decides (DESIGN.md, Output contract):
 - group length elements (gggg,0000) are dropped: they would be wrong after any change;
-- a private creator (gggg,00xx) is kept exactly when an element of its block is kept;
+- a private creator (gggg,00xx) is kept exactly when an element of its block is kept (`private`, shared
+  with the fast path);
 - SpecificCharacterSet is carried over, since the kept text is encoded with it;
 - file meta information is rebuilt, never copied;
 - PatientIdentityRemoved, DeidentificationMethod(+CodeSequence) and
@@ -31,13 +32,14 @@ from ..conditions import Exists, atoms
 from ..dictionary import cid7050, format_tag, keyword_of
 from ..errors import EngineError, Rejected
 from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
-from ..plan import PixelRule, Plan, PlanRule, is_private, is_private_creator
+from ..plan import PixelRule, Plan, PlanRule, is_private_creator
 from ..resolve import Position, Resolver
 from ..text import Scrubber
 from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
 from . import conformance, filemeta, pixels, structure
 from .conditions import evaluate
 from .keys import Key
+from .private import Blocks, creator_name
 from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
 
 
@@ -206,15 +208,8 @@ class Engine:
     def _walk(self, ds: Dataset, position: Position, ctx: _Context) -> Dataset:
         check_depth(position)
         out = Dataset()
-        creators: dict[tuple[int, int], DataElement] = {}
-        kept_blocks: set[tuple[int, int]] = set()
-        for tag in ds.keys():
-            tag = int(tag)
-            if is_private_creator(tag):
-                try:
-                    creators[(tag >> 16, tag & 0xFF)] = ds[tag]
-                except Exception:
-                    ctx.outcome.notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
+        blocks = Blocks([(int(tag), tag, creator_name(lambda tag=tag: ds[tag].value))
+                         for tag in ds.keys() if is_private_creator(int(tag))], ctx.outcome.notes)
         changes = conformance.overrides(position, {int(t) for t in ds.keys()}, lambda t: _top_text(ds, t),
                                         self.resolver, ctx.truths, ctx.required)
         for tag in ds.keys():
@@ -232,11 +227,7 @@ class Engine:
             if vr is None:
                 ctx.outcome.notes.append(lie)
                 continue
-            block = (tag >> 16, (tag >> 8) & 0xFF)
-            creator = None
-            if is_private(tag):
-                creator_elem = creators.get(block)
-                creator = str(creator_elem.value).strip() if creator_elem is not None else None
+            creator = blocks.creator(tag)
             rule = self.resolver.decide(tag, vr, creator, position, ctx.truths)
             rule, action = self.action_for(tag, vr, rule, position, ctx, changes)
             if ctx.trace is not None:
@@ -244,11 +235,9 @@ class Engine:
             new = self._act(elem, vr, creator, stored, rule, action, position, ctx)
             if new is not None:
                 out.add(new)
-                if is_private(tag):
-                    kept_blocks.add(block)
-        for block in kept_blocks:
-            if block in creators:
-                out.add(creators[block])
+                blocks.keep(tag)
+        for tag in blocks.kept_creators():
+            out.add(ds[tag])
         return out
 
     def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None, action: str,

@@ -55,6 +55,7 @@ from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
 from . import conformance, filemeta, structure
 from .dataset import _CONTRACT, Engine, Outcome, _Context, _top_text, check_depth, engine_for, require_instance
 from .keys import Key
+from .private import Blocks, creator_name, is_private_creator
 from .reader import ElementReader, Unsupported, _Element
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 
@@ -252,19 +253,12 @@ class _Rewriter(ElementReader):
         verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
         checked = _table("checked", multi)
         dates, notes = self.ctx.dates, self.outcome.notes
-        creators = {}
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
-        for element in [e for e in elements if e[0] & 0x10000 and 0x10 <= e[0] & 0xFFFF <= 0xFF]:
-            tag, name = element[0], self._creator(element)
-            if name is None:
-                notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
-            else:
-                creators[(tag >> 16, tag & 0xFF)] = (element, name)
+        blocks = Blocks([(e[0], e, self._creator(e)) for e in elements if is_private_creator(e[0])], notes)
         by_tag = {e[0]: e for e in elements}
         changes = conformance.overrides(position, by_tag, lambda t: self._text(by_tag[t]), self.engine.resolver,
                                         self.ctx.truths, self.required)
         out: list[tuple[int, Part]] = []
-        kept_blocks = set()
         for element in elements:
             tag, vr = element[0], element[1]
             low, private = tag & 0xFFFF, tag >> 16 & 1
@@ -272,9 +266,7 @@ class _Rewriter(ElementReader):
                 continue
             creator = None
             if private:
-                block = (tag >> 16, low >> 8)
-                if block in creators:
-                    creator = creators[block][1]
+                creator = blocks.creator(tag)
             else:  # the dictionary decides, not the file
                 decided = verdicts_vr.get((tag, vr))
                 if decided is None:
@@ -332,11 +324,8 @@ class _Rewriter(ElementReader):
                 continue
             out.append((tag, part))
             if private:
-                kept_blocks.add(block)
-        for block in kept_blocks:
-            if block in creators:
-                element = creators[block][0]
-                out.append((element[0], data[element[2]:element[5]]))
+                blocks.keep(tag)
+        out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
         out.sort(key=_FIRST)
         return out
 
@@ -446,12 +435,10 @@ class _Rewriter(ElementReader):
         return encoded
 
     def _creator(self, element: _Element) -> str | None:
-        """A private creator's name as the reference engine reads it, None when undecodable."""
+        """A private creator's name as the reference engine reads it (`private.creator_name`), None
+        when undecodable; remembered by its bytes."""
         table = self.creators
         raw = self.data[element[3]:element[5]]
         if raw not in table:
-            try:
-                table[raw] = str(self._decode(element).value).strip()
-            except Exception:
-                table[raw] = None
+            table[raw] = creator_name(lambda: self._decode(element).value)
         return table[raw]

@@ -21,13 +21,14 @@ is, and `check` hands both engines the file with it re-encoded as that sequence 
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
-from .. import limits
+from .. import iod, limits
 from ..dictionary import ALL_VRS, format_tag, keyword_of
 from ..errors import EngineError
 from . import unsequence
@@ -47,6 +48,8 @@ _IMPLICIT, _BIG, _DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", ("1.2.8
 _ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC = (0x00280010, 0x00280011, 0x00280002, 0x00280100,
                                                           0x00280008, 0x00280004)
 _IMAGE = frozenset((_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC))
+_SOP_CLASS = 0x00080016
+_READ = _IMAGE | {_SOP_CLASS}  # the top-level values the checks read
 _SHORT = _VRS - _LONG
 _SHORT_HEADER = struct.Struct("<HH2xH").unpack_from
 _LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from)
@@ -101,6 +104,12 @@ def _check(data: bytes) -> int | None:
             raise Malformed("the deflated dataset cannot be inflated") from None
         if len(body) > most:
             raise Malformed(f"the deflated data set inflates to more than {most >> 20} MiB ({limits.INFLATED_ENV})")
+    if (syntax is not None and not implicit and start + 6 <= len(body) and body[start + 4:start + 6] not in _VRS
+            and body[start:start + 2] != b"\xfe\xff"):
+        # as highdicom 0.1 wrote SC_rgb_jpeg.dcm: the body in implicit VR under an explicit-VR syntax. pydicom
+        # guesses the encoding from the bytes; the file does not choose how it is read
+        raise Malformed("the dataset is not encoded in the transfer syntax its file meta declares (explicit VR, "
+                        "but its first element has no VR)")
     # Sequences written as UN are re-encoded only in explicit VR little endian: in other syntaxes they
     # are removed (`valuecheck.decided_vr`), fail closed.
     reader = _Reader(body, implicit, little, un_sequences=little and not implicit and syntax not in _DEFLATED)
@@ -177,7 +186,7 @@ class _Reader:
             if short and offset + 8 <= stop and data[offset + 4:offset + 6] in _SHORT:
                 group, elem, length = _SHORT_HEADER(data, offset)
                 tag, value = group << 16 | elem, offset + 8
-                if (group in (0x0002, 0xFFFE) or tag <= last or value + length > stop or tag in _IMAGE
+                if (group in (0x0002, 0xFFFE) or tag <= last or value + length > stop or tag in _READ
                         or tag in _NATIVE_PIXELS):
                     vr = bytes(data[offset + 4:offset + 6]).decode()  # the general way, with its messages
                 else:
@@ -209,7 +218,7 @@ class _Reader:
             elif vr == "UN" and self.un_sequences and unsequence.is_un_sequence(tag):
                 self.found = True  # a sequence in implicit VR little endian (PS3.5 6.2.2)
                 _Reader(self.data, True, True)._items(value, end, depth)
-            elif tag in _IMAGE:
+            elif tag in _READ:
                 image[tag] = self._value(tag, vr, value, end)
             elif tag in _NATIVE_PIXELS:
                 pixels = True
@@ -217,8 +226,12 @@ class _Reader:
             offset = end
         if delimited:
             raise Malformed("an item of undefined length has no delimiter")
-        if not depth and _ROWS in image and _COLUMNS in image and _BITS in image and not pixels:
-            raise Malformed("the image has no pixel data: the file is cut short")
+        if not depth and not pixels:
+            if image.keys() & {_ROWS, _COLUMNS, _BITS}:
+                raise Malformed("the image has no pixel data: the file is cut short")
+            if _needs_pixels(image.get(_SOP_CLASS)):
+                raise Malformed("the image has no pixel data (its SOP class's IOD requires them): the file is cut "
+                                "short or incomplete")
         return offset
 
     def _undefined(self, tag: int, vr: str | None, value: int, stop: int, depth: int) -> int:
@@ -265,8 +278,9 @@ class _Reader:
                 raise Malformed("a pixel data fragment runs past the end of the file")
 
     def _value(self, tag: int, vr: str | None, value: int, end: int):
-        """An image attribute: a number (US), or the text of NumberOfFrames and PhotometricInterpretation."""
-        if tag in (_FRAMES, _PHOTOMETRIC):
+        """A value the checks read: a number (US), or the text of NumberOfFrames, PhotometricInterpretation
+        and SOPClassUID."""
+        if tag in (_FRAMES, _PHOTOMETRIC, _SOP_CLASS):
             return bytes(self.data[value:end]).decode("latin-1").strip(" \0")
         return self.u16(self.data, value)[0] if end - value >= 2 else None
 
@@ -276,6 +290,13 @@ def _name(tag: int) -> str:
     damaged file has no header can be four bytes of a value."""
     keyword = keyword_of(tag)
     return f"{keyword} {format_tag(tag)}" if keyword else "an element"
+
+
+@functools.lru_cache(maxsize=256)
+def _needs_pixels(sop_class: str | None) -> bool:
+    """Whether the IOD of a SOP class (as the shipped PS3.3 tables know it) makes the Image Pixel
+    module, and so pixel data, mandatory: an instance of it without pixels is cut short."""
+    return bool(sop_class) and (_PIXEL_DATA,) in iod.requirements(sop_class, frozenset())
 
 
 def _implicit_sequence(tag: int, unknown: bool = False) -> bool:
@@ -288,7 +309,8 @@ def _implicit_sequence(tag: int, unknown: bool = False) -> bool:
 
 
 def _pixels(length: int, image: dict, bits: int) -> None:
-    """Native pixel data must hold what its image attributes say it holds."""
+    """Native pixel data must hold what its image attributes say it holds: no less (a truncated file),
+    no more (room for a payload no rule sees, copied with the pixels)."""
     rows, columns = image.get(_ROWS), image.get(_COLUMNS)
     bits = bits or image.get(_BITS)
     if not (isinstance(rows, int) and isinstance(columns, int) and isinstance(bits, int)):
@@ -296,7 +318,8 @@ def _pixels(length: int, image: dict, bits: int) -> None:
     try:
         frames = max(int(str(image.get(_FRAMES) or 1)), 1)
     except ValueError:
-        frames = 1
+        raise Malformed("NumberOfFrames (0028,0008) is not a number: the size of the pixel data cannot be "
+                        "checked") from None
     samples = image.get(_SAMPLES) if isinstance(image.get(_SAMPLES), int) else 1
     photometric = str(image.get(_PHOTOMETRIC) or "")
     per_frame = rows * columns * samples
@@ -304,6 +327,9 @@ def _pixels(length: int, image: dict, bits: int) -> None:
         per_frame = rows * columns * 2
     elif photometric.endswith("_420"):
         per_frame = rows * columns * 3 // 2
-    needed = (per_frame * frames * bits + 7) // 8
+    needed = (per_frame * frames * bits + 7) // 8  # BitsAllocated 1: packed across frames (PS3.5 8.1.1)
     if length < needed:
         raise Malformed("the pixel data is shorter than its image size (Rows x Columns x frames x samples x bits)")
+    if length > needed + needed % 2:  # one byte pads an odd size to an even length, no more
+        raise Malformed("the pixel data is longer than its image size (Rows x Columns x frames x samples x bits): "
+                        "the bytes past the image could carry anything")
