@@ -11,14 +11,18 @@ An output is written to a temporary file and linked or renamed to its final name
 a run killed at any moment (kill -9 included) leaves no partial file under a final name. Under an
 `OutputTree` every folder is opened relative to the one above it with ``O_NOFOLLOW``, and files are
 created with ``O_EXCL | O_NOFOLLOW``: a symlink planted in the output tree is never followed, so no
-write can land outside it (or on an input). Temporary files can live in a folder of their own (the
-run's state folder), so that a killed run leaves nothing stray in the delivered folder.
+write can land outside it (or on an input). Temporary files live in a folder of their own (the
+run's state folder), so that a killed run leaves nothing stray in the delivered folder. When that
+folder is on another file system (a rename cannot cross one), they are made beside each output
+instead, and every folder that receives one is listed first in the state folder (`BESIDE`), so that
+the next run finds and removes what a killed run left there (`remove_temporaries`).
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import stat
 import threading
@@ -30,6 +34,10 @@ from typing import BinaryIO
 SHARED_MODE = 0o666
 #: What holds originals or secrets (quarantine, cache, status), and outputs on request: the owner only.
 PRIVATE_MODE = 0o600
+
+#: In a temporary folder on another file system than the outputs: the output folders (one JSON list
+#: of names a line) where temporary files were made beside the outputs.
+BESIDE = "beside-outputs.jsonl"
 
 #: A part of an output: encoded bytes, or a range of the input's bytes to copy as they are.
 Part = bytes | range
@@ -125,8 +133,10 @@ def write_file(chunks_: Iterable[bytes | memoryview], destination: Path,
 class OutputTree:
     """A folder that receives outputs; nothing under it is reached through a symlink.
 
-    ``temporary``: where temporary files are made (on the same file system), else beside each
-    output. ``mode``: the files' mode before the umask (`SHARED_MODE`, or `PRIVATE_MODE`)."""
+    ``temporary``: where temporary files are made when it is on the same file system; else they are
+    made beside each output, and each folder that receives one is listed in ``temporary/BESIDE``
+    first. Without ``temporary``: beside each output, unlisted. ``mode``: the files' mode before the
+    umask (`SHARED_MODE`, or `PRIVATE_MODE`)."""
 
     def __init__(self, root: Path, temporary: Path | None = None, mode: int = SHARED_MODE) -> None:
         self.root = Path(root)
@@ -134,11 +144,15 @@ class OutputTree:
         self.root.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.temporary = None
+        self._beside: Path | None = None  # the list of folders holding temporary files, when they are beside
         if temporary is not None:
             temporary.mkdir(parents=True, exist_ok=True, mode=0o700)
             if temporary.stat().st_dev == os.fstat(self.fd).st_dev:
                 self.temporary = os.open(temporary, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            else:
+                self._beside = temporary / BESIDE
         self._folders: dict[tuple[str, ...], int] = {}
+        self._listed: set[tuple[str, ...]] = set()
 
     def close(self) -> None:
         for fd in [*self._folders.values(), self.fd, self.temporary]:
@@ -152,6 +166,9 @@ class OutputTree:
         holds the same bytes (a run done again), else `Exists`. Returns the size and sha256."""
         folder = self._folder(relative[:-1])
         tmp_dir = folder if self.temporary is None else self.temporary
+        if self._beside is not None and relative[:-1] not in self._listed:
+            _append_line(self._beside, json.dumps(relative[:-1]))  # listed before anything is made there
+            self._listed.add(relative[:-1])
         fd, name = _create_temporary(tmp_dir, self.mode)
         try:
             digest, size = hashlib.sha256(), 0
@@ -181,11 +198,15 @@ class OutputTree:
 
     def matches(self, relative: tuple[str, ...], size: int, sha256: str) -> bool:
         """Whether the regular file at ``relative`` (no link followed) has this size and hash."""
+        return self.digest(relative) == (size, sha256)
+
+    def digest(self, relative: tuple[str, ...]) -> tuple[int, str] | None:
+        """The size and sha256 of the regular file at ``relative`` (no link followed), else None."""
         try:
             folder = self._folder(relative[:-1], create=False)
         except OSError:
-            return False
-        return _existing(folder, relative[-1]) == (size, sha256)
+            return None
+        return _existing(folder, relative[-1])
 
     def remove(self, relative: tuple[str, ...]) -> None:
         """Remove an output this tree holds (a link is removed, never followed); absent is fine."""
@@ -233,18 +254,51 @@ def _create_temporary(folder: int, mode: int) -> tuple[int, str]:
         return os.open(name, flags, mode, dir_fd=folder), name
 
 
-def remove_temporaries(folder: Path) -> int:
-    """Delete the temporary files that killed runs left in ``folder``; how many."""
+def remove_temporaries(folder: Path, root: Path | None = None) -> int:
+    """Delete the temporary files that killed runs left in ``folder`` and, when ``root`` is given, in
+    the folders under it that ``folder/BESIDE`` lists (no link followed); how many."""
+    count = _remove_parts(folder)
+    listed = folder / BESIDE
+    if root is None or not listed.is_file():
+        return count
+    tree = OutputTree(root)
+    try:
+        for line in set(listed.read_text(encoding="utf-8").splitlines()):
+            try:
+                count += _remove_parts(tree._folder(tuple(json.loads(line)), create=False))
+            except (OSError, ValueError, TypeError):
+                continue  # a folder since removed, or a line cut short by the kill
+    finally:
+        tree.close()
+    listed.unlink()
+    return count
+
+
+def _remove_parts(folder: Path | int) -> int:
+    """Delete the temporary files in one folder (a path, or a descriptor); how many."""
     count = 0
     try:
-        entries = list(os.scandir(folder))
+        with os.scandir(folder) as scan:
+            entries = [e.name for e in scan if e.name.startswith(".deidlang-") and e.name.endswith(".part")
+                       and e.is_file(follow_symlinks=False)]
     except FileNotFoundError:
         return 0
-    for entry in entries:
-        if entry.name.startswith(".deidlang-") and entry.name.endswith(".part") and entry.is_file(follow_symlinks=False):
-            os.unlink(entry.path)
-            count += 1
+    for name in entries:
+        if isinstance(folder, int):
+            os.unlink(name, dir_fd=folder)
+        else:
+            os.unlink(Path(folder) / name)
+        count += 1
     return count
+
+
+def _append_line(path: Path, line: str) -> None:
+    """One line appended whole (O_APPEND: lines from several processes never interleave)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
 
 
 def _existing(folder: int, name: str) -> tuple[int, str] | None:

@@ -31,6 +31,10 @@ class Journal:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS done (source TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
                         "plan_hash TEXT, status TEXT, output TEXT, output_size INTEGER, output_sha256 TEXT)")
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(done)")}
+        for name, kind in (("output_size", "INTEGER"), ("output_sha256", "TEXT")):
+            if name not in columns:  # a journal of a deidlang that did not record outputs yet
+                self.db.execute(f"ALTER TABLE done ADD COLUMN {name} {kind}")
         self.db.execute("BEGIN")
         self.committed = time.monotonic()
 
@@ -43,6 +47,17 @@ class Journal:
             return None
         return {"version": (row[0], row[1]), "plan_hash": row[2], "status": row[3], "output": row[4],
                 "written": (row[5], row[6]) if row[5] is not None else None}
+
+    def unrecorded_outputs(self) -> list[tuple[str, str | None]]:
+        """(source, output) of every written input whose output has no size and hash recorded (rows of
+        a journal from before they were)."""
+        return self.db.execute("SELECT source, output FROM done WHERE status = 'written' AND output_size IS NULL"
+                               ).fetchall()
+
+    def set_output(self, source: str, output: str | None, written: tuple[int, str] | None) -> None:
+        """Record an input's output anew: its name relative to the output folder, its size and sha256."""
+        self.db.execute("UPDATE done SET output = ?, output_size = ?, output_sha256 = ? WHERE source = ?",
+                        (output, *(written or (None, None)), source))
 
     def record(self, source: str, version: tuple[int, int] | None, status: str, output: str | None,
                written: tuple[int, str] | None, plan_hash: str) -> None:

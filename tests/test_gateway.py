@@ -72,9 +72,10 @@ def test_destination_killed_mid_stream_every_acknowledged_instance_arrives_once(
     assert _wait(lambda: n.forwarder.delivered >= 10, 30)
     research.stop(sig)  # mid-stream: the sender is inside an association
     assert send(n.address[1], datasets[40:]) == [0] * 40  # still acknowledged: the outbox holds them
-    time.sleep(1)
+    # the sender has seen the outage (an event, not a fixed sleep) before the destination comes back
+    assert _wait(lambda: n.forwarder.reachable is False, 60), n.health()
     research.start()
-    assert _wait(lambda: n.forwarder.delivered == 80 and not n.outbox.pending(), 90), n.health()
+    assert _wait(lambda: n.forwarder.delivered == 80 and not n.outbox.pending(), 180), n.health()
     stored = research.sop_instance_uids()
     acknowledged = {line["sop"] for line in lines if line["outcome"] == "queued"}
     assert len(acknowledged) == 80 and set(stored) == acknowledged

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -257,6 +259,86 @@ def test_resume_redoes_outputs_that_are_missing_or_not_what_was_written(tmp_path
     again = run(PLAN, [src], out, KEY, resume=True)
     assert (again.written, again.skipped) == (2, 1)
     assert snapshot(out) == clean
+
+
+def _as_an_old_run_left_it(out: Path, state: Path) -> None:
+    """Turn a finished mirror run into what deidlang before the state folder left: the journal as
+    OUT/.deidlang-journal.sqlite, in that journal's form (absolute output paths, no output hash)."""
+    import sqlite3
+
+    rows = sqlite3.connect(state / "journal.sqlite").execute(
+        "SELECT source, size, mtime_ns, plan_hash, status, output FROM done").fetchall()
+    shutil.rmtree(state)
+    old = sqlite3.connect(out / ".deidlang-journal.sqlite")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("CREATE TABLE done (source TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, plan_hash TEXT, "
+                "status TEXT, output TEXT)")
+    old.executemany("INSERT INTO done VALUES (?, ?, ?, ?, ?, ?)",
+                    [(*row[:5], str(out / row[5]) if row[5] else None) for row in rows])
+    old.commit()
+    old.close()
+
+
+def test_resume_of_a_run_started_before_the_state_folder_moves_and_uses_its_journal(tmp_path, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_inputs(src, 3)
+    assert run(PLAN, [src], out, KEY, layout="mirror").written == 3
+    clean = snapshot(out)
+    _as_an_old_run_left_it(out, tmp_path / "out.deidlang")
+    (out / "i1.dcm").unlink()  # an output lost since: made again
+    # the old outputs mirror the inputs: resuming them under the uid layout is refused, nothing moved
+    assert main(["run", str(src), "-o", str(out), "--resume", "--key-file", str(_key_file(tmp_path))]) == 2
+    assert "--layout mirror" in capsys.readouterr().err and (out / ".deidlang-journal.sqlite").exists()
+    again = run(PLAN, [src], out, KEY, layout="mirror", resume=True)
+    assert (again.written, again.skipped) == (1, 2)
+    assert {r.reason for r in again.failures} == set()
+    assert not list(out.glob(".deidlang-journal*")) and (tmp_path / "out.deidlang" / "journal.sqlite").is_file()
+    assert {p.relative_to(out): b for p, b in snapshot(out).items()} == {p.relative_to(out): b for p, b in clean.items()}
+    # from now on it is today's journal: outputs recorded by size and hash
+    (out / "i2.dcm").write_bytes(b"not what was written")
+    third = run(PLAN, [src], out, KEY, layout="mirror", resume=True)
+    assert (third.written, third.skipped) == (1, 2) and snapshot(out) == clean
+
+
+def _key_file(folder: Path) -> Path:
+    path = folder / "site.key"
+    path.write_bytes(KEY)
+    path.chmod(0o600)
+    return path
+
+
+def test_temporaries_beside_outputs_when_the_state_is_on_another_file_system_are_cleaned_next_run(
+        tmp_path, monkeypatch):
+    """With ``--state`` on another file system a rename cannot cross, temporary files are made beside
+    the outputs; a worker killed while writing one leaves it, and the next run removes it."""
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or elsewhere.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system than the tests' temporary folder")
+    src, out = tmp_path / "in", tmp_path / "out"
+    make_inputs(src, 6)
+    state = Path(tempfile.mkdtemp(dir=elsewhere, prefix="deidlang-test-state-"))
+    real = fileio._write_all
+    seen = tmp_path / "killed.once"
+
+    def write_then_die(fd, data):  # the first temporary file written: a part of it, then the worker is killed
+        if not seen.exists() and os.readlink(f"/proc/self/fd/{fd}").endswith(".part") and len(data) > 16:
+            seen.write_text("once")
+            real(fd, bytes(data[:16]))
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(fd, data)
+
+    try:
+        monkeypatch.setattr(fileio, "_write_all", write_then_die)
+        first = run(PLAN, [src], out, KEY, workers=2, state=state)
+        monkeypatch.undo()
+        assert first.written == 6  # the killed worker's file was retried by another
+        left = list(out.rglob(".deidlang-*.part"))
+        assert len(left) == 1 and not list(state.rglob("*.part"))  # beside an output, not in the state folder
+        again = run(PLAN, [src], out, KEY, state=state, resume=True)
+        assert again.skipped == 6 and not list(out.rglob(".deidlang-*.part"))
+        assert all(p.suffix == ".dcm" for p in out.rglob("*") if p.is_file())
+    finally:
+        shutil.rmtree(state)
 
 
 # ---------------------------------------------------------------- reasons in words

@@ -39,11 +39,13 @@ from .serve import _client_tls, audit_writer, logger
 @click.option("--quarantine", type=click.Path(file_okay=False), help="rejected and failed instances, with reasons")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="audit: one JSON line per event")
 @click.option("--timeout", type=click.FloatRange(0.5), default=30, show_default=True)
+@click.option("--private", is_flag=True, help="stored and outbox files readable by their owner only (0600); by "
+                                              "default the umask decides, as for cp (quarantine: always owner-only)")
 def command(source: str, query_file: str | None, patient_id: str | None, accession: str | None,
             study_uid: str | None, date_from: str | None, date_to: str | None, rules: str, ae_title: str, host: str,
             port: int, store: str | None, forward: str | None, outbox: str, forward_tls_ca: str | None,
             forward_auth: str | None, journal: str | None, key_file: str | None, map_path: str | None,
-            quarantine: str | None, report_path: str | None, timeout: float) -> int:
+            quarantine: str | None, report_path: str | None, timeout: float, private: bool) -> int:
     """Query a PACS, retrieve the matching studies to this node (C-MOVE), de-identify, store or forward.
 
     The query values are identifying: they go to the PACS only, never to the log or the journal."""
@@ -73,7 +75,7 @@ def command(source: str, query_file: str | None, patient_id: str | None, accessi
                                     ca_file=forward_tls_ca) if forward else None
     node = Node(plan, key, ae_title=ae_title, host=host, port=port, store=store, forward=destination,
                 outbox=outbox, allow=(f"{pacs.ae_title}@{pacs.host}",), quarantine=quarantine, map_path=map_path,
-                log=log, report=report, timeout=min(timeout, 30))
+                log=log, report=report, timeout=min(timeout, 30), private=private)
     node.start()
     try:
         progress = pull(pacs, query, ae_title=ae_title, journal=done, timeout=timeout, log=log)

@@ -57,13 +57,15 @@ from ..runner import load_key
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="its private key (PEM)")
 @click.option("--tls-ca", type=click.Path(dir_okay=False), help="CA whose client certificates are required")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="audit: one JSON line per event")
+@click.option("--private", is_flag=True, help="stored and outbox files readable by their owner only (0600); by "
+                                              "default the umask decides, as for cp (quarantine: always owner-only)")
 def command(rules: str, ae_title: str, host: str, port: int, store: str | None, forward: str | None, outbox: str,
             dead_letter: str | None, tries: int, forward_tls_ca: str | None, forward_tls_cert: str | None,
             forward_tls_key: str | None, forward_auth: str | None, status_file: str | None, max_outage: float,
             timeout: float, max_per_peer: int, commitment_peer: tuple[str, ...], commitment_wait: float,
             key_file: str | None, map_path: str | None, quarantine: str | None,
             allow: tuple[str, ...], tls_cert: str | None, tls_key: str | None, tls_ca: str | None,
-            report_path: str | None) -> int:
+            report_path: str | None, private: bool) -> int:
     """Receive instances over DICOM, de-identify each as it arrives, store or forward it."""
     try:
         from ..node import Destination, Node, parse_destination  # pynetdicom is an optional extra
@@ -84,7 +86,7 @@ def command(rules: str, ae_title: str, host: str, port: int, store: str | None, 
                 outbox=outbox, dead_letter=dead_letter, tries=tries, allow=allow, quarantine=quarantine,
                 map_path=map_path, ssl_context=_server_tls(tls_cert, tls_key, tls_ca), log=log, report=report,
                 timeout=timeout, per_peer=max_per_peer, commitment_wait=commitment_wait,
-                commitment_peers=tuple(Destination.parse(peer) for peer in commitment_peer))
+                commitment_peers=tuple(Destination.parse(peer) for peer in commitment_peer), private=private)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

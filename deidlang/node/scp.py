@@ -7,6 +7,8 @@ then stores it or hands it to the outbox (pynetdicom, the pydicom project's netw
 - Each instance goes through the same engine as `deidlang run`; a rejected or failing instance (and
   one whose UIDs cannot name a file) is answered with a failure status (0xC000, a PHI-free comment)
   and copied to the quarantine with its reason; the node keeps running.
+- Stored and outbox files are created as `cp` creates files (mode 0666 less the umask), or owner-only
+  with ``private``; quarantine copies are always owner-only.
 - Stored files are written atomically under ``STORE/<StudyInstanceUID>/<SeriesInstanceUID>/
   <SOPInstanceUID>.dcm`` (de-identified UIDs, checked, always inside the store). In forward mode an
   instance is acknowledged once it is in the outbox; `Forwarder` delivers it.
@@ -33,7 +35,7 @@ from pynetdicom.sop_class import StorageCommitmentPushModel, Verification
 
 from ..engine import Key, Outcome, engine_for, stream
 from ..errors import EngineError, InputError, Rejected
-from ..fileio import write_atomically
+from ..fileio import PRIVATE_MODE, SHARED_MODE, write_atomically
 from ..plan import Plan
 from ..runner import quarantine_dataset, quiet_pydicom
 from ..store import PseudonymMap
@@ -89,7 +91,7 @@ class Node:
                  report: Callable[[dict], None] | None = None, retry_seconds: float = 2.0,
                  max_backoff: float = 60.0, tries: int = 3, timeout: float = 10.0, per_peer: int = 4,
                  max_associations: int = 32, commitment_peers: tuple[Destination, ...] = (),
-                 commitment_wait: float = 60.0, engine: str = "auto") -> None:
+                 commitment_wait: float = 60.0, engine: str = "auto", private: bool = False) -> None:
         if (store is None) == (forward is None):
             raise InputError("give either a store folder or a forward destination")
         if forward is not None and outbox is None:
@@ -105,6 +107,8 @@ class Node:
         self.plan, self.key, self.engine = plan, key, engine_for(plan)
         self.fast = engine == "auto"  # the fast path says per instance when it cannot (Unsupported)
         self.store = Path(store) if store else None
+        #: stored and outbox files are created as `cp` creates files (the umask decides), or owner-only
+        self.mode = PRIVATE_MODE if private else SHARED_MODE
         self.forward = forward
         self.outbox = Outbox(Path(outbox), Path(dead_letter) if dead_letter else None) if forward else None
         self.quarantine = Path(quarantine) if quarantine else None
@@ -280,9 +284,9 @@ class Node:
             if self.forwarder is not None:  # known before the sender can deliver it
                 self.commitments.received(str(event.request.AffectedSOPInstanceUID), str(out.SOPInstanceUID))
             if data is None:
-                write_atomically(lambda f: outcome.dataset.save_as(f, enforce_file_format=True), target)
+                write_atomically(lambda f: outcome.dataset.save_as(f, enforce_file_format=True), target, self.mode)
             else:
-                write_atomically(lambda f: f.write(data), target)
+                write_atomically(lambda f: f.write(data), target, self.mode)
         except Exception as err:
             return "failed", f"cannot write the output ({type(err).__name__})", None
         if self.forwarder is None:

@@ -24,7 +24,7 @@ from .outputs import LAYOUTS, Target, placer
 from .quarantine import quarantine_input
 from .reasons import quiet_pydicom, reason_for
 from .sitekey import require_site_key
-from .state import FINISHED, finished, prepare, state_folder
+from .state import FINISHED, JOURNAL, finished, move_old_journal, old_journal, prepare, state_folder
 
 
 @dataclass
@@ -90,11 +90,18 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
         if what != "output folder" and inside(place, out):
             raise InputError(f"the {what} `{place}` is inside the output folder", None,
                              "the output folder holds de-identified DICOM only: put it beside")
+    old = old_journal(out, state_dir, layout)
     lock = prepare(out, state_dir)
+    if old is not None:
+        try:
+            move_old_journal(old, out, state_dir)
+        except Exception:
+            os.close(lock)
+            raise
     engine_for(plan)  # the engine (and the plan's hash) made once, here: forked workers inherit it
     target = Target(str(out), str(state_dir / "tmp"), layout, PRIVATE_MODE if private else SHARED_MODE)
     store = PseudonymMap(map_path, key, create=True) if map_path is not None else None
-    journal = Journal(state_dir / "journal.sqlite")
+    journal = Journal(state_dir / JOURNAL)
     tree = OutputTree(out)
     report_file = open(report_path, "w", encoding="utf-8") if report_path else None
     summary = Summary()

@@ -12,11 +12,11 @@ from ..fileio import PRIVATE_MODE, Input, write_atomically, write_file
 
 def quarantine_dataset(ds, folder: Path, reason: str) -> None:
     """A received instance (the node's input) kept as it came, under a name that says nothing about
-    it, beside its reason."""
+    it, beside its reason; both owner-only, whatever the umask."""
     name = f"received-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(4)}.dcm"
     try:
-        write_atomically(lambda f: ds.save_as(f, enforce_file_format=False), folder / name)
-        (folder / f"{name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+        write_atomically(lambda f: ds.save_as(f, enforce_file_format=False), folder / name, PRIVATE_MODE)
+        write_atomically(lambda f: f.write((reason + "\n").encode()), folder / f"{name}.reason.txt", PRIVATE_MODE)
     except Exception:
         pass  # the failure is answered and counted already
 

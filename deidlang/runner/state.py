@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import sqlite3
 from pathlib import Path
 
 from ..errors import InputError
 from ..fileio import OutputTree, remove_temporaries
 from ..journal import Journal
+from .inputs import inside
 from .reasons import os_reason
 
 #: The reason of an input skipped on resume.
 FINISHED = "finished by an earlier run"
+#: The journal in the state folder.
+JOURNAL = "journal.sqlite"
+#: Where deidlang kept a run's journal before the state folder: in the delivered folder itself.
+OLD_JOURNAL = ".deidlang-journal.sqlite"
 
 
 def state_folder(outdir: str | Path) -> Path:
@@ -44,7 +51,7 @@ def prepare(out: Path, state: Path) -> int:
         os.close(lock)
         raise InputError(f"another run is using the state folder `{state}`", None,
                          "wait for it to finish, or give this run another output folder") from None
-    remove_temporaries(state / "tmp")
+    remove_temporaries(state / "tmp", out)
     return lock
 
 
@@ -71,3 +78,50 @@ def finished(journal: Journal, tree: OutputTree, source: Path, plan_hash: str) -
         except OSError:
             pass
     return False
+
+
+def old_journal(out: Path, state: Path, layout: str) -> Path | None:
+    """The journal that a run by a deidlang from before the state folder left in the delivered folder,
+    to be moved into the state folder (`move_old_journal`); None if there is none or the state
+    folder has its own. Its outputs mirror the input folders: under another layout it is refused."""
+    path = out / OLD_JOURNAL
+    if path.is_symlink() or not path.is_file() or (state / JOURNAL).exists():
+        return None
+    if layout != "mirror":
+        raise InputError(f"the output folder `{out}` holds the journal of a run by an earlier deidlang, whose "
+                         "outputs mirror the input folders", None,
+                         "go on with that run with --layout mirror, or give another output folder")
+    return path
+
+
+def move_old_journal(path: Path, out: Path, state: Path) -> None:
+    """Move an old journal into the state folder (its write-ahead log folded in first) and bring its
+    rows to today's form: each output named relative to the output folder and recorded by its size
+    and sha256 as it is now. The old journal trusted every output it recorded as complete (each was
+    renamed into place whole); one that is missing now, or outside the output folder, is made again."""
+    try:
+        db = sqlite3.connect(path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        shutil.move(path, state / JOURNAL)  # a copy and a removal when the state folder is on another disk
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.unlink(f"{path}{suffix}")
+            except FileNotFoundError:
+                pass
+        journal = Journal(state / JOURNAL)
+    except (OSError, sqlite3.Error) as err:
+        why = os_reason(err) if isinstance(err, OSError) else "it is not a readable journal"
+        raise InputError(f"the journal `{path}` of an earlier run cannot be moved into the state folder: {why}",
+                         None, "move it away (the run then starts over)") from None
+    tree = OutputTree(out)
+    try:
+        for source, output in journal.unrecorded_outputs():
+            relative = Path(output).relative_to(out).parts if output and inside(Path(output), out) else ()
+            written = tree.digest(relative) if relative else None
+            journal.set_output(source, os.path.join(*relative) if written else None, written)
+    finally:
+        journal.close()
+        tree.close()
