@@ -122,9 +122,13 @@ def cid7050() -> dict[int, str]:
 
 @functools.cache
 def tcia_creators() -> tuple[str, ...]:
-    """Private creator names of the TCIA private tag knowledge base (for completion; they decide nothing)."""
-    with open(data_file("tcia_private_creators.txt"), encoding="utf-8") as f:
-        return tuple(line.rstrip("\n") for line in f if not line.startswith("#"))
+    """Private creator names of the TCIA private tag knowledge base, sorted, from its table (for
+    completion; they decide nothing).
+
+    >>> "SIEMENS CSA HEADER" in tcia_creators()
+    True
+    """
+    return tuple(sorted({row["creator"] for row in tcia_private_kb() if row["creator"]}))
 
 
 @functools.cache

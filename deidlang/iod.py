@@ -5,6 +5,8 @@ of PS3.3 (GDCM's Part3.xml, 2008 edition) by tools/generate_iod_table.py. A modu
 IOD makes it mandatory, or when it is conditional or optional and the dataset has one of its
 required top-level attributes. The engine consults this before removing an element, so that it
 writes the standard's substitute where the IOD needs one (PS3.15 E.1-1a: Z for Type 2, D for Type 1).
+A few 1C/2C conditions are declared (deidlang/data/iod_conditions.tsv, `conditions`); any other 1C/2C
+attribute is taken as required wherever it is present.
 """
 
 from __future__ import annotations
@@ -30,6 +32,38 @@ class Requirement:
         return self.type.startswith("1")
 
 
+@dataclass(frozen=True)
+class Condition:
+    """When a Type 1C or 2C attribute is required, in terms of the other attributes of its item."""
+
+    tag: int
+    kind: str  # present (any of `others`), equals or not-equals (the first of `others` and `value`)
+    others: tuple[int, ...]
+    value: str
+    absent_otherwise: bool  # the attribute shall not be present when the condition does not hold
+    source: str  # the PS3.3 table
+
+    def describe(self) -> str:
+        """The condition in words, for notes.
+
+        >>> conditions()[0x00209057].describe()
+        '(0020,9056) is present'
+        """
+        names = " or ".join(f"({t >> 16:04X},{t & 0xFFFF:04X})" for t in self.others)
+        if self.kind == "present":
+            return f"{names} is present"
+        return f"{names} is {'not ' if self.kind == 'not-equals' else ''}{self.value}"
+
+
+@functools.cache
+def conditions() -> dict[int, Condition]:
+    """The declared conditions, by the tag of the conditional attribute."""
+    return {int(row["tag"], 16): Condition(int(row["tag"], 16), row["condition"],
+                                           tuple(int(t, 16) for t in row["other"].split()), row["value"],
+                                           row["otherwise"] == "absent", row["source"].split()[0])
+            for row in _read("iod_conditions.tsv")}
+
+
 @functools.cache
 def _modules() -> dict[str, tuple[tuple[str, str], ...]]:
     out: dict[str, list[tuple[str, str]]] = {}
@@ -53,6 +87,16 @@ def _read(name: str) -> list[dict[str, str]]:
 
 def known(sop_class: str) -> bool:
     return sop_class in _modules()
+
+
+def sop_classes() -> list[str]:
+    """The SOP Classes the tables know, sorted."""
+    return sorted(_modules())
+
+
+def all_modules(sop_class: str) -> tuple[str, ...]:
+    """Every module of the IOD, whether or not a dataset would use it."""
+    return tuple(sorted(module for module, _ in _modules().get(sop_class, ())))
 
 
 def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...]:

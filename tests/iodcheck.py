@@ -3,13 +3,66 @@ input did not have, after normalising what de-identification changes (values, UI
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import importlib.util
+import os
 import re
+import warnings
 import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
 
-_VALUES = re.compile(r'<[^<>]*>|"[^"]*"|\b\d+(\.\d+)*\b')
+# a value dciodvfy quotes in <...> (cut at the line's end where it holds a line break), "...", or a number
+_VALUES = re.compile(r'<[^<>]*(>|$)|"[^"]*"|\b\d+(\.\d+)*\b')
+
+
+#: The public corpora the check runs over, where installed (the `corpus` extra): package, folder in it,
+#: file patterns. pydicom-data needs no entry: pydicom's own lookup finds its files once installed.
+SOURCES = (
+    ("deid_data", "data", ("*.dcm",)),  # the two cine ultrasounds are zipped (117 MB): left out
+    ("nibabel", "nicom/tests/data", ("*.dcm", "*.dcm.gz")),
+    ("pynetdicom", "tests/dicom_files", ("*.dcm",)),
+)
+
+
+def corpus(folder: Path) -> dict[str, list[Path]]:
+    """The DICOM files of pydicom's test files (with pydicom-data when installed) and of each installed
+    package of `SOURCES`, by source; gzipped files unpacked under ``folder``; identical files once."""
+    from pydicom.data import get_testdata_files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = {"pydicom": [Path(f) for f in get_testdata_files("*") if os.path.isfile(f)]}
+    for package, under, patterns in SOURCES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        root = Path(next(iter(spec.submodule_search_locations))) / under
+        found = sorted(f for pattern in patterns for f in root.rglob(pattern))
+        out[package] = [_unpacked(f, folder) for f in found]
+    seen: set[str] = set()
+    for source, files in out.items():
+        out[source] = [f for f in files if _first(f, seen)]
+    return out
+
+
+def _unpacked(path: Path, folder: Path) -> Path:
+    if path.suffix != ".gz":
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.stem
+    target.write_bytes(gzip.decompress(path.read_bytes()))
+    return target
+
+
+def _first(path: Path, seen: set[str]) -> bool:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest in seen:
+        return False
+    seen.add(digest)
+    return True
 
 
 def available() -> bool:
@@ -28,7 +81,7 @@ def errors(path: str | Path) -> Counter[str] | None:
 
 
 def _normalise(line: str) -> str:
-    names = [n for n in re.findall(r"<([^<>]*)>", line) if n.startswith("/")]
+    names = [re.sub(r"\[\d+\]", "[#]", n) for n in re.findall(r"<([^<>]*)>", line) if n.startswith("/")]
     text = _VALUES.sub("#", line)
     return f"{text} [{' / '.join(names)}]"
 

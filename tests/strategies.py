@@ -349,3 +349,67 @@ def mutate(text: str, data: st.DataObject) -> str:
         elif pos < len(chars):
             chars[pos] = junk
     return "".join(chars)
+
+
+# ---------------------------------------------------------------- IOD content (issue 16)
+
+#: SOP Classes whose IODs require nested attributes a rule may remove (`deidlang.engine.conformance`)
+IOD_CLASSES = {"segmentation": "1.2.840.10008.5.1.4.1.1.66.4", "enhanced-ct": "1.2.840.10008.5.1.4.1.1.2.1",
+               "enhanced-mr": "1.2.840.10008.5.1.4.1.1.4.1", "report": "1.2.840.10008.5.1.4.1.1.88.33"}
+
+
+def _maybe(draw, item: Dataset, keyword: str, value) -> None:
+    if draw(st.booleans()):
+        setattr(item, keyword, value)
+
+
+@st.composite
+def iod_datasets(draw) -> Planted:
+    """A `planted_datasets` instance made an IOD with required nested attributes, each there or not: a
+    segmentation's segments, an enhanced CT or MR's functional groups (stacks and in-stack positions,
+    metabolite maps, real world value mapping), a report's verification; so that the IOD's substitutes
+    (dummy, empty, a sequence removed, a 1C condition's hash or removal) meet random rules."""
+    planted = draw(planted_datasets())
+    ds = planted.dataset
+    kind = draw(st.sampled_from(sorted(IOD_CLASSES)))
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = IOD_CLASSES[kind]
+    words = _TEXT.filter(lambda s: s.strip()).map(str.strip)
+    _maybe(draw, ds, "StudyID", draw(words))
+    _maybe(draw, ds, "ContentDescription", draw(words))
+    if kind == "segmentation":
+        segments = []
+        for number in range(1, draw(st.integers(1, 2)) + 1):
+            segment = Dataset()
+            segment.SegmentNumber = number
+            segment.SegmentAlgorithmType = draw(st.sampled_from(["MANUAL", "AUTOMATIC", "SEMIAUTOMATIC"]))
+            _maybe(draw, segment, "SegmentLabel", draw(words))
+            _maybe(draw, segment, "SegmentAlgorithmName", draw(words))
+            segments.append(segment)
+        ds.SegmentSequence = Sequence(segments)
+    elif kind == "report":
+        ds.VerificationFlag = draw(st.sampled_from(["VERIFIED", "UNVERIFIED"]))
+        observer = Dataset()
+        observer.VerifyingObserverName = planted.canaries[0x00100010]
+        _maybe(draw, observer, "VerifyingOrganization", draw(words))
+        _maybe(draw, ds, "VerifyingObserverSequence", Sequence([observer]))
+    else:
+        frames = []
+        for _ in range(draw(st.integers(1, 3))):
+            content = Dataset()
+            _maybe(draw, content, "StackID", draw(st.sampled_from(["1", "2", planted.canaries[0x00100020]])))
+            _maybe(draw, content, "InStackPositionNumber", draw(st.integers(1, 4)))
+            frame = Dataset()
+            frame.FrameContentSequence = Sequence([content])
+            if kind == "enhanced-mr" and draw(st.booleans()):
+                metabolite = Dataset()
+                metabolite.MetaboliteMapDescription = draw(words)
+                frame.MRMetaboliteMapSequence = Sequence([metabolite])
+            frames.append(frame)
+        ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+        shared = Dataset()
+        if draw(st.booleans()):
+            mapping = Dataset()
+            mapping.LUTLabel, mapping.LUTExplanation = draw(words), draw(words)
+            shared.RealWorldValueMappingSequence = Sequence([mapping])
+        ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    return planted

@@ -17,6 +17,7 @@ import deidlang
 from deidlang.cli import main
 from deidlang.compiler import compile_text
 from deidlang.engine import structure
+from deidlang.engine.conformance import adjust, requirements
 from deidlang.pixelrisk import DECLARED, burned_in, classify
 from deidlang.runner import deidentify_file
 
@@ -276,16 +277,24 @@ def test_an_undefined_length_un_of_an_unknown_tag_is_removed(tmp_path):
     (0x00080020, "DA", b"20201350"), (0x00080030, "TM", b"25:00:00"), (0x00101010, "AS", b"47 Y"),
     (0x0020000D, "UI", b"1.2.JOHN"),
 ])
-def test_an_invalid_kept_value_is_removed_with_a_note(tag, vr, value, tmp_path):
+def test_an_invalid_kept_value_is_removed_with_a_note_or_given_its_iod_substitute(tag, vr, value, tmp_path):
     source = tmp_path / "in.dcm"
     source.write_bytes(_file(b"".join(sorted([_HEAD, _explicit(tag, vr, value)]))))
     keyword = deidlang.dictionary.keyword_of(tag)
     plan = deidlang.compile(f'require minimum none because "test"\nkeep {keyword}')
     results = both(source, plan, tmp_path)
     assert results[0][1] == results[1][1]
+    # removed, or written as the IOD's substitute where the CT IOD needs it (Type 1 dummy, Type 2 empty) and
+    # the value can be decoded at all
+    substitute, _ = adjust("remove", tag, vr, (), requirements("1.2.840.10008.5.1.4.1.1.2", [tag])[1])
+    try:
+        original = dcmread(source)[tag].value
+    except Exception:
+        substitute = "remove"
     for result, written in results:
         assert result.status == "written", result.reason
-        assert keyword not in dcmread(tmp_path / "reference.dcm")
+        out = dcmread(tmp_path / "reference.dcm")
+        assert (keyword not in out) if substitute == "remove" else (out[tag].value != original)
         assert any(n.startswith(deidlang.dictionary.format_tag(tag)) and n.endswith("removed") for n in result.notes)
     valid = tmp_path / "valid.dcm"  # the same element with a valid value is kept
     valid.write_bytes(_file(b"".join(sorted([_HEAD, _explicit(0x00080060, "CS", b"CT")]))))

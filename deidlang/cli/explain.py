@@ -10,6 +10,7 @@ import click
 from ..compiler import compile_file
 from ..explain import decision_table, minimum_table
 from ..review.html import render as render_html
+from ..substitution import substitutions
 
 
 @click.command("explain")
@@ -31,6 +32,7 @@ def command(rules: str, as_json: bool, html_path: str | None) -> int:
             "decisions": [r.to_dict() for r in decisions],
             "waivers": [{"tag": f"{w.tag:08X}", "reason": w.reason, "origin": str(plan.origin(w.order))}
                         for w in plan.waivers],
+            "substitutions": [r.to_dict() for r in substitutions(plan)],
         }, indent=2))
         return 0
     click.echo(f"ruleset {plan.name} version {plan.version}")
@@ -44,7 +46,24 @@ def command(rules: str, as_json: bool, html_path: str | None) -> int:
     click.echo("decision table (most specific first; the first rule whose condition holds decides):")
     _table([("selector", "keyword", "action", "condition", "except", "source", "status")] +
            [(r.selector, r.keyword, r.action, r.condition, r.excepts, r.origin, r.status) for r in decisions])
+    _substitutions(plan)
     return 0
+
+
+def _substitutions(plan) -> None:
+    """Where the IOD's substitute replaces what a rule does (`deidlang.substitution`), by SOP Class."""
+    rows = substitutions(plan)
+    if not rows:
+        return
+    click.echo("")
+    click.echo("IOD substitutes (where an IOD requires what a rule removes; `run --dry-run` shows them per file):")
+    _table([("source", "rule", "attribute", "type", "written", "SOP Classes")] +
+           [(r.origin, r.rule, r.attribute, r.type, r.substitute, _classes(r.sop_classes)) for r in rows])
+
+
+def _classes(names: tuple[str, ...]) -> str:
+    shown = ", ".join(n.removesuffix(" Storage") for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:

@@ -215,6 +215,8 @@ class Engine:
                     creators[(tag >> 16, tag & 0xFF)] = ds[tag]
                 except Exception:
                     ctx.outcome.notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
+        changes = conformance.overrides(position, {int(t) for t in ds.keys()}, lambda t: _top_text(ds, t),
+                                        self.resolver, ctx.truths, ctx.required)
         for tag in ds.keys():
             tag = int(tag)
             if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in _CONTRACT):
@@ -236,7 +238,7 @@ class Engine:
                 creator_elem = creators.get(block)
                 creator = str(creator_elem.value).strip() if creator_elem is not None else None
             rule = self.resolver.decide(tag, vr, creator, position, ctx.truths)
-            rule, action = self.action_for(tag, vr, rule, position, ctx)
+            rule, action = self.action_for(tag, vr, rule, position, ctx, changes)
             if ctx.trace is not None:
                 ctx.trace.append(Decision(position, tag, vr, _length(elem), action, rule.order if rule else None))
             new = self._act(elem, vr, creator, stored, rule, action, position, ctx)
@@ -265,15 +267,16 @@ class Engine:
             why = kept_problem(int(elem.tag), vr, creator, len(raw or b""), lambda: raw or b"", ctx.multi_byte)
             if why is not None:
                 ctx.outcome.notes.append(why)
-                return None
+                return conformance.replacement(int(elem.tag), vr, position, ctx.required, ctx.outcome.notes)
             return elem
         return self.transform(elem, found.action, rule, ctx, position)
 
     def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position,
-                   ctx: _Context) -> tuple[PlanRule | None, str]:
+                   ctx: _Context, changes=None) -> tuple[PlanRule | None, str]:
         """The deciding rule and its action (or the default), or the IOD's substitute
         (`conformance.substitute`, shared with the fast path; noted)."""
-        rule, action, why = conformance.substitute(tag, vr, rule, position, self.resolver, ctx.truths, ctx.required)
+        rule, action, why = conformance.substitute(tag, vr, rule, position, self.resolver, ctx.truths, ctx.required,
+                                                   changes)
         if why:
             ctx.outcome.notes.append(why)
         return rule, action

@@ -89,8 +89,9 @@ def _check_size(ds: Dataset) -> None:
     try:
         size = (int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames") or 1) * int(ds.get("SamplesPerPixel", 1))
                 * max(1, (int(ds.get("BitsAllocated", 8)) + 7) // 8))
-    except (AttributeError, TypeError, ValueError):
-        raise EngineError("a pixel rule applies but Rows, Columns, frames or bits are missing or not numbers") from None
+    except Exception:  # missing, not numbers, or not decodable as their VR (a 3-byte US)
+        raise EngineError("a pixel rule applies but the pixels cannot be decoded: Rows, Columns, frames or bits "
+                          "are missing or not numbers") from None
     if size > limits.pixels():
         raise EngineError(f"the decoded pixels would take {size >> 20} MiB, more than the limit of "
                           f"{limits.pixels() >> 20} MiB (--max-pixels)")

@@ -53,7 +53,7 @@ from ..plan import Plan, PlanRule
 from ..validate import atoms
 from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
 from . import conformance, filemeta, structure
-from .dataset import _CONTRACT, Engine, Outcome, _Context, check_depth, engine_for, require_instance
+from .dataset import _CONTRACT, Engine, Outcome, _Context, _top_text, check_depth, engine_for, require_instance
 from .keys import Key
 from .reader import ElementReader, Unsupported, _Element
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
@@ -257,6 +257,9 @@ class _Rewriter(ElementReader):
                 notes.append(f"{format_tag(tag)}: private creator could not be decoded: block removed")
             else:
                 creators[(tag >> 16, tag & 0xFF)] = (element, name)
+        by_tag = {e[0]: e for e in elements}
+        changes = conformance.overrides(position, by_tag, lambda t: self._text(by_tag[t]), self.engine.resolver,
+                                        self.ctx.truths, self.required)
         out: list[tuple[int, Part]] = []
         kept_blocks = set()
         for element in elements:
@@ -277,10 +280,11 @@ class _Rewriter(ElementReader):
                 if vr is None:
                     notes.append(lie)
                     continue
-            key = (tag, vr, creator, position) if tag in paths else (tag, vr, creator, seqs)
+            change = changes.get(tag)
+            key = (tag, vr, creator, position, change) if tag in paths else (tag, vr, creator, seqs, change)
             op = ops.get(key)
             if op is None:
-                op = ops[key] = self._op(tag, vr, creator, position)
+                op = ops[key] = self._op(tag, vr, creator, position, changes)
             kind, date, payload, action, rule, why = op
             if date:
                 dates.add(date)
@@ -295,6 +299,11 @@ class _Rewriter(ElementReader):
                 why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
                 if why is not None:
                     notes.append(why)
+                    # the reference engine removes a value pydicom cannot decode before it decides anything
+                    decodable = self._text(element) != "?"
+                    new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
+                    if new is not None:
+                        out.append((tag, self._encode(new)))
                     continue
             if kind == _SEQ:
                 part = self._sequence(tag, [
@@ -321,13 +330,23 @@ class _Rewriter(ElementReader):
         out.sort(key=_FIRST)
         return out
 
-    def _op(self, tag: int, vr: str, creator: str | None, position) -> tuple:
+    def _text(self, element: _Element) -> str | None:
+        """An element's value as text, as the reference engine reads it for a 1C/2C condition."""
+        item = Dataset()
+        try:
+            item.add(self._decode(element))
+        except Exception:
+            return "?"
+        return _top_text(item, element[0])
+
+    def _op(self, tag: int, vr: str, creator: str | None, position, changes=None) -> tuple:
         """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
         dates, payload, action, rule, the note of an IOD substitution); the payload is the encoded constant
         or the note of a removal."""
         resolver = self.engine.resolver
         rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
-        rule, action, why = conformance.substitute(tag, vr, rule, position, resolver, self.ctx.truths, self.required)
+        rule, action, why = conformance.substitute(tag, vr, rule, position, resolver, self.ctx.truths, self.required,
+                                                   changes)
         found = verdict(tag, vr, action)
         action, date = found.action, found.date
         if found.kind == DROP:
