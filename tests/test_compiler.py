@@ -231,3 +231,23 @@ def test_indexed_candidates_are_the_rules_that_apply_in_precedence_order():
             scanned = sorted((r for r in plan.rules if r.selector.kind != "path" and r.applies(tag, vr, creator)),
                              key=lambda r: r.precedence, reverse=True)
             assert list(resolver.candidates(tag, vr, creator)) == scanned, (hex(tag), vr, creator)
+
+
+def _chain(folder: Path, files: int) -> Path:
+    for i in range(files):
+        (folder / f"f{i}.deid").write_text(f'include "f{i + 1}.deid"\n')
+    (folder / f"f{files}.deid").write_text("remove PatientName\n")
+    return folder / "f0.deid"
+
+
+def test_includes_nested_past_the_limit_are_a_located_error_not_a_recursion_error(tmp_path):
+    from deidlang.compiler.statements import MAX_INCLUDE_DEPTH
+
+    assert compile_file(_chain(tmp_path, MAX_INCLUDE_DEPTH)).rules  # as deep as allowed
+    deeper = tmp_path / "deeper"
+    deeper.mkdir()
+    with pytest.raises(CompileError) as info:
+        compile_file(_chain(deeper, 400))  # a RecursionError (exit 3) before the limit
+    assert "nest more than 64 files deep" in info.value.message
+    assert info.value.span.source.endswith(f"f{MAX_INCLUDE_DEPTH}.deid") and info.value.span.line == 1
+    assert "^" in info.value.render()

@@ -21,6 +21,8 @@ from .shadowing import shadow_warnings
 from .spans import argument_span, part
 
 MINIMUMS = ("aryanto50", "none")
+#: How many files deep includes may nest: far past any real chain, and well inside Python's stack.
+MAX_INCLUDE_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,9 @@ class Compiler:
         if path in self.stack:
             chain = " -> ".join(p.name for p in [*self.stack[self.stack.index(path):], path])
             raise CompileError(f"include cycle: {chain}", stmt.span, "remove one of these includes")
+        if self.depth >= MAX_INCLUDE_DEPTH:
+            raise CompileError(f"includes nest more than {MAX_INCLUDE_DEPTH} files deep here", stmt.span,
+                               "include the shared files from one top-level file instead of from each other")
         self.includes.append(stmt.target)
         if path in self.seen:
             return  # already expanded once: including it again must not re-apply its rules

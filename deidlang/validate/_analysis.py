@@ -2,9 +2,10 @@
 
 For one element the resolver gives a chain of candidate rules, most specific first, then the default.
 Under a truth assignment of the conditions the first rule whose condition holds decides. We enumerate
-assignments of the atomic predicates (comparisons, `in`, `exists`) that occur in the chain, so
-correlated conditions (``if A`` then ``if not A``) are judged exactly; past `MAX_ATOMS` atoms each
-condition is treated as free, which can only make the answer more cautious.
+assignments of the atomic predicates (comparisons, `in`, `exists`) that occur in the chain up to its
+first unconditional rule (the rules after it never decide), so correlated conditions (``if A`` then
+``if not A``) are judged exactly; past `MAX_ATOMS` atoms each condition is treated as free, which can
+only make the answer more cautious.
 """
 
 from __future__ import annotations
