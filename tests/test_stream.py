@@ -150,3 +150,16 @@ def test_sop_instance_check_agrees_with_the_reference_engine(raw, tmp_path):
         (tmp_path / "in.dcm").write_bytes(planted("SOPInstanceUID", value, implicit=False))
         fast, reference = both(tmp_path / "in.dcm", plan, tmp_path)
         assert (fast.status, fast.engine, fast.reason) == (reference.status, "fast", reference.reason)
+
+
+def test_a_constant_its_vr_cannot_hold_is_removed_by_both_engines(tmp_path):
+    """`replace group 0008 with "ANON1"` meets an IS element: pydicom refuses the value, so both engines
+    remove the element with a note (found by test_properties) instead of ending in an internal error."""
+    source = tmp_path / "in.dcm"
+    ds = dcmread(CORPUS / "CT_small.dcm")
+    ds.add_new(0x00081160, "IS", "1")  # ReferencedFrameNumber
+    ds.save_as(source)
+    fast, reference = both(source, compile_text('include "basic-profile"\nreplace group 0008 with "ANON1"\n'), tmp_path)
+    assert fast.status == reference.status == "written", (fast.reason, reference.reason)
+    assert 0x00081160 not in dcmread(tmp_path / "fast.dcm")
+    assert_same(tmp_path)

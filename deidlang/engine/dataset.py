@@ -284,8 +284,8 @@ class Engine:
                   position: Position = ()) -> DataElement | None:
         """The new element for an action that computes a value; when it cannot, the element is removed,
         or given the substitute its IOD needs (noted either way)."""
-        try:
-            value = self._new_value(elem, action, rule, ctx)
+        try:  # the element too: pydicom refuses a value its VR cannot hold (`replace ... with "ANON1"` on an IS)
+            new = DataElement(elem.tag, elem.VR, self._new_value(elem, action, rule, ctx))
         except (ValueError, TypeError):
             fallback, why = conformance.adjust("remove", int(elem.tag), elem.VR, position, ctx.required)
             ctx.outcome.notes.append(f"{format_tag(elem.tag)}: `{action}` cannot handle this {elem.VR} value: "
@@ -293,7 +293,7 @@ class Engine:
             if fallback == "remove":
                 return None
             return DataElement(elem.tag, elem.VR, ACTIONS[fallback].constant(elem.VR, None))
-        return DataElement(elem.tag, elem.VR, value)
+        return new
 
     def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):
         """The action's declaration computes the value (`actions`): a constant for the VR, else each
