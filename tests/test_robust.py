@@ -333,7 +333,9 @@ def test_temporaries_beside_outputs_when_the_state_is_on_another_file_system_are
         monkeypatch.undo()
         assert first.written == 6  # the killed worker's file was retried by another
         left = list(out.rglob(".deidlang-*.part"))
-        assert len(left) == 1 and not list(state.rglob("*.part"))  # beside an output, not in the state folder
+        # beside an output, not in the state folder (two when the sibling worker's write was cut too, as
+        # the pool was rebuilt: seen once on a fresh clone)
+        assert 1 <= len(left) <= 2 and not list(state.rglob("*.part"))
         again = run(PLAN, [src], out, KEY, state=state, resume=True)
         assert again.skipped == 6 and not list(out.rglob(".deidlang-*.part"))
         assert all(p.suffix == ".dcm" for p in out.rglob("*") if p.is_file())
