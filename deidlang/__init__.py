@@ -24,6 +24,8 @@ _walker.install()  # before any module of the fast path is imported: which walke
 from ._version import __version__  # noqa: E402
 from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError,  # noqa: E402
                      KeyPolicyError, ObligationError, Rejected, RuleError, RuleErrors)
+# Eager, as the function `validate` must replace the subpackage of that name, which importing it sets here.
+from .validate import Finding, proved, validate  # noqa: E402
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from .engine import Key, Outcome
     from .plan import Plan
     from .runner import FileResult, deidentify_file, load_key
-    from .validate import Finding, validate
 
 __all__ = [
     "Compilation", "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "ErrorLevel", "FileResult", "Finding",
@@ -49,7 +50,6 @@ _LAZY = {
     **dict.fromkeys(("Key", "Outcome", "engine_for"), "engine"),
     "Plan": "plan", "parse": "syntax",
     **dict.fromkeys(("FileResult", "deidentify_file", "load_key"), "runner"),
-    **dict.fromkeys(("Finding", "proved", "validate"), "validate"),
 }
 
 
@@ -69,7 +69,6 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     obligation, such as an element of the aryanto50 minimum that could survive.
     """
     from .compiler import compile_file, compile_text, resolve_ruleset, shipped_rulesets
-    from .validate import proved
 
     if isinstance(rules, Path) or "\n" not in rules and (resolve_ruleset(rules) or rules.endswith(".deid")):
         return proved(compile_file(rules), profile)
