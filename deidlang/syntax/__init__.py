@@ -1,8 +1,9 @@
 """Layer 2: rule text to a typed AST (`deidlang.ast`), or a `DeidSyntaxError` with a location.
 
 The grammar (``grammar/deid.lark``) is loaded once (`parser`). Lark's own exceptions never escape:
-every failure (`messages`), including errors raised while building nodes (`lower`) or shaping
-conditions (`shape`), becomes a `DeidSyntaxError` whose span lies inside the input.
+every failure (`messages`), including problems found while building nodes (`lower`) or shaping
+conditions (`shape`), becomes a `DeidSyntaxError` whose span lies inside the input. No parse tree
+is built: the parser's reductions build the AST directly.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import functools
 from dataclasses import dataclass
 
 from lark import Lark
-from lark.exceptions import UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput
 
 from .. import ast
 from ..collector import collecting_less
-from ..errors import DeidSyntaxError
-from .lower import Lower
 from .messages import syntax_error
 from .parser import _parser, collected_comments
-from .shape import MAX_NESTING, shape
+from .shape import MAX_NESTING
 
 __all__ = ["MAX_NESTING", "Comment", "parse", "parse_cached", "parse_with_comments"]
 
@@ -45,20 +44,18 @@ def parse(text: str, source: str = "<string>", parser: Lark | None = None) -> as
     'remove'
     """
     text = text.removeprefix("\ufeff")  # a byte order mark some editors write
+    parser = parser or _parser()
+    lowering = parser.options.transformer
+    lowering.begin(source)
     try:
         with collecting_less():
-            tree = (parser or _parser()).parse(text)
-            shape(tree, source)
-            return Lower(source).transform(tree)
+            program = parser.parse(text)
     except UnexpectedInput as err:
         raise syntax_error(err, text, source).with_text(text) from None
-    except DeidSyntaxError as err:
-        raise err.with_text(text) from None
-    except VisitError as err:
-        orig = err.orig_exc
-        if isinstance(orig, DeidSyntaxError):
-            raise orig.with_text(text) from None
-        raise
+    problem = lowering.nesting or lowering.problem
+    if problem is not None:
+        raise problem.with_text(text)
+    return program
 
 
 @functools.lru_cache(maxsize=32)
