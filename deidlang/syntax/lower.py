@@ -1,6 +1,7 @@
 """Grammar rules to `deidlang.ast` nodes, as lark's LALR parser reduces them: no parse tree is built.
 
-lark calls one method per grammar rule or alias with that rule's children, every token kept
+lark calls one method per grammar rule or alias with that rule's children (`Token` in annotations
+stands for either engine's token, `engines.TOKENS`), every token kept
 (``keep_all_tokens``), so a node's span runs from its first token to its last, keywords and
 parentheses included, as lark's own position propagation would place it. Parentheses and the ``if``
 of a condition are not nodes: they come up wrapped (`_Extent`) only so that the node around them
@@ -21,6 +22,7 @@ from .. import ast
 from ..actions import ACTIONS, rule_alias
 from ..dictionary import ALL_VRS
 from ..errors import DeidSyntaxError, Span
+from .engines import TOKENS
 from .shape import shaped, too_deep
 
 _RULE_ALIASES = {rule_alias(a.name): a for a in ACTIONS.values() if a.argument is not None}
@@ -40,7 +42,7 @@ def _token_span(source: str, tok: Token) -> Span:
 
 def _begin(child) -> tuple[int, int, int]:
     """(offset, line, column) where a child starts: a token, a node, a wrapped node or a selector list."""
-    if isinstance(child, Token):
+    if isinstance(child, TOKENS):
         return child.start_pos, child.line, child.column
     if isinstance(child, _Extent):
         return _begin(child.first)
@@ -52,7 +54,7 @@ def _begin(child) -> tuple[int, int, int]:
 
 def _end(child) -> tuple[int, int, int]:
     """(offset, line, column) where a child ends."""
-    if isinstance(child, Token):
+    if isinstance(child, TOKENS):
         return child.end_pos, child.end_line, child.end_column
     if isinstance(child, _Extent):
         return _end(child.last)
@@ -159,7 +161,7 @@ class Lowering:
         if not children:
             return ast.Program(Span(self.source, 0, 0, 1, 1, 1, 1), ())
         return ast.Program(self._span(children[0], children[-1]),
-                           tuple(c for c in children if not isinstance(c, Token)))
+                           tuple(c for c in children if not isinstance(c, TOKENS)))
 
     def header(self, children):
         _, name, _, version = children

@@ -15,6 +15,7 @@ import threading
 from lark import Lark, Token
 
 from .._resources import shipped_dir
+from .engines import compiled_by_default, plugins
 from .lower import Lowering, argument_layouts
 
 _LOCAL = threading.local()
@@ -25,9 +26,12 @@ def _collect_comment(token: Token) -> Token:
     return token
 
 
-def _parser(keep_comments: bool = False) -> Lark:
-    """This thread's parser (built on first use)."""
-    kind = "commented" if keep_comments else "plain"
+def _parser(keep_comments: bool = False, compiled: bool | None = None) -> Lark:
+    """This thread's parser (built on first use); ``compiled`` picks the engine (`engines`; None: the
+    compiled one where installed)."""
+    if compiled is None:
+        compiled = compiled_by_default()
+    kind = f"{'commented' if keep_comments else 'plain'}_{'compiled' if compiled else 'pure'}"
     found = getattr(_LOCAL, kind, None)
     if found is None:
         grammar = (shipped_dir("grammar") / "deid.lark").read_text(encoding="utf-8")
@@ -35,7 +39,7 @@ def _parser(keep_comments: bool = False) -> Lark:
         lowering = Lowering(frozenset(re.findall(r"^([A-Z_][A-Z0-9_]*)(?:\.\d+)?\s*:", grammar, re.M)))
         callbacks = {"COMMENT": _collect_comment} if keep_comments else {}
         found = Lark(grammar, parser="lalr", strict=True, maybe_placeholders=True, keep_all_tokens=True,
-                     transformer=lowering, lexer_callbacks=callbacks, cache=not keep_comments)
+                     transformer=lowering, lexer_callbacks=callbacks, cache=not keep_comments, **plugins(compiled))
         lowering.layouts = argument_layouts(found.rules, lowering.named)
         setattr(_LOCAL, kind, found)
     return found
