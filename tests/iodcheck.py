@@ -102,6 +102,12 @@ def new_errors(pairs: list[tuple[Path, Path]]) -> dict[str, Counter[str]]:
 
 def run_and_check(inputs: list[Path], folder: Path, rules: str = "basic-profile") -> tuple[int, dict[str, Counter[str]]]:
     """De-identify ``inputs`` (copied under ``folder``) with ``rules``; (outputs written, new errors)."""
+    pairs = run(inputs, folder, rules)
+    return len(pairs), new_errors(pairs)
+
+
+def run(inputs: list[Path], folder: Path, rules: str) -> list[tuple[Path, Path]]:
+    """De-identify ``inputs`` (copied under ``folder``) with ``rules``: (input copy, output) of each written."""
     import json
 
     from deidlang.cli import main as deidlang
@@ -118,4 +124,4 @@ def run_and_check(inputs: list[Path], folder: Path, rules: str = "basic-profile"
         row = json.loads(line)
         if row["outcome"] == "written":
             pairs.append((Path(row["source"]), Path(row["output"])))
-    return len(pairs), new_errors(pairs)
+    return pairs

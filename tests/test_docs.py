@@ -107,3 +107,13 @@ def test_a_wrong_exit_code_or_output_is_caught(tmp_path):
                               text=True) for b in doc_examples.blocks(page)]
     assert [r.returncode for r in results] == [99, 99, 0]
     assert "page.md:2: true: exit code 0, the text says 1" in results[0].stderr
+
+
+def test_the_readme_is_a_short_tour_that_links_to_the_docs():
+    """Issue 18: the README is a newcomer's page (at most 150 lines); the reference lives in docs/, and
+    every page it links to exists."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
+    links = re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)\)", text)
+    assert len(links) >= 8
+    assert all((ROOT / link).is_file() for link in links)

@@ -17,107 +17,25 @@ Structure that no rule decides (DESIGN.md, Output contract):
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass, field
-
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .. import limits, values
+from .. import values
 from ..actions import ACTIONS
 from ..conditions import Exists, atoms
-from ..dictionary import cid7050, format_tag, keyword_of
-from ..errors import EngineError, Rejected
-from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
-from ..plan import PixelRule, Plan, PlanRule, is_private_creator
+from ..dictionary import format_tag
+from ..errors import Rejected
+from ..plan import Plan, PlanRule, is_private_creator
 from ..resolve import Position, Resolver
-from ..text import Scrubber
-from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem, multi_byte
-from . import conformance, filemeta, pixels, structure
+from ..valuecheck import decided_vr, encoded, kept_problem, multi_byte
+from . import admission, conformance, contract, filemeta, pixels, structure
 from .conditions import evaluate
+from .context import Context, Decision, Outcome
 from .keys import Key
 from .private import Blocks, creator_name
 from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
-
-
-_CHARSET = 0x00080005
-_CONTRACT = (0x00120062, 0x00120063, 0x00120064, 0x00280303)
-# Elements (besides person names) whose words the `clean` action masks in free text: patient IDs,
-# accession and study IDs, addresses, telephone numbers, birth date, institution name and address.
-_IDENTIFYING = (0x00100020, 0x00101000, 0x00100021, 0x00080050, 0x00200010, 0x00101040, 0x00102154, 0x00100030,
-                0x00080080, 0x00080081, 0x00080092, 0x00081040)
-
-
-@dataclass
-class Outcome:
-    """What `Engine.apply` produced: the new dataset (with file meta) and what happened, in words
-    that never contain a value."""
-
-    dataset: Dataset | None  # None from the streaming fast path, which builds no Dataset
-    notes: list[str] = field(default_factory=list)
-    #: (kind, original, replacement) for every keyed replacement: what a re-identification map
-    #: records. These hold identifying values: keep them out of logs.
-    pairs: set[tuple[str, str, str]] = field(default_factory=set)
-    #: the pixel rules whose conditions held for this dataset
-    pixel_rules: list[PixelRule] = field(default_factory=list)
-    #: the fast path's output SOP Class, SOP Instance, Study and Series Instance UIDs, by tag (the
-    #: reference engine's are in its dataset)
-    uids: dict[int, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the engine did to one element, for a dry run: never its value, only its length."""
-
-    position: Position
-    tag: int
-    vr: str
-    length: int
-    action: str
-    order: int | None  # the deciding rule's index into the plan's origins; None: the default
-
-
-@dataclass
-class _Context:
-    original: Dataset
-    key: Key
-    truths: list[bool]
-    outcome: Outcome
-    trace: list[Decision] | None = None
-    dates: set[str] = field(default_factory=set)  # "modified", "removed", "kept"
-    #: whether the plan covers the pixels (`Engine.pixels_covered`): PatientIdentityRemoved says so
-    covered: bool = True
-    #: whether the character set is multi-byte (text lengths are then checked as characters)
-    multi_byte: bool = False
-
-    @functools.cached_property
-    def scrubber(self) -> Scrubber:
-        """What `clean` masks, from the identifying values of the dataset's top level."""
-        identifying: list[str] = []
-        for tag in self.original.keys():
-            try:
-                elem = self.original[tag]
-            except Exception:  # undecodable: the walk removes and reports it
-                continue
-            if elem.VR == "PN" or elem.tag in _IDENTIFYING:
-                identifying += values.as_texts(elem.value)
-        return Scrubber(identifying)
-
-    @functools.cached_property
-    def required(self):
-        """What the dataset's IOD requires, by path (`conformance`)."""
-        return conformance.requirements(str(self.original.get("SOPClassUID") or ""), self.original.keys())[1]
-
-    @functools.cached_property
-    def patient_id(self) -> str:
-        return str(self.original.get("PatientID") or "")
-
-    @property
-    def secret(self) -> bytes:
-        return self.key.secret
 
 
 class Engine:
@@ -137,84 +55,54 @@ class Engine:
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
         structure.check_dataset(ds)
-        terms = self.charset(ds)
+        terms = admission.charset(ds)
         truths = self.admit(ds)
         outcome = Outcome(Dataset())
-        ctx = _Context(ds, Key.of(key), truths, outcome, trace, covered=self.pixels_covered(ds, truths),
-                       multi_byte=multi_byte(terms))
+        ctx = Context(ds, Key.of(key), truths, outcome, trace,
+                      covered=admission.pixels_covered(self.plan, ds, truths),
+                      multi_byte=multi_byte(terms))
         outcome.dataset = out = self._walk(ds, (), ctx)
-        if _CHARSET in ds:
-            out[_CHARSET] = ds[_CHARSET]
+        if admission.CHARSET in ds:
+            out[admission.CHARSET] = ds[admission.CHARSET]
         transfer_syntax = _transfer_syntax(ds)
         active = outcome.pixel_rules = [r for r in self.plan.pixel_rules if r.condition is None or truths[r.condition]]
         if active and trace is None:  # only now are pixels decoded
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
-        self.stamp(out, ctx)
+        contract.stamp(self.plan, out, ctx)
         out.file_meta = filemeta.dataset(out.get("SOPClassUID"), out.get("SOPInstanceUID"), transfer_syntax)
         return outcome
-
-    @staticmethod
-    def charset(ds: Dataset) -> list[str]:
-        """The terms of SpecificCharacterSet, which is carried over as it is: `EngineError` unless each
-        is a defined term (a value there could be anything, a name and an address included)."""
-        if _CHARSET not in ds:
-            return []
-        stored = ds.get_item(_CHARSET)
-        raw = stored.value if isinstance(stored, RawDataElement) else encoded(ds[_CHARSET], [])
-        why = charset_problem(raw or b"")
-        if why:
-            raise EngineError(why + ": the file is failed")
-        return [t.strip() for t in bytes(raw or b"").decode("latin-1").split("\\")]
 
     def admit(self, ds: Dataset) -> list[bool]:
         """The truth of every condition for this dataset (its top level), once the dataset is known to
         be an instance that no reject rule turns away."""
-        require_instance(bool(ds.get("SOPClassUID")), bool(ds.get("SOPInstanceUID")))
+        admission.require_instance(bool(ds.get("SOPClassUID")), bool(ds.get("SOPInstanceUID")))
         return self.judge(ds)
 
     def judge(self, ds: Dataset) -> list[bool]:
         """`admit` without the instance check: the conditions' truths, or `Rejected`."""
         for tag in self.condition_tags:
             if tag in ds:
-                _readable(ds, tag)
+                admission.readable(ds, tag)
         truths = evaluate(self.plan.conditions, ds)
         for reject in self.plan.rejects:
             if truths[reject.condition]:
                 origin = self.plan.origin(reject.order)
                 raise Rejected(f"rejected by the rule at {origin}" + (f": {reject.reason}" if reject.reason else ""))
-        self.pixels_covered(ds, truths)
+        admission.pixels_covered(self.plan, ds, truths)
         return truths
-
-    def pixels_covered(self, ds: Dataset, truths: list[bool]) -> bool:
-        """Whether the plan covers the pixels (DESIGN.md, pixels are in the proof): True when they are
-        not at risk of burned-in text (`pixelrisk`) or a `complete` blackout applies; False when a
-        text pixel rule (not complete) or `waive pixels` lets them out. `Rejected`, naming the rule
-        to add, when nothing decides them."""
-        risk = classify(*(_top_text(ds, tag) for tag in (SOP_CLASS, MODALITY, BURNED_IN_ANNOTATION)))
-        if risk is None:
-            return True
-        active = [r for r in self.plan.pixel_rules
-                  if r.kind != "burn-overlays" and (r.condition is None or truths[r.condition])]
-        if any(r.kind == "blackout" and r.complete for r in active):
-            return True
-        if active or self.plan.pixel_waiver is not None:
-            return False
-        raise Rejected(f"the pixels may carry burned-in text ({risk}) and no pixel rule decides them: add a "
-                       "`blackout` rule for this kind of image (or `blackout detected-text`), or "
-                       '`waive pixels because "..."`')
 
     # ------------------------------------------------------------ the walk
 
-    def _walk(self, ds: Dataset, position: Position, ctx: _Context) -> Dataset:
-        check_depth(position)
+    def _walk(self, ds: Dataset, position: Position, ctx: Context) -> Dataset:
+        admission.check_depth(position)
         out = Dataset()
         blocks = Blocks([(int(tag), tag, creator_name(lambda tag=tag: ds[tag].value))
                          for tag in ds.keys() if is_private_creator(int(tag))], ctx.outcome.notes)
-        changes = conformance.overrides(position, {int(t) for t in ds.keys()}, lambda t: _top_text(ds, t),
+        changes = conformance.overrides(position, {int(t) for t in ds.keys()}, lambda t: admission.top_text(ds, t),
                                         self.resolver, ctx.truths, ctx.required)
         for tag in ds.keys():
             tag = int(tag)
-            if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in _CONTRACT):
+            if tag & 0xFFFF == 0 or is_private_creator(tag) or (not position and tag in contract.CONTRACT):
                 continue
             stored = ds.get_item(tag)  # the value as read, before pydicom decodes it
             try:
@@ -241,7 +129,7 @@ class Engine:
         return out
 
     def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None, action: str,
-             position: Position, ctx: _Context) -> DataElement | None:
+             position: Position, ctx: Context) -> DataElement | None:
         found = self.verdict(int(elem.tag), vr, action, ctx)
         if found.kind == DROP:
             return None
@@ -261,7 +149,7 @@ class Engine:
         return self.transform(elem, found.action, rule, ctx, position)
 
     def action_for(self, tag: int, vr: str, rule: PlanRule | None, position: Position,
-                   ctx: _Context, changes=None) -> tuple[PlanRule | None, str]:
+                   ctx: Context, changes=None) -> tuple[PlanRule | None, str]:
         """The deciding rule and its action (or the default), or the IOD's substitute
         (`conformance.substitute`, shared with the fast path; noted)."""
         rule, action, why = conformance.substitute(tag, vr, rule, position, self.resolver, ctx.truths, ctx.required,
@@ -270,7 +158,7 @@ class Engine:
             ctx.outcome.notes.append(why)
         return rule, action
 
-    def verdict(self, tag: int, vr: str, action: str, ctx: _Context) -> Verdict:
+    def verdict(self, tag: int, vr: str, action: str, ctx: Context) -> Verdict:
         """The element's `Verdict` (`engine.verdict`, shared with the fast path), its effect on dates and
         the note of a removal recorded."""
         found = verdict(tag, vr, action)
@@ -280,7 +168,7 @@ class Engine:
             ctx.outcome.notes.append(found.note)
         return found
 
-    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context,
+    def transform(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: Context,
                   position: Position = ()) -> DataElement | None:
         """The new element for an action that computes a value; when it cannot, the element is removed,
         or given the substitute its IOD needs (noted either way)."""
@@ -295,7 +183,7 @@ class Engine:
             return DataElement(elem.tag, elem.VR, ACTIONS[fallback].constant(elem.VR, None))
         return new
 
-    def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: _Context):
+    def _new_value(self, elem: DataElement, action: str, rule: PlanRule | None, ctx: Context):
         """The action's declaration computes the value (`actions`): a constant for the VR, else each
         value transformed (nothing to do for an empty one), keyed ones with their pairs recorded."""
         declared, argument = ACTIONS[action], rule.argument if rule else None
@@ -312,7 +200,7 @@ class Engine:
         return values.per_value(value, lambda v: transform(v, vr, argument, ctx))
 
     @staticmethod
-    def _note_clean(elem: DataElement, ctx: _Context) -> None:
+    def _note_clean(elem: DataElement, ctx: Context) -> None:
         """For a dry run: how many words `clean` masks in the element, by kind (never the words)."""
         found = [ctx.scrubber.find(text) for text in values.as_texts(elem.value)]
         if any(f.spans for f in found):
@@ -321,7 +209,7 @@ class Engine:
                                      "date or number word(s)")
 
     @staticmethod
-    def _keyed(value, kind: str, transform, ctx: _Context):
+    def _keyed(value, kind: str, transform, ctx: Context):
         """A keyed transform per value, with each (original, replacement) pair recorded."""
         def record(text: str) -> str:
             new = transform(text)
@@ -330,84 +218,6 @@ class Engine:
             return new
 
         return values.per_value(value, record)
-
-    # ------------------------------------------------------------ the output contract
-
-    def stamp(self, out: Dataset, ctx: _Context) -> None:
-        """The output contract's attributes, saying what was done."""
-        plan = self.plan
-        out.PatientIdentityRemoved = "YES" if ctx.covered else "NO"
-        method = [f"deidlang {plan.name} {plan.version}"[:64], plan.plan_hash]
-        method.append("pseudonymised with a site key" if ctx.key.persistent else "anonymised with a one-run key")
-        method += [f"waived {format_tag(w.tag)}" for w in plan.waivers]
-        if not ctx.covered:
-            method.append("pixels not covered: burned-in text may remain")
-        out.DeidentificationMethod = method
-        if plan.codes:
-            items = []
-            for code in plan.codes:
-                item = Dataset()
-                item.CodeValue = str(code)
-                item.CodingSchemeDesignator = "DCM"
-                item.CodeMeaning = cid7050()[code]
-                items.append(item)
-            out.DeidentificationMethodCodeSequence = items
-        if "modified" in ctx.dates:
-            out.LongitudinalTemporalInformationModified = "MODIFIED"
-        elif "removed" in ctx.dates:
-            out.LongitudinalTemporalInformationModified = "REMOVED"
-        else:
-            out.LongitudinalTemporalInformationModified = "UNMODIFIED"
-
-
-def check_depth(position: Position) -> None:
-    """Refuse sequences nested deeper than the limit (`limits.depth`), naming where: a small file can
-    nest items thousands deep to exhaust the stack."""
-    if len(position) > limits.depth():
-        where = "/".join(f"{format_tag(tag)}[{index}]" for tag, index in position[:4])
-        raise EngineError(f"{where}/...: sequences nested more than {limits.depth()} levels deep (the limit)")
-
-
-def require_instance(has_class: bool, has_instance: bool) -> None:
-    """Only an instance (SOP Class and Instance UIDs with values) can be de-identified into a file."""
-    if not (has_class and has_instance):
-        raise EngineError("the input has no SOP Class or SOP Instance UID: not an instance (a DICOMDIR?)")
-
-
-def _readable(ds: Dataset, tag: int) -> None:
-    """A value a condition compares must be valid for its dictionary VR, else `EngineError`: a value
-    written `yes`, ` Y` or `YES\\YES` must neither decide a rule nor escape a `reject` (fail-closed)."""
-    stored = ds.get_item(tag)
-    what = f"{keyword_of(tag) or format_tag(tag)} {format_tag(tag)}"
-    try:
-        elem = ds[tag]
-    except Exception:
-        raise EngineError(f"{what}, which a condition reads, cannot be decoded: the file is failed") from None
-    vr, _ = decided_vr(tag, stored.VR if isinstance(stored, RawDataElement) and stored.VR else elem.VR)
-    if vr is None:
-        raise EngineError(f"{what}, which a condition reads, has a VR the dictionary does not give it: "
-                          "the file is failed")
-    if vr == "SQ":
-        return
-    raw = stored.value if isinstance(stored, RawDataElement) else encoded(elem, ds._character_set)
-    if kept_problem(tag, vr, None, len(raw or b""), lambda: raw or b"") is not None:
-        raise EngineError(f"{what}, which a condition reads, is not a valid {vr} value: the file is failed")
-
-
-def _top_text(ds: Dataset, tag: int) -> str | None:
-    """A top-level value as text (several joined with a backslash); None when absent, ``?`` when it
-    cannot be decoded (which `pixelrisk` counts as the worst case)."""
-    try:
-        elem = ds.get(tag)
-        value = None if elem is None else elem.value
-    except Exception:
-        return "?"
-    if value is None:
-        return None if elem is None else ""
-    if isinstance(value, (bytes, bytearray)):
-        return "?"
-    return "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)
-
 
 def _length(elem: DataElement) -> int:
     """A value's size without its content: bytes, characters, or items of a sequence."""

@@ -8,7 +8,7 @@ What each input transfer syntax becomes (docs/pixels.md has the same table):
   (pydicom's encoders: its own RLE, pyjpegls, pylibjpeg-openjpeg);
 - JPEG-LS Near-Lossless and JPEG 2000: the same syntax, re-encoded without further loss (NEAR=0; the
   reversible wavelet), both of which the syntax allows; the image stays marked lossy;
-- JPEG Baseline: re-encoded once as baseline JPEG (Pillow, quality 95, colour as YBR_FULL 4:4:4), and the second lossy step
+- JPEG Baseline: re-encoded once as baseline JPEG (Pillow, quality 95, colour as YBR_FULL_422), and the second lossy step
   recorded in Lossy Image Compression Ratio and Method (PS3.3 C.7.6.1.1.5);
 - everything else (JPEG Lossless, JPEG Extended, HTJ2K, a missing or failing encoder): explicit VR
   little endian, uncompressed.
@@ -48,6 +48,10 @@ _LOSSLESS = {
     JPEG2000Lossless: (JPEG2000Lossless, {}),
     JPEG2000: (JPEG2000Lossless, {}),  # a reversible codestream is valid JPEG 2000 as well
 }
+#: the Photometric Interpretation of colour pixels once encoded (PS3.5 Tables 8.2.1-1, 8.2.4-1): JPEG 2000
+#: with its reversible colour transform, JPEG Baseline as YCbCr with 4:2:2 chroma, the one value the US and
+#: VL IODs allow there; every other syntax stores the RGB samples as they are (planar configuration 0)
+_COLOUR = {JPEG2000Lossless: "YBR_RCT", JPEGBaseline8Bit: "YBR_FULL_422"}
 _NATIVE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
 _RAW_VRS = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
 _JPEG_QUALITY = 95
@@ -73,6 +77,8 @@ def store(out: Dataset, arr: np.ndarray, photometric: str, bits_stored: int, bit
         encoding, options = _LOSSLESS[source]
         try:
             trial = _copy_pixel_module(out)
+            if photometric == "RGB":  # the encoder applies the colour transform this value names
+                trial.PhotometricInterpretation = _COLOUR.get(encoding, "RGB")
             trial.compress(encoding, arr, generate_instance_uid=False, **options)
             if np.array_equal(trial.pixel_array, arr):
                 for elem in trial:
@@ -136,6 +142,8 @@ def little_endian_pixel_module(ds: Dataset) -> Dataset:
     for elem in ds.group_dataset(0x0028):
         module.add(DataElement(elem.tag, elem.VR, elem.value))
     _swap_words(module)
+    module.file_meta = FileMetaDataset()  # segmented LUTs are read in the byte order it names
+    module.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     return module
 
 
@@ -159,7 +167,8 @@ def _jpeg_baseline(out: Dataset, arr: np.ndarray, photometric: str, input_size: 
     fragments = []
     for frame in frames:
         buffer = io.BytesIO()
-        Image.fromarray(frame, "RGB" if colour else "L").save(buffer, "JPEG", quality=_JPEG_QUALITY, subsampling=0)
+        Image.fromarray(frame, "RGB" if colour else "L").save(buffer, "JPEG", quality=_JPEG_QUALITY,
+                                                              subsampling="4:2:2")
         fragments.append(buffer.getvalue())
     uncompressed = arr.size * arr.itemsize
     ratios = _values(out.get("LossyImageCompressionRatio"))
@@ -172,7 +181,7 @@ def _jpeg_baseline(out: Dataset, arr: np.ndarray, photometric: str, input_size: 
     out["PixelData"].VR = "OB"
     out["PixelData"].is_undefined_length = True
     if colour:
-        out.PhotometricInterpretation = "YBR_FULL"  # 4:4:4, so no colour bleeds into a blacked-out region
+        out.PhotometricInterpretation = _COLOUR[JPEGBaseline8Bit]
     _add_lossy_step(out, uncompressed / max(sum(len(f) for f in fragments), 1), METHODS[JPEGBaseline8Bit])
 
 

@@ -53,7 +53,10 @@ from ..plan import Plan, PlanRule
 from ..validate import atoms
 from ..valuecheck import charset_problem, decided_vr, kept_problem, multi_byte
 from . import conformance, filemeta, structure
-from .dataset import _CONTRACT, Engine, Outcome, _Context, _top_text, check_depth, engine_for, require_instance
+from .admission import check_depth, pixels_covered, require_instance, top_text
+from .context import Context, Outcome
+from .contract import CONTRACT, stamp
+from .dataset import Engine, engine_for
 from .keys import Key
 from .private import Blocks, creator_name, is_private_creator
 from .reader import ElementReader, Unsupported, _Element
@@ -62,7 +65,7 @@ from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
 _SOP = (_SOP_CLASS, _SOP_INSTANCE)
 _NAMED = frozenset((*_SOP, 0x0020000D, 0x0020000E))  # their output values are remembered: file meta, layout
-_SKIPPED_AT_TOP = frozenset((*_CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
+_SKIPPED_AT_TOP = frozenset((*CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
 _FIRST = itemgetter(0)  # parts are put in tag order by their first item
 
 #: Kept top-level values at least this long stay in the input and are copied by range.
@@ -166,8 +169,8 @@ class _Rewriter(ElementReader):
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
-        self.ctx = ctx = _Context(original, self.key, truths, outcome, multi_byte=self.multi_byte,
-                                  covered=self.engine.pixels_covered(original, truths))
+        self.ctx = ctx = Context(original, self.key, truths, outcome, multi_byte=self.multi_byte,
+                                  covered=pixels_covered(self.plan, original, truths))
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
         self.modules, self.required = conformance.requirements(str(original.get("SOPClassUID") or ""),
                                                                [e[0] for e in top])
@@ -179,7 +182,7 @@ class _Rewriter(ElementReader):
         stamps = _table("stamps", *context)
         if stamps_key not in stamps:
             made = Dataset()
-            self.engine.stamp(made, ctx)
+            stamp(self.plan, made, ctx)
             stamps[stamps_key] = [(int(e.tag), self._encode(e)) for e in made]
         parts += stamps[stamps_key]
         parts += [(_CHARSET, self.data[e[2]:e[5]]) for e in top if e[0] == _CHARSET]  # always carried over
@@ -336,7 +339,7 @@ class _Rewriter(ElementReader):
             item.add(self._decode(element))
         except Exception:
             return "?"
-        return _top_text(item, element[0])
+        return top_text(item, element[0])
 
     def _op(self, tag: int, vr: str, creator: str | None, position, changes=None) -> tuple:
         """What to do with such an element (the engine's `verdict`, made once): (kind, effect on

@@ -31,6 +31,7 @@ from ..explain import action_text, condition_text, selector_text
 from ..plan import Plan, PlanRule, is_private
 from ..resolve import Resolver
 from .handling import element_name, vr_for
+from .pixeldiff import compare_regions, distinct, image_size, rules_text
 from .semantics import Point, Space
 
 Position = tuple[tuple[int, int], ...]
@@ -320,14 +321,14 @@ def _pixels(result: PlanDiff, a: _Side, b: _Side, both_write: np.ndarray) -> Non
         rules_b = [r for r in b.plan.pixel_rules if r.kind == kind]
         results: set[int | str] = set()
         witness = None
-        for k in _distinct(both_write, [_active(a, r) for r in rules_a] + [_active(b, r) for r in rules_b]):
-            found_here, pixel = _pixel_compare([r for r in rules_a if _holds_at(a, r, k)],
+        for k in distinct(both_write, [_active(a, r) for r in rules_a] + [_active(b, r) for r in rules_b]):
+            found_here, pixel = compare_regions([r for r in rules_a if _holds_at(a, r, k)],
                                                [r for r in rules_b if _holds_at(b, r, k)])
             results |= found_here
             if 1 in found_here and witness is None and a.space.exact:
-                witness = Witness(a.space.point(k), "pixels", pixel=pixel, size=_image_size(rules_a, rules_b))
+                witness = Witness(a.space.point(k), "pixels", pixel=pixel, size=image_size(rules_a, rules_b))
         found = verdict(results)
-        text_a, text_b = _pixel_text(a.plan, rules_a), _pixel_text(b.plan, rules_b)
+        text_a, text_b = rules_text(a.plan, rules_a), rules_text(b.plan, rules_b)
         if found == "equivalent" and text_a == text_b:
             continue
         where = (", ".join(str(a.plan.origin(r.order)) for r in rules_a) or "none") + " -> " + (
@@ -343,61 +344,6 @@ def _active(side: _Side, rule) -> np.ndarray:
 
 def _holds_at(side: _Side, rule, k: int) -> bool:
     return rule.condition is None or bool(side.truths[rule.condition][k])
-
-
-def _distinct(where: np.ndarray, masks: list[np.ndarray]) -> list[int]:
-    """One point of each distinct combination of the masks, among ``where``."""
-    if not where.any():
-        return []
-    stacked = np.stack(masks, axis=1)[where] if masks else np.zeros((int(where.sum()), 1), bool)
-    _, first = np.unique(stacked, axis=0, return_index=True)
-    return [int(i) for i in np.flatnonzero(where)[sorted(first)]]
-
-
-def _pixel_compare(old: list, new: list) -> tuple[set[int | str], tuple[int, int] | None]:
-    """How the pixel rules active at one dataset compare (1 new exposes more, -1 less, both, 0 the
-    same, 'changed'), and a pixel the old ones cover and the new ones do not."""
-    old_regions = {r for rule in old for r in rule.regions}
-    new_regions = {r for rule in new for r in rule.regions}
-    lost = _uncovered(old_regions, new_regions)
-    gained = _uncovered(new_regions, old_regions)
-    more = bool(lost) or (bool(old) and not new) or (any(r.complete for r in new) and not any(r.complete for r in old))
-    less = bool(gained) or (bool(new) and not old) or (any(r.complete for r in old) and not any(r.complete for r in new))
-    found = ({1} if more else set()) | ({-1} if less else set())
-    if not found:
-        found = {0 if old_regions == new_regions else "changed"}
-    return found, lost
-
-
-def _uncovered(covered: set, cover: set) -> tuple[int, int] | None:
-    """A pixel of ``covered`` outside every region of ``cover``, if any."""
-    if not covered:
-        return None
-    width = max(x + w for x, y, w, h in covered | cover)
-    height = max(y + h for x, y, w, h in covered | cover)
-    grid = np.zeros((min(height, 8192), min(width, 8192)), np.int8)
-    for x, y, w, h in covered:
-        grid[max(y, 0):y + h, max(x, 0):x + w] = 1
-    for x, y, w, h in cover:
-        grid[max(y, 0):y + h, max(x, 0):x + w] = 0
-    found = np.argwhere(grid == 1)
-    return (int(found[0][1]), int(found[0][0])) if len(found) else None
-
-
-def _image_size(*rule_lists) -> tuple[int, int]:
-    regions = [r for rules in rule_lists for rule in rules for r in rule.regions]
-    return (max([y + h for x, y, w, h in regions], default=16) + 8, max([x + w for x, y, w, h in regions], default=16) + 8)
-
-
-def _pixel_text(plan: Plan, rules: list) -> str:
-    parts = []
-    for rule in rules:
-        regions = ", ".join(",".join(map(str, r)) for r in rule.regions)
-        text = (regions or "present") + (" complete" if rule.complete else "")
-        if rule.condition is not None:
-            text += f" if {condition_text(plan.conditions[rule.condition])}"
-        parts.append(text)
-    return "; ".join(parts) or "none"
 
 
 def _settings(result: PlanDiff, old: Plan, new: Plan) -> None:

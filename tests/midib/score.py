@@ -187,14 +187,14 @@ def name_detection(instances: list[Instance], with_values: bool) -> tuple[int, i
     free texts, against the planted person names. With ``with_values`` the file's identifying values
     are used as `clean` uses them; without, the person-name detector alone is measured. A masked word
     that is planted PHI of another kind (a date, the city) is counted neither way."""
-    from deidlang.engine.dataset import _IDENTIFYING
+    from deidlang.engine.context import IDENTIFYING
     from deidlang.text import Scrubber
     from deidlang.values import as_texts
 
     tp = fp = fn = 0
     for inst in instances:
         ds = inst.dataset
-        identifying = [t for e in ds if e.VR == "PN" or e.tag in _IDENTIFYING for t in as_texts(e.value)]
+        identifying = [t for e in ds if e.VR == "PN" or e.tag in IDENTIFYING for t in as_texts(e.value)]
         scrubber = Scrubber(identifying if with_values else [])
         other_phi = {w.lower() for c in inst.checks if c.action in ("text_removed", "date_shifted")
                      for w in _WORD.findall(c.text or c.value)}
