@@ -12,23 +12,28 @@ The library raises (`RuleError`, `EngineError`, ...) and never prints or exits; 
 from __future__ import annotations
 
 import difflib
+import importlib
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import _walker
 
 _walker.install()  # before any module of the fast path is imported: which walker runs is decided here
 
-from pydicom.dataset import Dataset  # noqa: E402
-
 from ._version import __version__  # noqa: E402
-from .compiler import Compilation, collect_file, compile_file, compile_text, resolve_ruleset, shipped_rulesets
-from .engine import Key, Outcome, engine_for
-from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError, KeyPolicyError,
-                     ObligationError, Rejected, RuleError, RuleErrors)
-from .plan import Plan
-from .runner import FileResult, deidentify_file, load_key
-from .validate import Finding, proved, validate
+from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError,  # noqa: E402
+                     KeyPolicyError, ObligationError, Rejected, RuleError, RuleErrors)
+# Eager, as the function `validate` must replace the subpackage of that name, which importing it sets here.
+from .validate import Finding, proved, validate  # noqa: E402
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from .compiler import Compilation, collect_file, compile_text
+    from .engine import Key, Outcome
+    from .plan import Plan
+    from .runner import FileResult, deidentify_file, load_key
 
 __all__ = [
     "Compilation", "CompileError", "DeidError", "DeidSyntaxError", "EngineError", "ErrorLevel", "FileResult", "Finding",
@@ -37,13 +42,23 @@ __all__ = [
     "load_key", "parse", "validate",
 ]
 
+#: Public names -> the module that defines them, imported on first use: `deidlang run` with a
+#: cached plan never loads the compiler, and the parser (lark) is loaded only by what parses.
+_LAZY = {
+    **dict.fromkeys(("Compilation", "collect_file", "compile_file", "compile_text", "resolve_ruleset",
+                     "shipped_rulesets"), "compiler"),
+    **dict.fromkeys(("Key", "Outcome", "engine_for"), "engine"),
+    "Plan": "plan", "parse": "syntax",
+    **dict.fromkeys(("FileResult", "deidentify_file", "load_key"), "runner"),
+}
+
 
 def __getattr__(name: str):
-    if name == "parse":  # the parser (lark) is loaded only when asked for
-        from .syntax import parse
-
-        return parse
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value  # looked up once
+    return value
 
 
 def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
@@ -53,6 +68,8 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     Raises `RuleError` (with file:line:col) for bad rules and `ObligationError` listing every failed
     obligation, such as an element of the aryanto50 minimum that could survive.
     """
+    from .compiler import compile_file, compile_text, resolve_ruleset, shipped_rulesets
+
     if isinstance(rules, Path) or "\n" not in rules and (resolve_ruleset(rules) or rules.endswith(".deid")):
         return proved(compile_file(rules), profile)
     if _NAME.fullmatch(rules):  # a name, not rule text: a misspelt shipped ruleset or a missing file
@@ -70,4 +87,6 @@ def apply(plan: Plan, dataset: Dataset, *, key: Key | bytes) -> Outcome:
     """De-identify one dataset in memory (the input is not modified); see `Outcome`. Bytes are taken
     as a persistent site key; `Key.random()` makes a one-run key (anonymisation). A key shorter than
     16 bytes, or one that is not bytes (a `str`), raises `KeyPolicyError`, as the command line refuses it."""
+    from .engine import Key, engine_for
+
     return engine_for(plan).apply(dataset, Key.of(key))  # the key policy first, before the data is looked at

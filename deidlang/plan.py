@@ -254,24 +254,44 @@ _SIDE_TABLES = ("origins", "warnings", "columns")
 def _jsonable(value: Any) -> Any:
     """Dataclasses as dicts and tuples as lists, all the way down; an argument as its declaration
     encodes it."""
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    if isinstance(value, Argument):
-        return value.to_json()
-    if isinstance(value, _conditions.NODES):
-        return _conditions.to_json(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    names = _field_names(type(value))
-    if names is not None:
-        return {name: _jsonable(getattr(value, name)) for name in names}
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+    encode = _ENCODERS.get(value.__class__)
+    return encode(value) if encode is not None else _encoder(value.__class__)(value)
+
+
+def _same(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...] | None:
-    """A dataclass's field names (None for any other type), looked up once per class: a long plan
-    has hundreds of thousands of values to encode."""
-    return tuple(f.name for f in fields(cls)) if is_dataclass(cls) else None
+def _sequence(value: Any) -> list:
+    return [_jsonable(v) for v in value]
+
+
+def _mapping(value: dict) -> dict:
+    return {k: _jsonable(v) for k, v in value.items()}
+
+
+def _encoder(cls: type):
+    """How values of one class are encoded, decided once per class from what the class is (a long
+    plan has hundreds of thousands of values to encode)."""
+    if cls is type(None) or issubclass(cls, (str, int, float)):
+        encode = _same
+    elif issubclass(cls, Argument):
+        encode = cls.to_json
+    elif issubclass(cls, _conditions.NODES):
+        encode = _conditions.to_json
+    elif issubclass(cls, (list, tuple)):
+        encode = _sequence
+    elif is_dataclass(cls):
+        names = tuple(f.name for f in fields(cls))
+
+        def encode(value: Any) -> dict:
+            return {name: _jsonable(getattr(value, name)) for name in names}
+    elif issubclass(cls, dict):
+        encode = _mapping
+    else:
+        encode = _same
+    _ENCODERS[cls] = encode
+    return encode
+
+
+_ENCODERS: dict[type, Any] = {}

@@ -25,9 +25,8 @@ import os
 from importlib.metadata import version
 from pathlib import Path
 
-from ._resources import shipped_dir
+from ._resources import INCLUDE_PATH_ENV, resolve_ruleset, shipped_dir
 from ._version import __version__
-from .compiler import INCLUDE_PATH_ENV, compile_file_with_sources, resolve_ruleset
 from .fileio import write_atomically
 from .plan import Plan
 from .validate import proved, validate
@@ -49,10 +48,16 @@ def compile_cached(rules: str) -> Plan:
     if plan is not None and [f for f in validate(plan) if f.is_error]:
         plan = None  # an entry edited (or damaged) into an unproved plan is never used
     if plan is None:
-        plan, sources = compile_file_with_sources(path)
+        plan, sources = _compile(path)
         proved(plan)
         _store(entry, build, plan, sources)
     return plan
+
+
+def _compile(path: Path) -> tuple[Plan, tuple[Path, ...]]:
+    from .compiler import compile_file_with_sources  # only here: a run whose plan is cached loads no compiler
+
+    return compile_file_with_sources(path)
 
 
 def _folder() -> Path | None:

@@ -23,8 +23,8 @@ def cache(tmp_path, monkeypatch):
 def compiles(monkeypatch):
     """How many times rules were really compiled."""
     calls = []
-    real = plancache.compile_file_with_sources
-    monkeypatch.setattr(plancache, "compile_file_with_sources", lambda path: calls.append(path) or real(path))
+    real = plancache._compile
+    monkeypatch.setattr(plancache, "_compile", lambda path: calls.append(path) or real(path))
     return calls
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.lark import from_lark
 
 from deidlang import ast
 from deidlang.actions import Shift, Text
 from deidlang.errors import DeidSyntaxError
-from deidlang.syntax import parse
+from deidlang.syntax import _parser, parse
+from deidlang.syntax.engines import compiled_by_default
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, ROOT
 
 DESIGN_SKETCH = '''\
 # comments run to the end of a line; statements end at a newline or ';'
@@ -105,3 +111,54 @@ def test_syntax_errors_point_inside_the_input(text):
     assert span.col in range(1, len(lines[span.line - 1]) + 2)
     assert info.value.help.startswith("expected") or "string" in info.value.message
     assert "^" in info.value.render()
+
+
+def _outcome(text: str, parser) -> tuple:
+    """What a parse gives, spans included (node equality ignores them): the tree, or the error as shown."""
+    def located(value):
+        if isinstance(value, (list, tuple)):
+            return tuple(located(v) for v in value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return (type(value).__name__, *(located(getattr(value, f.name)) for f in dataclasses.fields(value)))
+        return value
+    try:
+        return "tree", located(parse(text, "t.deid", parser))
+    except DeidSyntaxError as err:
+        return "error", err.render(), located(err.span)
+
+
+def _engine_texts() -> list[str]:
+    """Every shipped ruleset and error fixture, the design sketch, deep nesting, and each of them with a
+    character dropped or a token wedged in at a few places (mostly errors)."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "rulesets").glob("*.deid"))]
+    texts += [p.read_text(encoding="utf-8") for p in _error_cases()] + [DESIGN_SKETCH]
+    texts += ["remove A if " + "not " * 300 + "A == 1", "remove A if " + " or ".join(f"A == {i}" for i in range(40)),
+              "remove A if " + "not (A == 1 and " * 70 + "A == 1" + ")" * 70, "code 9999999999; remove (", ""]
+    noise = ["(", ")", " not ", " or ", '"', ",", ";", "x", "99999999999", " if ", "\n", "/*/", " vr "]
+    for i, text in enumerate(list(texts)):
+        for k in range(1, 6):
+            at = (i * 7919 + k * 104729) % max(len(text), 1)
+            texts += [text[:at] + text[at + 1:], text[:at] + noise[(i + k) % len(noise)] + text[at:]]
+    return texts
+
+
+def test_the_compiled_engine_builds_what_lark_s_own_builds():
+    """lark-cython runs lark's tables in C: the same trees, spans and errors as lark's Python engine."""
+    pytest.importorskip("lark_cython")
+    compiled, pure = _parser(compiled=True), _parser(compiled=False)
+    texts = _engine_texts()
+    assert len(texts) > 500
+    for text in texts:
+        assert _outcome(text, compiled) == _outcome(text, pure), text
+
+
+@given(text=from_lark(_parser(keep_comments=True, compiled=False), start="start", explicit={"COMMENT": st.just("")}))
+def test_both_engines_agree_on_text_from_the_grammar(text):
+    pytest.importorskip("lark_cython")
+    assert _outcome(text, _parser(compiled=True)) == _outcome(text, _parser(compiled=False))
+
+
+def test_pure_asks_for_lark_s_own_engine(monkeypatch):
+    monkeypatch.setenv("DEIDLANG_PURE", "1")
+    assert not compiled_by_default()
+    assert _outcome("remove PatientName", _parser()) == _outcome("remove PatientName", _parser(compiled=False))

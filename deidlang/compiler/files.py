@@ -11,33 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import ast
-from .._resources import shipped_dir
+from .._resources import INCLUDE_PATH_ENV, resolve_ruleset, shipped_dir, shipped_rulesets  # noqa: F401 (re-exported)
 from ..errors import CompileError, Span
-
-#: Folders (separated by the system's path separator) whose rule files any rule file may include.
-INCLUDE_PATH_ENV = "DEIDLANG_INCLUDE_PATH"
 
 #: How the compiler reads an included file: from disk unless told otherwise (an editor's unsaved buffers).
 Reader = Callable[[Path], str]
-
-
-def shipped_rulesets() -> list[str]:
-    return sorted(p.stem for p in shipped_dir("rulesets").glob("*.deid"))
-
-
-def resolve_ruleset(name_or_path: str | Path, relative_to: Path | None = None) -> Path | None:
-    """A shipped ruleset by name (``basic-profile``), else a path (relative to the including file)."""
-    text = str(name_or_path)
-    if isinstance(name_or_path, str) and "/" not in text and not text.endswith(".deid"):
-        shipped = shipped_dir("rulesets") / f"{text}.deid"
-        return shipped if shipped.is_file() else None
-    path = Path(text)
-    if not path.is_absolute() and relative_to is not None:
-        path = relative_to / path
-    try:
-        return path if path.is_file() else None
-    except OSError:  # a name too long or otherwise impossible is simply not a file
-        return None
 
 
 def read_rule_file(path: Path) -> str:

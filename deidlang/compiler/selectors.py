@@ -5,6 +5,7 @@ apply to (a date action on a non-date element is a compile error)."""
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import fields
 
 from pydicom import config as pydicom_config
@@ -12,9 +13,14 @@ from pydicom.valuerep import validate_value
 
 from .. import ast
 from ..actions import ACTIONS
-from ..dictionary import ALL_VRS, format_tag, suggest_keywords, tag_for_keyword, vrs_of
+from ..dictionary import ALL_VRS, format_tag, suggest_keywords, tag_for_keyword
+from ..dictionary import vrs_of as _vrs_of
 from ..errors import CompileError
 from ..plan import Selector, is_private
+
+
+#: a tag's VRs, looked up once per tag (a long file names the same elements again and again)
+vrs_of = functools.lru_cache(maxsize=8192)(_vrs_of)
 
 
 def tag_of(node: ast.Keyword | ast.TagPattern) -> int:

@@ -67,6 +67,7 @@ class Compiler:
         self.seen: set[Path] = set(self.stack)
         self.texts: dict[str, str] = {}
         self.depth = 0
+        self._collector = _Collecting(self)
 
     def run(self, text: str, source: str, base_dir: Path) -> Plan:
         with collecting_less():
@@ -78,9 +79,6 @@ class Compiler:
         except RuleError as err:
             raise err.with_text(self.texts.get(err.span.source) if err.span else None) from None
         s = self.settings
-        # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
-        # the plan (or its hash): `deidlang fmt` sorts them.
-        self.rules.sort(key=lambda pair: (pair[0].order, selector_fields(pair[0].selector)))
         self.waivers.sort(key=lambda w: (w.order, w.tag))
         self.warnings += shadow_warnings(self.rules, self.origins)
         self.warnings.sort(key=lambda w: (w[1], w[2:]))
@@ -106,8 +104,8 @@ class Compiler:
 
     def _collecting(self) -> "_Collecting":
         """Record an error of one statement (or selector) and go on with the next, unless the level
-        says stop at the first."""
-        return _Collecting(self)
+        says stop at the first (one context manager, reused: it keeps no state of its own)."""
+        return self._collector
 
     def _parse(self, text: str, source: str):
         """Parse, and past a syntax error go on with the following lines (statements are one line
@@ -145,6 +143,8 @@ class Compiler:
 
     def _statement(self, stmt: ast.Statement, order: int, top: bool, base_dir: Path, text: str) -> None:
         match stmt:
+            case ast.Rule():  # first: nearly every statement is one (the cases are disjoint classes)
+                self._rule(stmt, order)
             case ast.Header(name=name, version=version):
                 if not _SEMVER.fullmatch(version):
                     raise CompileError(f"`{version}` is not a semantic version", part(stmt.span, text, r'"[^"]*"'),
@@ -175,8 +175,6 @@ class Compiler:
                         self.waivers.append(Waiver(selector.tag, stmt.reason, order))
             case ast.Reject():
                 self.rejects.append(RejectRule(self._condition(stmt.condition), stmt.reason or "", order))
-            case ast.Rule():
-                self._rule(stmt, order)
             case ast.PixelRule():
                 self._pixel_rule(stmt, order)
 
@@ -214,13 +212,14 @@ class Compiler:
 
     def _rule(self, stmt: ast.Rule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
-        excepts = tuple(sorted({selector_of(e) for e in stmt.excepts}, key=selector_fields))
+        excepts = tuple(sorted({selector_of(e) for e in stmt.excepts}, key=selector_fields)) if stmt.excepts else ()
         for e, sel in zip(excepts, stmt.excepts):
             if e.kind == "path":
                 raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
         problem = stmt.argument.problem() if stmt.argument is not None else None
         if problem is not None:
             raise CompileError(problem[0], argument_span(stmt, self.texts.get(stmt.span.source, "")), problem[1])
+        first = len(self.rules)
         for sel in stmt.selectors:
             with self._collecting():
                 selector = selector_of(sel)
@@ -228,6 +227,10 @@ class Compiler:
                 self.rules.append((PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order),
                                    (sel.span.col, sel.span.end_col if sel.span.end_line == sel.span.line
                                     else sel.span.col + 1)))
+        # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
+        # the plan (or its hash): `deidlang fmt` sorts them. (Statements reach `rules` in plan order.)
+        if len(self.rules) - first > 1:
+            self.rules[first:] = sorted(self.rules[first:], key=lambda pair: selector_fields(pair[0].selector))
 
     def _pixel_rule(self, stmt: ast.PixelRule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None

@@ -66,7 +66,7 @@ _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x000
 _SOP = (_SOP_CLASS, _SOP_INSTANCE)
 _NAMED = frozenset((*_SOP, 0x0020000D, 0x0020000E))  # their output values are remembered: file meta, layout
 _SKIPPED_AT_TOP = frozenset((*CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
-_FIRST = itemgetter(0)  # parts are put in tag order by their first item
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)  # parts are put in tag order by their first item
 
 #: Kept top-level values at least this long stay in the input and are copied by range.
 SPAN = 1 << 16
@@ -79,6 +79,7 @@ _TABLES: dict[tuple, dict] = {}
 _TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
 _VERDICT_LIMIT = 1024  # verdicts hold a small decoded Dataset each; files come a study at a time
 _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
+_PROGRAM_LIMIT = 1024  # level layouts (`_Rewriter._program`); an archive has a few per series kind
 _CHECKED_VALUE_LIMIT = 64  # kept values up to this long are checked once per process (`kept_problem`)
 _UNCHECKED = object()
 
@@ -165,16 +166,30 @@ class _Rewriter(ElementReader):
 
     def run(self) -> tuple[list[Part], Outcome]:
         top = self._elements(self.body, self.size)
-        original, truths = self._admit(top)
+        tags = tuple(map(_FIRST, top))
+        index = _shape(tags).index
+        original, truths, memo = self._admit(top, index)
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
+        if "covered" not in memo:  # what the shared verdict says of these values, worked out once
+            try:
+                memo["covered"] = pixels_covered(self.plan, original, truths)
+            except Rejected as err:
+                memo["covered"] = err
+            memo["class"] = str(original.get("SOPClassUID") or "")
+        if isinstance(memo["covered"], Rejected):
+            raise memo["covered"]
         self.outcome = outcome = Outcome(None)  # no Dataset is built here
         self.ctx = ctx = Context(original, self.key, truths, outcome, multi_byte=self.multi_byte,
-                                  covered=pixels_covered(self.plan, original, truths))
+                                 covered=memo["covered"])
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
-        self.modules, self.required = conformance.requirements(str(original.get("SOPClassUID") or ""),
-                                                               [e[0] for e in top])
+        requirements = _table("requirements", limit=_PROGRAM_LIMIT)
+        found = requirements.get((memo["class"], tags))
+        if found is None:  # the modules in use follow from the SOP Class and the top-level tags
+            found = requirements[(memo["class"], tags)] = conformance.requirements(memo["class"], tags)
+        self.modules, self.required = found
         self.ops = _table("ops", tuple(truths), self.modules, *context)
+        self.programs = _table("programs", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
         self.results = _table("results", self.key, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, ())
@@ -185,19 +200,21 @@ class _Rewriter(ElementReader):
             stamp(self.plan, made, ctx)
             stamps[stamps_key] = [(int(e.tag), self._encode(e)) for e in made]
         parts += stamps[stamps_key]
-        parts += [(_CHARSET, self.data[e[2]:e[5]]) for e in top if e[0] == _CHARSET]  # always carried over
+        if _CHARSET in index:  # always carried over
+            charset = top[index[_CHARSET]]
+            parts.append((_CHARSET, self.data[charset[2]:charset[5]]))
         parts.sort(key=_FIRST)
         outcome.uids = self.sop
         head = bytes(128) + b"DICM" + filemeta.encoded(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
                                                        self.syntax)
         return [head, *(p[1] for p in parts)], outcome
 
-    def _admit(self, top: list[_Element]) -> tuple[Dataset, list[bool]]:
+    def _admit(self, top: list[_Element], index: dict[int, int]) -> tuple[Dataset, list[bool], dict]:
         """What the reference engine's `admit` decides, from the few top-level values conditions, keys
         and the output contract read, decoded as pydicom decodes them (with the character set, worked
-        out here). Files with equal such values share one Dataset of them and one verdict; a file's
-        own SOP Instance UID is only checked to be there."""
-        data, by_tag = self.data, {e[0]: e for e in top}
+        out here). Files with equal such values share one Dataset of them, one verdict and a memo of
+        what else follows from them (`run`); a file's own SOP Instance UID is only checked to be there."""
+        data, by_tag = self.data, {tag: top[index[tag]] for tag in (*self.read, _SOP_INSTANCE) if tag in index}
         if _PIXEL_REP in by_tag:
             value = by_tag[_PIXEL_REP][3]
             self.pixel_rep = int.from_bytes(data[value:value + 2], "little")
@@ -226,15 +243,15 @@ class _Rewriter(ElementReader):
                 except Exception:  # undecodable: a condition reads it as absent, as in the reference engine
                     pass
             try:
-                verdict = (ds, bool(ds.get("SOPClassUID")), self.engine.judge(ds), None)
+                verdict = (ds, bool(ds.get("SOPClassUID")), self.engine.judge(ds), None, {})
             except Rejected as err:
-                verdict = (ds, bool(ds.get("SOPClassUID")), None, err.message)
+                verdict = (ds, bool(ds.get("SOPClassUID")), None, err.message, {})
             verdicts[key] = verdict
-        ds, has_class, truths, rejection = verdict
+        ds, has_class, truths, rejection, memo = verdict
         require_instance(has_class, self._has_value(by_tag.get(_SOP_INSTANCE)))
         if rejection is not None:
             raise Rejected(rejection)
-        return ds, truths
+        return ds, truths, memo
 
     def _has_value(self, element: _Element | None) -> bool:
         """Whether an element's value, as pydicom decodes it, is not empty (a sequence counts as empty,
@@ -250,48 +267,35 @@ class _Rewriter(ElementReader):
             return False
 
     def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
-        """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order."""
+        """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order.
+        What happens to each element is worked out once per level layout (`_program`): the files of a
+        series repeat their levels' tags, VRs, private creators and IOD conditions, and share it."""
         check_depth(position)
-        data, ops, paths, top = self.data, self.ops, self.paths, not position
-        verdicts_vr, multi = _table("decided-vr"), self.ctx.multi_byte
-        checked = _table("checked", multi)
-        dates, notes = self.ctx.dates, self.outcome.notes
+        data, top = self.data, not position
+        tags, vrs = tuple(map(_FIRST, elements)), tuple(map(_SECOND, elements))
+        shape = _shape(tags)
+        names = tuple(self._creator(elements[i]) for i in shape.creators)
+        changes = conformance.overrides(position, shape.index, lambda t: self._text(elements[shape.index[t]]),
+                                        self.engine.resolver, self.ctx.truths, self.required)
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
-        blocks = Blocks([(e[0], e, self._creator(e)) for e in elements if is_private_creator(e[0])], notes)
-        by_tag = {e[0]: e for e in elements}
-        changes = conformance.overrides(position, by_tag, lambda t: self._text(by_tag[t]), self.engine.resolver,
-                                        self.ctx.truths, self.required)
+        place = seqs if self.paths.isdisjoint(shape.index) else position
+        key = (tags, vrs, top, place, names, tuple(sorted(changes.items())))
+        program = self.programs.get(key)
+        if program is None:
+            program = self.programs[key] = self._program(elements, position, shape, names, changes)
+        notes, dates, multi = self.outcome.notes, self.ctx.dates, self.ctx.multi_byte
+        checked = _table("checked", multi)
+        blocks = Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
         out: list[tuple[int, Part]] = []
-        for element in elements:
-            tag, vr = element[0], element[1]
-            low, private = tag & 0xFFFF, tag >> 16 & 1
-            if low == 0 or (private and 0x10 <= low <= 0xFF) or (top and tag in _SKIPPED_AT_TOP):
-                continue
-            creator = None
-            if private:
-                creator = blocks.creator(tag)
-            else:  # the dictionary decides, not the file
-                decided = verdicts_vr.get((tag, vr))
-                if decided is None:
-                    decided = verdicts_vr[(tag, vr)] = decided_vr(tag, vr)
-                vr, lie = decided
-                if vr is None:
-                    notes.append(lie)
-                    continue
-            change = changes.get(tag)
-            key = (tag, vr, creator, position, change) if tag in paths else (tag, vr, creator, seqs, change)
-            op = ops.get(key)
-            if op is None:
-                op = ops[key] = self._op(tag, vr, creator, position, changes)
-            kind, date, payload, action, rule, why = op
+        for index, kind, static, date, payload, action, rule, vr, creator, named in program:
+            if static:
+                notes.extend(static)
             if date:
                 dates.add(date)
-            if why:
-                notes.append(why)
             if kind == _DROP:
-                if payload:
-                    notes.append(payload)
                 continue
+            element = elements[index]
+            tag = element[0]
             if kind == _COPY:
                 value, end = element[3], element[5]
                 if end - value <= _CHECKED_VALUE_LIMIT:  # a series repeats most kept values: checked once
@@ -314,7 +318,7 @@ class _Rewriter(ElementReader):
                 part = self._sequence(tag, [
                     b"".join(p[1] for p in self._level(self._elements(start, end), (*position, (tag, index))))
                     for index, (start, end) in enumerate(self._items(element))])
-            elif top and tag in _NAMED and vr != "SQ":  # the file meta and the output layout follow these
+            elif named:  # the file meta and the output layout follow these
                 part = self._sop_element(element, vr, kind, action, rule)
             elif kind == _COPY:
                 start, end = element[2], element[5]
@@ -326,11 +330,47 @@ class _Rewriter(ElementReader):
             if part is None:
                 continue
             out.append((tag, part))
-            if private:
+            if tag >> 16 & 1:
                 blocks.keep(tag)
         out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
         out.sort(key=_FIRST)
         return out
+
+    def _program(self, elements: list[_Element], position, shape: "_Shape", names: tuple, changes: dict) -> tuple:
+        """Per element of a level that needs any work, in order: (index, kind, notes it always gives, effect on
+        dates, payload, action, rule, decided VR, creator, whether the file meta and layout follow it)."""
+        ops, paths, top = self.ops, self.paths, not position
+        verdicts_vr = _table("decided-vr")
+        seqs = tuple(seq for seq, _ in position)
+        blocks = Blocks([(elements[i][0], i, name) for i, name in zip(shape.creators, names)], [])
+        steps = []
+        for index, element in enumerate(elements):
+            tag, vr = element[0], element[1]
+            low, private = tag & 0xFFFF, tag >> 16 & 1
+            if low == 0 or (private and 0x10 <= low <= 0xFF) or (top and tag in _SKIPPED_AT_TOP):
+                continue
+            creator = None
+            if private:
+                creator = blocks.creator(tag)
+            else:  # the dictionary decides, not the file
+                decided = verdicts_vr.get((tag, vr))
+                if decided is None:
+                    decided = verdicts_vr[(tag, vr)] = decided_vr(tag, vr)
+                vr, lie = decided
+                if vr is None:
+                    steps.append((index, _DROP, (lie,), None, None, None, None, None, None, False))
+                    continue
+            change = changes.get(tag)
+            key = (tag, vr, creator, position, change) if tag in paths else (tag, vr, creator, seqs, change)
+            op = ops.get(key)
+            if op is None:
+                op = ops[key] = self._op(tag, vr, creator, position, changes)
+            kind, date, payload, action, rule, why = op
+            static = ((why,) if why else ()) + ((payload,) if kind == _DROP and payload else ())
+            if kind != _DROP or static or date:
+                steps.append((index, kind, static, date, payload, action, rule, vr, creator,
+                              top and tag in _NAMED and vr != "SQ"))
+        return tuple(steps)
 
     def _text(self, element: _Element) -> str | None:
         """An element's value as text, as the reference engine reads it for a 1C/2C condition."""
@@ -445,3 +485,22 @@ class _Rewriter(ElementReader):
         if raw not in table:
             table[raw] = creator_name(lambda: self._decode(element).value)
         return table[raw]
+
+
+def _shape(tags: tuple[int, ...]) -> "_Shape":
+    shapes = _table("shapes", limit=_PROGRAM_LIMIT)
+    shape = shapes.get(tags)
+    if shape is None:
+        shape = shapes[tags] = _Shape(tags)
+    return shape
+
+
+class _Shape:
+    """What a level's tags alone say: where its private creators are, and each tag's index."""
+
+    __slots__ = ("creators", "index")
+
+    def __init__(self, tags: tuple[int, ...]) -> None:
+        self.creators = tuple(i for i, tag in enumerate(tags) if is_private_creator(tag))
+        self.index = {tag: i for i, tag in enumerate(tags)}
+

@@ -4,6 +4,7 @@ quarantine and a summary that are always kept, whatever happens to single files 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -146,17 +147,21 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
         done(FileResult(str(job[0]), "failed", reason=why), job[1])
 
     try:
+        jobs: Iterator[tuple[Path, tuple[str, ...]]] = todo()
+        if engine != "dask" and workers > 1:  # no more worker processes than files (one file: none)
+            first = list(itertools.islice(jobs, workers))
+            workers, jobs = len(first), itertools.chain(first, jobs)
         if engine == "dask":
             from ..cluster import run_dask  # only a Dask run loads the Dask back end
 
-            run_dask(plan, key, map_path, workers, scheduler, target, todo(), done, verify_pixels)
+            run_dask(plan, key, map_path, workers, scheduler, target, jobs, done, verify_pixels)
         elif workers <= 1:
-            for source, relative in todo():
+            for source, relative in jobs:
                 done(process(source, placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
                      relative)
         else:
             pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
-            pool.run(todo(), lambda result, job: done(result, job[1]), lost)
+            pool.run(jobs, lambda result, job: done(result, job[1]), lost)
     finally:
         for resource in (store, journal, report_file, tree):
             if resource is not None:

@@ -9,8 +9,10 @@ under a header, with basic-profile included at the end (so the minimum is proved
 Repeats are kept as they are: a line repeated later overrides the earlier one, so the shadowing check
 has work to do. Printed per size: lines, bytes, and CPU seconds of this process (less disturbed than
 wall time on a shared machine) for parse (text to AST), compile (AST to plan, the parse already done),
-prove (the obligations), hash (canonical JSON and its sha256) and the whole `deidlang.compile` from a
-cold parse cache, plus the total time per line relative to the first size (1.0 = linear).
+prove (the obligations), hash (canonical JSON and its sha256) and the whole of what `deidlang check`
+does (`deidlang.compile` and the plan hash) from a cold parse cache, plus the total time per line
+relative to the first size (1.0 = linear). The first line says which engine runs lark's tables
+(lark-cython's where installed, else lark's own; ``DEIDLANG_PURE=1`` forces lark's own).
 """
 
 from __future__ import annotations
@@ -61,14 +63,25 @@ def phases(text: str) -> dict[str, float]:
     out["prove"], _ = timed(lambda: validate(plan))
     out["hash"], _ = timed(lambda: hashlib.sha256(plan.canonical_json().encode()).hexdigest())
     parse_cached.cache_clear()
-    out["total"], _ = timed(lambda: deidlang.compile(text))
+    out["total"], _ = timed(lambda: deidlang.compile(text).plan_hash)
     return out
+
+
+def engine() -> str:
+    """Which engine runs lark's tables in this process."""
+    try:
+        from deidlang.syntax.engines import compiled_by_default
+    except ImportError:  # a version from before the choice existed
+        return "lark's own Python engine"
+    return "lark-cython's compiled engine" if compiled_by_default() else "lark's own Python engine"
+
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--lines", type=int, nargs="+", default=[100_000])
     sizes = args.parse_args(argv).lines
+    print(f"parser: {engine()}; CPU seconds")
     print(f"{'lines':>8} {'bytes':>10} {'parse':>7} {'compile':>7} {'prove':>7} {'hash':>7} {'total':>7}  "
           "per-line vs first")
     first = None

@@ -1,0 +1,65 @@
+"""What `deidlang run` loads: only what the run needs (issue 20's start target), checked by the
+modules a run leaves in ``sys.modules``, not by a timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from deidlang.phantom import phantom
+from deidlang.runner import batch, run
+
+from .conftest import KEY, ROOT
+
+#: Modules a run whose plan is cached must not import: the parser, the compiler, the review tools.
+NOT_LOADED = ("lark", "deidlang.syntax", "deidlang.ast", "deidlang.compiler", "deidlang.review", "deidlang.explain")
+
+_PROBE = """
+import json, sys
+from deidlang.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, sorted(sys.modules)]))
+"""
+
+
+def _run_in_process(args: list[str], env: dict) -> tuple[int, list[str]]:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    return code, modules
+
+
+def test_a_run_with_a_cached_plan_loads_no_compiler(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    phantom(instance=1)[0].save_as(src / "a.dcm", enforce_file_format=True)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DEIDLANG_CACHE": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    first, loaded = _run_in_process(["run", str(src), "-o", str(tmp_path / "out1"), "-q"], env)
+    assert first == 0 and "deidlang.compiler" in loaded  # nothing cached yet: the rules were compiled
+    second, loaded = _run_in_process(["run", str(src), "-o", str(tmp_path / "out2"), "-q"], env)
+    assert second == 0 and (tmp_path / "out2").is_dir()
+    assert [m for m in loaded if m.split(".")[0] == "lark" or m.startswith(NOT_LOADED)] == []
+
+
+def test_importing_deidlang_loads_no_compiler_or_engine():
+    """`import deidlang` (as the command line does first) loads neither the compiler nor the engines."""
+    done = subprocess.run([sys.executable, "-c", "import deidlang, sys, json; print(json.dumps(sorted(sys.modules)))"],
+                          capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                          timeout=120)
+    loaded = json.loads(done.stdout)
+    assert [m for m in loaded if m.startswith(("lark", "deidlang.compiler", "deidlang.engine", "deidlang.runner"))] == []
+
+
+def test_one_file_is_done_in_this_process_whatever_the_workers(tmp_path, monkeypatch):
+    """No worker processes are started for fewer files than workers: one file, none at all."""
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was started")
+
+    src = tmp_path / "in"
+    src.mkdir()
+    phantom(instance=1)[0].save_as(src / "a.dcm", enforce_file_format=True)
+    monkeypatch.setattr(batch, "Pool", no_pool)
+    summary = run(__import__("deidlang").compile("basic-profile"), [src], tmp_path / "out", KEY, workers=2)
+    assert summary.written == 1
