@@ -276,7 +276,7 @@ def _rapidocr(threads: int):
         colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
         rows, cols = image.shape[:2]
         try:
-            quads = []
+            quads, across = [], []  # each box, and whether its pass reads it as a line across
             for x0, y0, x1, y1 in regions_to_read(image):
                 crop = colour[y0:y1, x0:x1]
                 for scale, turned in PASSES:
@@ -286,13 +286,19 @@ def _rapidocr(threads: int):
                     else:  # turned a quarter anticlockwise: (x, y) there is (width - 1 - y, x) here
                         found = [np.stack([crop.shape[1] - 1 - q[:, 1], q[:, 0]], axis=1)
                                  for q in detect(np.ascontiguousarray(np.rot90(crop)), scale)]
-                    quads.extend(np.asarray(q, np.float32) + np.float32([x0, y0]) for q in found)
+                    for q in found:
+                        q = np.asarray(q, np.float32) + np.float32([x0, y0])
+                        quads.append(q)
+                        across.append((np.ptp(q[:, 0]) >= np.ptp(q[:, 1])) != turned)
             if not quads:
                 return
-            # a line more than one pass found is read once, from the box around all of its boxes
+            # A line more than one pass found is read once, from the boxes of the passes that read it
+            # across (the enlarged pass's for a line across, the turned pass's for one written down),
+            # or from all of them when none does; the others' boxes are looser or only pieces.
             extents = [(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()) for q in quads]
             lines = []
             for group in same_lines(extents):
+                group = [i for i in group if across[i]] or group
                 if len(group) == 1:
                     lines.append(quads[group[0]])
                 else:
