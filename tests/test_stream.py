@@ -17,7 +17,7 @@ from pydicom import dcmread
 
 import deidlang
 from deidlang.compiler import compile_text
-from deidlang.engine import stream, structure
+from deidlang.engine import levels, stream, structure
 from deidlang.runner import deidentify_file
 
 from .conftest import KEY
@@ -110,7 +110,7 @@ def test_tables_are_only_caches(monkeypatch):
     plan = deidlang.compile(WAIVED)
     files = [CORPUS / name for name in ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "SC_rgb_jpeg_dcmtk.dcm")]
     before = [stream.rewrite(f.read_bytes(), plan, KEY) for f in files]
-    monkeypatch.setattr(stream, "_TABLE_LIMIT", 0)
+    monkeypatch.setattr(levels, "_TABLE_LIMIT", 0)
     after = [stream.rewrite(f.read_bytes(), plan, KEY) for f in files]
     assert [data for data, _ in after] == [data for data, _ in before]
     assert [outcome.pairs for _, outcome in after] == [outcome.pairs for _, outcome in before]

@@ -1,36 +1,41 @@
 """Pixels written back after a pixel rule, in the input's transfer syntax wherever that is honest.
 
-What each input transfer syntax becomes (docs/pixels.md has the same table):
+What each input transfer syntax becomes (docs/pixels.md, "The encoding written back", has the same table):
 
 - native little endian (implicit, explicit, deflated): unchanged;
 - explicit VR big endian (retired): explicit VR little endian, OW/OL/OF/OD/OV values byte-swapped;
-- RLE Lossless, JPEG-LS Lossless, JPEG 2000 Lossless: the same syntax, re-encoded losslessly
-  (pydicom's encoders: its own RLE, pyjpegls, pylibjpeg-openjpeg);
-- JPEG-LS Near-Lossless and JPEG 2000: the same syntax, re-encoded without further loss (NEAR=0; the
-  reversible wavelet), both of which the syntax allows; the image stays marked lossy;
-- JPEG Baseline: re-encoded once as baseline JPEG (Pillow, quality 95, colour as YBR_FULL_422), and the second lossy step
-  recorded in Lossy Image Compression Ratio and Method (PS3.3 C.7.6.1.1.5);
-- everything else (JPEG Lossless, JPEG Extended, HTJ2K, a missing or failing encoder): explicit VR
+- RLE Lossless, JPEG-LS Lossless, JPEG 2000 Lossless, JPEG Lossless (process 14, and its selection
+  value 1), HTJ2K Lossless (and with RPCL): the same syntax, re-encoded losslessly (pylibjpeg-rle, pyjpegls and
+  pylibjpeg-openjpeg through pydicom; libjpeg-turbo and OpenJPH through imagecodecs);
+- JPEG-LS Near-Lossless, JPEG 2000 and HTJ2K (lossy allowed): the same syntax, re-encoded without further
+  loss (NEAR=0; the reversible wavelet), both of which the syntax allows; the image stays marked lossy;
+- JPEG Baseline and JPEG Extended: re-encoded once (quality 95), and the lossy step recorded in Lossy
+  Image Compression Ratio and Method after those of the input (PS3.3 C.7.6.1.1.5);
+- everything else (JPEG 2000 Part 2 multi-component, MPEG, a missing or failing encoder): explicit VR
   little endian, uncompressed.
 
-A lossless re-encoding is decoded again and compared with the pixels meant; if they differ the
-uncompressed form is written instead.
+Colour is written as the encoding stores it (PS3.5 8.2): YBR_RCT where JPEG 2000 applies its reversible
+colour transform, YBR_FULL_422 for lossy JPEG, RGB otherwise; Planar Configuration 0. A lossless
+re-encoding is decoded again and compared with the pixels meant; if they differ the uncompressed form is
+written instead.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.multival import MultiValue
-from pydicom.pixels import pack_bits
+from pydicom.pixels import get_encoder, pack_bits
 from pydicom.uid import (
-    HTJ2K, JPEG2000, JPEG2000MC, UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSLossless,
-    JPEGLSNearLossless, RLELossless,
+    HTJ2K, JPEG2000, JPEG2000MC, UID, DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, HTJ2KLossless,
+    HTJ2KLosslessRPCL, ImplicitVRLittleEndian, JPEG2000Lossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless,
+    JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless, RLELossless,
 )
 
 from ..errors import EngineError
@@ -40,21 +45,112 @@ LOSSY = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless, JPEG
 #: the Lossy Image Compression Method of each lossy syntax (PS3.3 C.7.6.1.1.5.1)
 METHODS = {JPEGBaseline8Bit: "ISO_10918_1", JPEGExtended12Bit: "ISO_10918_1", JPEGLSNearLossless: "ISO_14495_1",
            JPEG2000: "ISO_15444_1", JPEG2000MC: "ISO_15444_2", HTJ2K: "ISO_15444_15"}
-#: syntax -> (the lossless encoding to make, pydicom's encoder options)
-_LOSSLESS = {
-    RLELossless: (RLELossless, {}),
-    JPEGLSLossless: (JPEGLSLossless, {}),
-    JPEGLSNearLossless: (JPEGLSNearLossless, {"jls_error": 0}),
-    JPEG2000Lossless: (JPEG2000Lossless, {}),
-    JPEG2000: (JPEG2000Lossless, {}),  # a reversible codestream is valid JPEG 2000 as well
-}
-#: the Photometric Interpretation of colour pixels once encoded (PS3.5 Tables 8.2.1-1, 8.2.4-1): JPEG 2000
-#: with its reversible colour transform, JPEG Baseline as YCbCr with 4:2:2 chroma, the one value the US and
-#: VL IODs allow there; every other syntax stores the RGB samples as they are (planar configuration 0)
-_COLOUR = {JPEG2000Lossless: "YBR_RCT", JPEGBaseline8Bit: "YBR_FULL_422"}
 _NATIVE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
 _RAW_VRS = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
-_JPEG_QUALITY = 95
+_QUALITY = 95
+
+#: (the Image Pixel module as it will be written, the pixels) -> one codestream per frame
+Frames = Callable[[Dataset, np.ndarray], list[bytes]]
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How pixels are encoded again in one transfer syntax."""
+
+    frames: Frames
+    colour: str = "RGB"  # the Photometric Interpretation of colour pixels once encoded (PS3.5 8.2)
+    lossy: bool = False  # a step with loss, recorded in the history; a lossless one must decode to the same pixels
+
+
+def _by_pydicom(syntax: UID, **options) -> Frames:
+    """pydicom's own encoder for ``syntax`` (its plugins: pyjpegls, pylibjpeg-openjpeg)."""
+    def frames(module: Dataset, arr: np.ndarray) -> list[bytes]:
+        return list(get_encoder(syntax).iter_encode(module, **options))
+    return frames
+
+
+def _each_frame(module: Dataset, arr: np.ndarray) -> list[np.ndarray]:
+    shape = (int(module.Rows), int(module.Columns)) + ((3,) if int(module.SamplesPerPixel) == 3 else ())
+    return list(arr.reshape((-1,) + shape))
+
+
+def _rle(module: Dataset, arr: np.ndarray) -> list[bytes]:
+    """pylibjpeg-rle, which takes every Bits Allocated the syntax allows (pydicom's own stops at 16)."""
+    from rle.utils import encode_pixel_data
+
+    return [encode_pixel_data(np.ascontiguousarray(frame).tobytes(), rows=int(module.Rows),
+                              columns=int(module.Columns), samples_per_pixel=int(module.SamplesPerPixel),
+                              bits_allocated=int(module.BitsAllocated), byteorder="<")
+            for frame in _each_frame(module, arr)]
+
+
+def _unsigned(module: Dataset, frame: np.ndarray) -> np.ndarray:
+    """The stored bits of each sample as an unsigned number, as JPEG codes them (PS3.5 8.2.1)."""
+    bits = int(module.BitsStored)
+    return frame.view(frame.dtype.str.replace("i", "u")) & np.array(2 ** bits - 1, frame.dtype.str.replace("i", "u"))
+
+
+def _jpeg_lossless(module: Dataset, arr: np.ndarray) -> list[bytes]:
+    """libjpeg-turbo (3.0 or later) through imagecodecs: process 14, first-order prediction (selection
+    value 1), which both JPEG Lossless syntaxes allow."""
+    import imagecodecs
+
+    colour = int(module.SamplesPerPixel) == 3
+    return [imagecodecs.jpeg8_encode(_unsigned(module, frame), lossless=True, predictor=1,
+                                     bitspersample=int(module.BitsStored),
+                                     **({"colorspace": "RGB", "outcolorspace": "RGB"} if colour else {}))
+            for frame in _each_frame(module, arr)]
+
+
+def _jpeg_extended(module: Dataset, arr: np.ndarray) -> list[bytes]:
+    """libjpeg-turbo through imagecodecs: 8- or 12-bit lossy JPEG, once."""
+    import imagecodecs
+
+    return [imagecodecs.jpeg8_encode(frame, level=_QUALITY, bitspersample=12 if int(module.BitsStored) > 8 else 8)
+            for frame in _each_frame(module, arr)]
+
+
+def _jpeg_baseline(module: Dataset, arr: np.ndarray) -> list[bytes]:
+    """Pillow: baseline JPEG, colour as YCbCr with 4:2:2 chroma."""
+    from PIL import Image
+
+    if arr.dtype != np.uint8:
+        raise ValueError("baseline JPEG holds 8-bit unsigned samples only")
+    fragments = []
+    for frame in _each_frame(module, arr):
+        buffer = io.BytesIO()
+        Image.fromarray(frame, "RGB" if frame.ndim == 3 else "L").save(buffer, "JPEG", quality=_QUALITY,
+                                                                       subsampling="4:2:2")
+        fragments.append(buffer.getvalue())
+    return fragments
+
+
+def _htj2k(module: Dataset, arr: np.ndarray) -> list[bytes]:
+    """OpenJPH through imagecodecs: a reversible High-Throughput JPEG 2000 codestream."""
+    import imagecodecs
+
+    colour = int(module.SamplesPerPixel) == 3
+    # OpenJPH writes the RPCL progression order, and a TLM marker: what HTJ2K Lossless RPCL requires
+    return [imagecodecs.htj2k_encode(frame, reversible=True, rgb=colour, tlm=True)
+            for frame in _each_frame(module, arr)]
+
+
+#: input transfer syntax -> how its pixels are encoded again (any other: written uncompressed)
+CODECS: dict[UID, Codec] = {
+    RLELossless: Codec(_rle),
+    JPEGLSLossless: Codec(_by_pydicom(JPEGLSLossless)),
+    JPEGLSNearLossless: Codec(_by_pydicom(JPEGLSNearLossless, jls_error=0)),
+    JPEG2000Lossless: Codec(_by_pydicom(JPEG2000Lossless), "YBR_RCT"),
+    JPEG2000: Codec(_by_pydicom(JPEG2000Lossless), "YBR_RCT"),  # a reversible codestream is valid JPEG 2000
+    JPEGLossless: Codec(_jpeg_lossless),
+    JPEGLosslessSV1: Codec(_jpeg_lossless),
+    HTJ2KLossless: Codec(_htj2k, "YBR_RCT"),
+    HTJ2KLosslessRPCL: Codec(_htj2k, "YBR_RCT"),
+    HTJ2K: Codec(_htj2k, "YBR_RCT"),
+    # the lossy JPEG processes: YBR_FULL_422, the one colour value the US and VL IODs allow there
+    JPEGBaseline8Bit: Codec(_jpeg_baseline, "YBR_FULL_422", lossy=True),
+    JPEGExtended12Bit: Codec(_jpeg_extended, "YBR_FULL_422", lossy=True),
+}
 
 
 def store(out: Dataset, arr: np.ndarray, photometric: str, bits_stored: int, bits_allocated: int,
@@ -73,34 +169,34 @@ def store(out: Dataset, arr: np.ndarray, photometric: str, bits_stored: int, bit
         _swap_words(out)
     if source in _NATIVE or not source.is_little_endian:
         return target
-    if source in _LOSSLESS and bits_allocated > 1:
-        encoding, options = _LOSSLESS[source]
-        try:
-            trial = _copy_pixel_module(out)
-            if photometric == "RGB":  # the encoder applies the colour transform this value names
-                trial.PhotometricInterpretation = _COLOUR.get(encoding, "RGB")
-            trial.compress(encoding, arr, generate_instance_uid=False, **options)
-            if np.array_equal(trial.pixel_array, arr):
-                for elem in trial:
-                    out[elem.tag] = elem
-                out.file_meta.TransferSyntaxUID = source
-                return source
+    codec = CODECS.get(source)
+    if codec is None or bits_allocated == 1:
+        notes.append(f"pixels written uncompressed: no encoder for {source.name}"
+                     + (" with Bits Allocated 1" if codec else ""))
+        return ExplicitVRLittleEndian
+    module = _pixel_module(out)
+    if photometric == "RGB":
+        module.PhotometricInterpretation = codec.colour
+    try:
+        frames = codec.frames(module, arr)
+        module.PixelData = encapsulate(frames)
+        module["PixelData"].VR = "OB"
+        module["PixelData"].is_undefined_length = True
+        module.file_meta.TransferSyntaxUID = source
+        decoded = module.pixel_array
+        if decoded.shape != arr.shape or not (codec.lossy or np.array_equal(decoded, arr)):
             notes.append(f"pixels written uncompressed: the {source.name} re-encoding did not decode to the same "
                          "pixels")
-        except Exception as err:  # no encoder installed, or it cannot take this image
-            notes.append(f"pixels written uncompressed: no {source.name} encoder for this image "
-                         f"({type(err).__name__})")
-        return ExplicitVRLittleEndian
-    if source == JPEGBaseline8Bit and arr.dtype == np.uint8 and photometric in ("MONOCHROME2", "RGB"):
-        try:
-            _jpeg_baseline(out, arr, photometric, input_size)
-        except ImportError:
-            notes.append("pixels written uncompressed: re-encoding JPEG Baseline needs Pillow")
             return ExplicitVRLittleEndian
-        out.file_meta.TransferSyntaxUID = source
-        return source
-    notes.append(f"pixels written uncompressed: no encoder for {source.name}")
-    return ExplicitVRLittleEndian
+    except Exception as err:  # no encoder installed, or it cannot take this image
+        notes.append(f"pixels written uncompressed: no {source.name} encoder for this image ({type(err).__name__})")
+        return ExplicitVRLittleEndian
+    for elem in module:
+        out[elem.tag] = elem
+    if codec.lossy:
+        _record_lossy_step(out, METHODS[source], arr.size * arr.itemsize, input_size, sum(len(f) for f in frames))
+    out.file_meta.TransferSyntaxUID = source
+    return source
 
 
 def _set_native(out: Dataset, arr: np.ndarray, photometric: str, bits_stored: int, bits_allocated: int) -> None:
@@ -147,42 +243,27 @@ def little_endian_pixel_module(ds: Dataset) -> Dataset:
     return module
 
 
-def _copy_pixel_module(out: Dataset) -> Dataset:
+def _pixel_module(out: Dataset) -> Dataset:
     """A dataset holding only ``out``'s Image Pixel module, to try an encoding on."""
-    trial = Dataset()
+    module = Dataset()
     for elem in out:
         if elem.tag.group == 0x0028 or elem.tag == 0x7FE00010:
-            trial.add(DataElement(elem.tag, elem.VR, elem.value))
-    trial.file_meta = FileMetaDataset()
-    trial.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    return trial
+            module.add(DataElement(elem.tag, elem.VR, elem.value))
+    module.file_meta = FileMetaDataset()
+    module.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return module
 
 
-def _jpeg_baseline(out: Dataset, arr: np.ndarray, photometric: str, input_size: int) -> None:
-    """Each frame re-encoded once as baseline JPEG; the step recorded in the lossy compression history."""
-    from PIL import Image
-
-    colour = photometric == "RGB"
-    frames = arr.reshape((-1,) + arr.shape[-3:] if colour else (-1,) + arr.shape[-2:])
-    fragments = []
-    for frame in frames:
-        buffer = io.BytesIO()
-        Image.fromarray(frame, "RGB" if colour else "L").save(buffer, "JPEG", quality=_JPEG_QUALITY,
-                                                              subsampling="4:2:2")
-        fragments.append(buffer.getvalue())
-    uncompressed = arr.size * arr.itemsize
+def _record_lossy_step(out: Dataset, method: str, uncompressed: int, input_size: int, encoded: int) -> None:
+    """Append the step just taken to the lossy compression history (PS3.3 C.7.6.1.1.5): after the
+    input's own steps, or, where the input recorded none (or ratios and methods that do not pair up), after
+    the input's step as its size shows."""
     ratios = _values(out.get("LossyImageCompressionRatio"))
     if not ratios or len(ratios) != len(_values(out.get("LossyImageCompressionMethod"))):
-        # no history, or one whose steps do not pair up: the input's own step, as its size shows
         for keyword in ("LossyImageCompressionRatio", "LossyImageCompressionMethod"):
             out.pop(keyword, None)
-        _add_lossy_step(out, uncompressed / max(input_size, 1), METHODS[JPEGBaseline8Bit])
-    out.PixelData = encapsulate(fragments)
-    out["PixelData"].VR = "OB"
-    out["PixelData"].is_undefined_length = True
-    if colour:
-        out.PhotometricInterpretation = _COLOUR[JPEGBaseline8Bit]
-    _add_lossy_step(out, uncompressed / max(sum(len(f) for f in fragments), 1), METHODS[JPEGBaseline8Bit])
+        _add_lossy_step(out, uncompressed / max(input_size, 1), method)
+    _add_lossy_step(out, uncompressed / max(encoded, 1), method)
 
 
 def _add_lossy_step(out: Dataset, ratio: float, method: str) -> None:

@@ -50,6 +50,7 @@ _ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC = (0x00280010, 0x0028001
 _IMAGE = frozenset((_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC))
 _SOP_CLASS = 0x00080016
 _READ = _IMAGE | {_SOP_CLASS}  # the top-level values the checks read
+_WATCHED = _READ | _NATIVE_PIXELS.keys()  # elements the inline path leaves to the general one
 _SHORT = _VRS - _LONG
 _SHORT_HEADER = struct.Struct("<HH2xH").unpack_from
 _LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from)
@@ -155,6 +156,7 @@ class _Reader:
         self.tag_of, self.u16, self.u32 = _LE if little else _BE
         #: whether public sequences written as UN are read (and re-encoded) as sequences; `found`: seen one
         self.un_sequences, self.found = un_sequences, False
+        self.max_depth = limits.depth()  # read once: the environment is slow to ask per item
 
     def header(self, offset: int, stop: int) -> tuple[int, str | None, int, int]:
         """(tag, VR or None when implicit, start of value, length) of the element at ``offset``."""
@@ -178,7 +180,7 @@ class _Reader:
     def dataset(self, offset: int, stop: int, depth: int, delimited: bool) -> int:
         """Check the elements from ``offset`` to ``stop``, or (``delimited``) to an item delimiter;
         return where they end."""
-        if depth > limits.depth():
+        if depth > self.max_depth:
             raise Malformed("sequences are nested too deep")
         last, image, data, pixels = -1, {}, self.data, False
         short = not self.implicit and self.little  # most headers: read inline, below
@@ -186,8 +188,7 @@ class _Reader:
             if short and offset + 8 <= stop and data[offset + 4:offset + 6] in _SHORT:
                 group, elem, length = _SHORT_HEADER(data, offset)
                 tag, value = group << 16 | elem, offset + 8
-                if (group in (0x0002, 0xFFFE) or tag <= last or value + length > stop or tag in _READ
-                        or tag in _NATIVE_PIXELS):
+                if group in (0x0002, 0xFFFE) or tag <= last or value + length > stop or tag in _WATCHED:
                     vr = bytes(data[offset + 4:offset + 6]).decode()  # the general way, with its messages
                 else:
                     last, offset = tag, value + length

@@ -322,6 +322,8 @@ def main() -> None:
         only += ("cp -r",)
     sys.path.insert(0, str(ROOT))
     os.environ["PYTHONPATH"] = str(ROOT)  # the tools' deidlang is this checkout's
+    # as installed (pip writes the bytecode at install time): not compiled again by every process started
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     import deidlang.compiler as compiler
     from deidlang._walker import describe
 

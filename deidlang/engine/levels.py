@@ -1,0 +1,333 @@
+"""The fast path's rewriter, one dataset level at a time (`stream` adds the file around it).
+
+A level's elements (as `reader.ElementReader` reads them) become the parts of the output: a kept
+element is its input bytes (or, at the top level and long, a range of the input), a removed one is
+nothing, a changed one is encoded with the reference engine's own transform, a sequence is its items'
+levels rewritten. What happens to an element is the shared `verdict`, decided once per process for its
+tag, VR, private creator and place; and what happens to a whole level once per layout (its tags, VRs,
+creators and IOD conditions: `LevelWriter._program`), which the files of a series share, so that per
+file only the values are looked at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from operator import itemgetter
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
+
+from .. import values
+from ..dictionary import format_tag
+from ..plan import PlanRule
+from ..valuecheck import decided_vr, kept_problem
+from . import conformance
+from .admission import check_depth, top_text
+from .context import Context, Outcome
+from .contract import CONTRACT
+from .dataset import Engine
+from .keys import Key
+from .private import Blocks, creator_name, is_private_creator
+from .reader import ElementReader, _Element
+from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
+
+_CHARSET, _SOP_CLASS, _SOP_INSTANCE = 0x00080005, 0x00080016, 0x00080018
+_NAMED = frozenset((_SOP_CLASS, _SOP_INSTANCE, 0x0020000D, 0x0020000E))  # their output values are remembered
+_SKIPPED_AT_TOP = frozenset((*CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)  # parts are put in tag order by their first item
+
+#: Kept top-level values at least this long stay in the input and are copied by range.
+SPAN = 1 << 16
+
+# What the table says to do with an element.
+_DROP, _COPY, _CONST, _COMPUTE, _SEQ = range(5)
+
+# Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
+_TABLES: dict[tuple, dict] = {}
+_TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
+_RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
+_PROGRAM_LIMIT = 64  # level layouts worked out (`LevelWriter._program`): a run meets a few at a time
+_SHAPE_LIMIT = 256  # level tag lists (`_shape`), and the modules in use by top-level tags
+_CHECKED_VALUE_LIMIT = 64  # kept values up to this long are checked once per process (`kept_problem`)
+_CHECKED_LIMIT = 32  # values remembered so per element of a level layout
+_UNCHECKED = object()
+
+Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
+
+
+def _table(*key, limit: int | None = None) -> dict:
+    """The per-process table for ``key``, emptied once it holds more than ``limit`` entries (at most
+    `_TABLE_LIMIT`)."""
+    table = _TABLES.get(key)
+    if table is None or len(table) > min(limit or _TABLE_LIMIT, _TABLE_LIMIT):
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        table = _TABLES[key] = {}
+    return table
+
+
+class LevelWriter(ElementReader):
+    """The per-level half of the rewriter. The file's half (`stream._Rewriter`) sets, before the first
+    `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
+    (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), and the
+    tables ``ops``, ``programs`` and ``results``; `_sop_element` fills ``sop``."""
+
+    engine: Engine
+    key: Key
+    ctx: Context
+    outcome: Outcome
+
+    def _encode(self, elem: DataElement) -> bytes:
+        fp = DicomBytesIO()
+        fp.is_little_endian, fp.is_implicit_VR = True, self.implicit
+        write_data_element(fp, elem, self.charset)
+        return fp.getvalue()
+
+    def _sequence(self, tag: int, items: list[bytes]) -> bytes:
+        body = b"".join(struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items)
+        head = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+        head += struct.pack("<L", len(body)) if self.implicit else b"SQ\0\0" + struct.pack("<L", len(body))
+        return head + body
+
+    def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
+        """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order.
+        What happens to each element is worked out once per level layout (`_program`): the files of a
+        series repeat their levels' tags, VRs, private creators and IOD conditions, and share it."""
+        check_depth(position)
+        data, top = self.data, not position
+        tags, vrs = tuple(map(_FIRST, elements)), tuple(map(_SECOND, elements))
+        shape = _shape(tags)
+        names = tuple(self._creator(elements[i]) for i in shape.creators)
+        changes = conformance.overrides(position, shape.index, lambda t: self._text(elements[shape.index[t]]),
+                                        self.engine.resolver, self.ctx.truths, self.required)
+        seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
+        place = seqs if self.paths.isdisjoint(shape.index) else position
+        multi = self.ctx.multi_byte
+        key = (tags, vrs, top, place, names, tuple(sorted(changes.items())), multi)
+        program = self.programs.get(key)
+        if program is None:
+            program = self.programs[key] = self._program(elements, position, shape, names, changes)
+        notes, dates = self.outcome.notes, self.ctx.dates
+        blocks = Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
+        out: list[tuple[int, Part]] = []
+        for index, kind, static, date, payload, action, rule, vr, creator, named, checked in program:
+            if static:
+                notes.extend(static)
+            if date:
+                dates.add(date)
+            if kind == _DROP:
+                continue
+            element = elements[index]
+            tag = element[0]
+            if kind == _COPY:
+                value, end = element[3], element[5]
+                if end - value <= _CHECKED_VALUE_LIMIT:  # a series repeats most kept values: checked once
+                    raw = data[value:end]
+                    why = checked.get(raw, _UNCHECKED)
+                    if why is _UNCHECKED:
+                        if len(checked) >= _CHECKED_LIMIT:
+                            checked.clear()
+                        why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
+                else:
+                    why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
+                if why is not None:
+                    notes.append(why)
+                    # the reference engine removes a value pydicom cannot decode before it decides anything
+                    decodable = self._text(element) != "?"
+                    new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
+                    if new is not None:
+                        out.append((tag, self._encode(new)))
+                    continue
+            if kind == _SEQ:
+                part = self._sequence(tag, [
+                    b"".join(map(_SECOND, self._level(self._elements(start, end), (*position, (tag, index)))))
+                    for index, (start, end) in enumerate(self._items(element))])
+            elif named:  # the file meta and the output layout follow these
+                part = self._sop_element(element, vr, kind, action, rule)
+            elif kind == _COPY:
+                start, end = element[2], element[5]
+                part = range(start, end) if top and end - start >= SPAN else data[start:end]
+            elif kind == _CONST:
+                part = payload
+            else:
+                part = self._compute(element, vr, action, rule, position)[0]
+            if part is None:
+                continue
+            out.append((tag, part))
+            if tag >> 16 & 1:
+                blocks.keep(tag)
+        out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
+        out.sort(key=_FIRST)
+        return out
+
+    def _program(self, elements: list[_Element], position, shape: "_Shape", names: tuple, changes: dict) -> tuple:
+        """Per element of a level that needs any work, in order: (index, kind, notes it always gives, effect on
+        dates, payload, action, rule, decided VR, creator, whether the file meta and layout follow it, and
+        for a kept value the results of `kept_problem` by value)."""
+        ops, paths, top = self.ops, self.paths, not position
+        verdicts_vr = _table("decided-vr")
+        seqs = tuple(seq for seq, _ in position)
+        blocks = Blocks([(elements[i][0], i, name) for i, name in zip(shape.creators, names)], [])
+        steps = []
+        for index, element in enumerate(elements):
+            tag, vr = element[0], element[1]
+            low, private = tag & 0xFFFF, tag >> 16 & 1
+            if low == 0 or (private and 0x10 <= low <= 0xFF) or (top and tag in _SKIPPED_AT_TOP):
+                continue
+            creator = None
+            if private:
+                creator = blocks.creator(tag)
+            else:  # the dictionary decides, not the file
+                decided = verdicts_vr.get((tag, vr))
+                if decided is None:
+                    decided = verdicts_vr[(tag, vr)] = decided_vr(tag, vr)
+                vr, lie = decided
+                if vr is None:
+                    steps.append((index, _DROP, (lie,), None, None, None, None, None, None, False, None))
+                    continue
+            change = changes.get(tag)
+            key = (tag, vr, creator, position, change) if tag in paths else (tag, vr, creator, seqs, change)
+            op = ops.get(key)
+            if op is None:
+                op = ops[key] = self._op(tag, vr, creator, position, changes)
+            kind, date, payload, action, rule, why = op
+            static = ((why,) if why else ()) + ((payload,) if kind == _DROP and payload else ())
+            if kind != _DROP or static or date:
+                steps.append((index, kind, static, date, payload, action, rule, vr, creator,
+                              top and tag in _NAMED and vr != "SQ", {} if kind == _COPY else None))
+        return tuple(steps)
+
+    def _text(self, element: _Element) -> str | None:
+        """An element's value as text, as the reference engine reads it for a 1C/2C condition."""
+        item = Dataset()
+        try:
+            item.add(self._decode(element))
+        except Exception:
+            return "?"
+        return top_text(item, element[0])
+
+    def _op(self, tag: int, vr: str, creator: str | None, position, changes=None) -> tuple:
+        """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
+        dates, payload, action, rule, the note of an IOD substitution); the payload is the encoded constant
+        or the note of a removal."""
+        resolver = self.engine.resolver
+        rule: PlanRule | None = resolver.decide(tag, vr, creator, position, self.ctx.truths)
+        rule, action, why = conformance.substitute(tag, vr, rule, position, resolver, self.ctx.truths, self.required,
+                                                   changes)
+        found = verdict(tag, vr, action)
+        action, date = found.action, found.date
+        if found.kind == DROP:
+            return _DROP, date, found.note, action, rule, why
+        if found.kind == WALK:
+            return _SEQ, date, None, action, rule, why
+        if found.kind == NO_ITEMS:
+            return _CONST, date, self._sequence(tag, []), action, rule, why
+        if found.kind == KEEP:
+            return _COPY, date, None, action, rule, why
+        if found.kind == CONSTANT:
+            capture = Outcome(None)
+            new = self.engine.transform(DataElement(tag, vr, None), action, rule,
+                                        dataclasses.replace(self.ctx, outcome=capture))
+            if new is None:
+                return _DROP, date, capture.notes[0], action, rule, why
+            return _CONST, date, self._encode(new), action, rule, why
+        return _COMPUTE, date, None, action, rule, why
+
+    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None,
+                 position=()) -> tuple[bytes | None, str]:
+        """The encoded result of an action that reads the old value, and the new value as text;
+        remembered by the input bytes (and the patient, for per-patient date shifts, and the sequences
+        the element is in, which decide the IOD's substitute where the action cannot handle the value)."""
+        raw = self.data[element[3]:element[5]]
+        per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
+        key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
+               self.ctx.patient_id if per_patient else None, tuple(s for s, _ in position), self.modules)
+        result = self.results.get(key)
+        if result is None:
+            result = self._transform(element, action, rule, position)
+            if len(raw) <= _RESULT_VALUE_LIMIT:
+                self.results[key] = result
+        encoded, text, pairs, notes = result
+        self.outcome.pairs.update(pairs)
+        self.outcome.notes.extend(notes)
+        return encoded, text
+
+    def _transform(self, element: _Element, action: str, rule: PlanRule | None, position=()) -> tuple:
+        if action == "uid" and element[1] == "UI":
+            result = self._new_uid(element)
+            if result is not None:
+                return result
+        tag = element[0]
+        try:
+            elem = self._decode(element)
+        except Exception:
+            return None, None, (), (f"{format_tag(tag)}: value could not be decoded: removed",)
+        if action == "keep":
+            return None, str(elem.value), (), ()
+        capture = Outcome(None)
+        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture), position)
+        if new is None:
+            return None, None, tuple(capture.pairs), tuple(capture.notes)
+        return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)
+
+    def _new_uid(self, element: _Element) -> tuple | None:
+        """The `uid` action on a single UI value, decoded and encoded here as pydicom does it (a UI
+        value is ASCII, padded with NUL or space), since every file has a new SOP Instance UID and
+        pydicom's general machinery would cost most of the file's time. Several values (rare): None,
+        and the general way is taken."""
+        text = self._ui_text(element)
+        if "\\" in text:
+            return None
+        text = text.strip()
+        new = values.new_uid(self.key.secret, text) if text else text
+        encoded = new.encode("ascii") + b"\0" * (len(new) % 2)
+        head = (struct.pack("<HHL", element[0] >> 16, element[0] & 0xFFFF, len(encoded)) if self.implicit else
+                struct.pack("<HH2sH", element[0] >> 16, element[0] & 0xFFFF, b"UI", len(encoded)))
+        return head + encoded, new, (("uid", text.rstrip("\0"), new),) if new else (), ()
+
+    def _ui_text(self, element: _Element) -> str:
+        """A UI value as pydicom decodes it before splitting: its default encoding, padding removed."""
+        return self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
+
+    def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
+        """SOP Class or Instance, Study or Series UID at the top level: its output value is remembered
+        (the file meta and the output's name are made from them)."""
+        if kind == _COPY:
+            text = self._compute(element, vr, "keep", None)[1]
+            if text is not None:
+                self.sop[element[0]] = text
+            return self.data[element[2]:element[5]]
+        encoded, text = self._compute(element, vr, action, rule)
+        if encoded is not None:
+            self.sop[element[0]] = text
+        return encoded
+
+    def _creator(self, element: _Element) -> str | None:
+        """A private creator's name as the reference engine reads it (`private.creator_name`), None
+        when undecodable; remembered by its bytes."""
+        table = self.creators
+        raw = self.data[element[3]:element[5]]
+        if raw not in table:
+            table[raw] = creator_name(lambda: self._decode(element).value)
+        return table[raw]
+
+
+def _shape(tags: tuple[int, ...]) -> "_Shape":
+    shapes = _table("shapes", limit=_SHAPE_LIMIT)
+    shape = shapes.get(tags)
+    if shape is None:
+        shape = shapes[tags] = _Shape(tags)
+    return shape
+
+
+class _Shape:
+    """What a level's tags alone say: where its private creators are, and each tag's index."""
+
+    __slots__ = ("creators", "index")
+
+    def __init__(self, tags: tuple[int, ...]) -> None:
+        self.creators = tuple(i for i, tag in enumerate(tags) if is_private_creator(tag))
+        self.index = {tag: i for i, tag in enumerate(tags)}
