@@ -9,7 +9,8 @@ worker per core).
 
 Frames are rendered as 8-bit images first (`render`): 8-bit data as it is, deeper data windowed to a
 robust range, MONOCHROME1 inverted, palette colour through its LUT. Identical frames are read once.
-PP-OCR's detector reads each frame enlarged (small text) and skips its flat parts (`regions_to_read`).
+PP-OCR's detector reads each frame enlarged (small text) and turned a quarter round (text written
+downwards), and skips its flat parts (`regions_to_read`).
 Boxes come back axis-aligned and padded, in image coordinates, with the frame they were first seen on.
 """
 
@@ -276,7 +277,7 @@ def _rapidocr(threads: int):
         colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
         rows, cols = image.shape[:2]
         try:
-            quads, across = [], []  # each box, and whether its pass reads it as a line across
+            quads, loose = [], []  # each box, and whether it is the turned pass's box around a line across
             for x0, y0, x1, y1 in regions_to_read(image):
                 crop = colour[y0:y1, x0:x1]
                 for scale, turned in PASSES:
@@ -289,16 +290,16 @@ def _rapidocr(threads: int):
                     for q in found:
                         q = np.asarray(q, np.float32) + np.float32([x0, y0])
                         quads.append(q)
-                        across.append((np.ptp(q[:, 0]) >= np.ptp(q[:, 1])) != turned)
+                        loose.append(turned and np.ptp(q[:, 0]) > np.ptp(q[:, 1]))
             if not quads:
                 return
-            # A line more than one pass found is read once, from the boxes of the passes that read it
-            # across (the enlarged pass's for a line across, the turned pass's for one written down),
-            # or from all of them when none does; the others' boxes are looser or only pieces.
+            # A line more than one pass found is read once, from the box around its boxes; the turned
+            # pass's box around a line across (which it sees written downwards) is looser than the
+            # enlarged pass's and is left out when that pass found the line too.
             extents = [(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()) for q in quads]
             lines = []
             for group in same_lines(extents):
-                group = [i for i in group if across[i]] or group
+                group = [i for i in group if not loose[i]] or group
                 if len(group) == 1:
                     lines.append(quads[group[0]])
                 else:
