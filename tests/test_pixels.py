@@ -254,3 +254,18 @@ def test_htj2k_is_kept_losslessly(syntax, colour, tmp_path, key):
     codestream = next(pydicom.encaps.generate_frames(out.PixelData, number_of_frames=1))
     cod = codestream.find(b"\xff\x52")
     assert codestream[cod + 5] == 2 and b"\xff\x55" in codestream  # RPCL, TLM
+
+
+
+def test_palette_indices_are_never_compressed_with_loss():
+    """Palette colour in a lossy JPEG syntax (the standard allows none, but such files exist) is written
+    uncompressed after a pixel rule: indices encoded with loss would be other colours."""
+    ds = dcmread(CORPUS / "examples_palette.dcm")
+    out = Dataset()
+    for elem in ds.group_dataset(0x0028):
+        out.add(pydicom.DataElement(elem.tag, elem.VR, elem.value))
+    notes: list[str] = []
+    syntax = deidlang.engine.encode.store(out, ds.pixel_array.copy(), "PALETTE COLOR", 8, 8, uid.JPEGBaseline8Bit,
+                                          len(ds.PixelData), notes)
+    assert syntax == uid.ExplicitVRLittleEndian and out.PixelData == ds.PixelData
+    assert notes == ["pixels written uncompressed: no encoder for JPEG Baseline (Process 1) of PALETTE COLOR"]

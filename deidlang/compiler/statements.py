@@ -67,7 +67,7 @@ class Compiler:
         self.seen: set[Path] = set(self.stack)
         self.texts: dict[str, str] = {}
         self.depth = 0
-        self._collector = _Collecting(self)
+        self._collector = _Collecting(self.level, self.errors, self.texts)
 
     def run(self, text: str, source: str, base_dir: Path) -> Plan:
         with collecting_less():
@@ -257,20 +257,22 @@ class Compiler:
 
 class _Collecting:
     """`Compiler._collecting` as a plain context manager: it wraps every statement and selector, and
-    a generator-based one cost more than the checks inside it on a long file."""
+    a generator-based one cost more than the checks inside it on a long file. It holds the
+    compiler's error list and texts, not the compiler: no reference cycle keeps a finished
+    compilation alive until the garbage collector finds it."""
 
-    __slots__ = ("compiler",)
+    __slots__ = ("level", "errors", "texts")
 
-    def __init__(self, compiler: Compiler) -> None:
-        self.compiler = compiler
+    def __init__(self, level: ErrorLevel, errors: list[RuleError], texts: dict[str, str]) -> None:
+        self.level, self.errors, self.texts = level, errors, texts
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind, err, trace) -> bool:
-        if err is None or not isinstance(err, RuleError) or self.compiler.level is ErrorLevel.IMMEDIATE:
+        if err is None or not isinstance(err, RuleError) or self.level is ErrorLevel.IMMEDIATE:
             return False
-        self.compiler.errors.append(err.with_text(self.compiler.texts.get(err.span.source) if err.span else None))
+        self.errors.append(err.with_text(self.texts.get(err.span.source) if err.span else None))
         return True
 
 

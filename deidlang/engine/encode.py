@@ -48,6 +48,7 @@ METHODS = {JPEGBaseline8Bit: "ISO_10918_1", JPEGExtended12Bit: "ISO_10918_1", JP
 _NATIVE = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
 _RAW_VRS = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
 _QUALITY = 95
+_LOSSY_PHOTOMETRIC = frozenset({"MONOCHROME1", "MONOCHROME2", "RGB"})  # what a lossy JPEG may hold (PS3.5 8.2.1)
 
 #: (the Image Pixel module as it will be written, the pixels) -> one codestream per frame
 Frames = Callable[[Dataset, np.ndarray], list[bytes]]
@@ -170,9 +171,10 @@ def store(out: Dataset, arr: np.ndarray, photometric: str, bits_stored: int, bit
     if source in _NATIVE or not source.is_little_endian:
         return target
     codec = CODECS.get(source)
-    if codec is None or bits_allocated == 1:
-        notes.append(f"pixels written uncompressed: no encoder for {source.name}"
-                     + (" with Bits Allocated 1" if codec else ""))
+    if codec is None or bits_allocated == 1 or (codec.lossy and photometric not in _LOSSY_PHOTOMETRIC):
+        # palette indices are never compressed with loss: a changed index is another colour
+        what = "" if codec is None else " with Bits Allocated 1" if bits_allocated == 1 else f" of {photometric}"
+        notes.append(f"pixels written uncompressed: no encoder for {source.name}{what}")
         return ExplicitVRLittleEndian
     module = _pixel_module(out)
     if photometric == "RGB":
