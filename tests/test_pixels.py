@@ -269,3 +269,21 @@ def test_palette_indices_are_never_compressed_with_loss():
                                           len(ds.PixelData), notes)
     assert syntax == uid.ExplicitVRLittleEndian and out.PixelData == ds.PixelData
     assert notes == ["pixels written uncompressed: no encoder for JPEG Baseline (Process 1) of PALETTE COLOR"]
+
+
+
+@pytest.mark.parametrize("syntax", [uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit])
+def test_lossy_jpeg_colour_is_what_ybr_full_422_says(syntax):
+    """Colour re-encoded with loss is YCbCr with 4:2:2 chroma (horizontal sampling 2, vertical 1), as its
+    Photometric Interpretation says, and decodes close to the pixels meant."""
+    arr = np.zeros((16, 32, 3), np.uint8)
+    arr[:, 16:] = (200, 40, 90)
+    out = Dataset()
+    notes: list[str] = []
+    assert deidlang.engine.encode.store(out, arr, "RGB", 8, 8, syntax, 512, notes) == syntax and not notes
+    assert out.PhotometricInterpretation == "YBR_FULL_422" and out.PlanarConfiguration == 0
+    codestream = next(pydicom.encaps.generate_frames(out.PixelData, number_of_frames=1))
+    frame = codestream.find(b"\xff\xc0") if b"\xff\xc0" in codestream else codestream.find(b"\xff\xc1")
+    assert [codestream[frame + 11 + 3 * i] for i in range(3)] == [0x21, 0x11, 0x11]
+    out.file_meta.TransferSyntaxUID = syntax
+    assert np.abs(out.pixel_array.astype(int) - arr).mean() < 3

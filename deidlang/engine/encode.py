@@ -104,10 +104,13 @@ def _jpeg_lossless(module: Dataset, arr: np.ndarray) -> list[bytes]:
 
 
 def _jpeg_extended(module: Dataset, arr: np.ndarray) -> list[bytes]:
-    """libjpeg-turbo through imagecodecs: 8- or 12-bit lossy JPEG, once."""
+    """libjpeg-turbo through imagecodecs: 8- or 12-bit lossy JPEG, once; colour with 4:2:2 chroma, as
+    YBR_FULL_422 says (its own default is 4:2:0)."""
     import imagecodecs
 
-    return [imagecodecs.jpeg8_encode(frame, level=_QUALITY, bitspersample=12 if int(module.BitsStored) > 8 else 8)
+    colour = {"subsampling": "422"} if int(module.SamplesPerPixel) == 3 else {}
+    return [imagecodecs.jpeg8_encode(frame, level=_QUALITY, bitspersample=12 if int(module.BitsStored) > 8 else 8,
+                                     **colour)
             for frame in _each_frame(module, arr)]
 
 
