@@ -69,3 +69,10 @@ def test_the_check_sees_relative_imports():
     path = PACKAGE / "engine" / "dataset.py"
     targets = {t for _, names in _imports(path, _name(path)) for t in names}
     assert "deidlang.plan" in targets and "deidlang.engine.admission" in targets
+
+
+def test_no_module_is_longer_than_a_reader_can_hold():
+    """Issue 18: small modules named for what they do; none over 400 lines."""
+    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert not long, long

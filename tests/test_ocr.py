@@ -117,6 +117,33 @@ def test_flat_parts_of_an_image_are_not_read_but_anything_standing_out_is():
     assert ocr.regions_to_read(speckle) == [(0, 0, 384, 256)]  # texture everywhere: the whole image
 
 
+def test_a_line_several_detector_passes_found_is_read_once():
+    # the same line from the enlarged pass and the turned pass, a line below it, a box across both
+    assert ocr.same_lines([(10, 10, 90, 20), (9, 9, 91, 21), (10, 24, 90, 34), (40, 15, 50, 30)]) == [[0, 1], [2], [3]]
+
+
+MONO = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
+
+
+@needs_ocr
+@pytest.mark.skipif(not MONO.exists(), reason="Debian's fonts-dejavu-core is not installed")
+def test_small_text_turned_a_quarter_is_covered_whole():  # quick: one 90x64 frame
+    # the benchmark's line the enlarged pass alone left a tenth of: 8 px, written downwards, on 16-bit MR air
+    from PIL import Image, ImageDraw, ImageFont
+
+    canvas = Image.new("L", (90, 20), 0)
+    ImageDraw.Draw(canvas).text((2, 2), "ID 14975527", fill=255, font=ImageFont.truetype(str(MONO), 8))
+    alpha = np.rot90(np.asarray(canvas, np.float32) / 255)
+    frame = np.full((90, 64), 20.0)
+    frame[:, 20:40] += alpha * 1580
+    covered = np.zeros(frame.shape, bool)
+    for x, y, w, h in ocr.merge(b.region() for b in ocr.read([frame.round().astype(np.uint16)], "MONOCHROME2", 16)):
+        covered[y:y + h, x:x + w] = True
+    ink = np.zeros(frame.shape, bool)
+    ink[:, 20:40] = alpha > 96 / 255
+    assert ink.sum() > 50 and covered[ink].all()
+
+
 def test_missing_engine_says_what_to_install(monkeypatch):
     monkeypatch.setenv("DEIDLANG_OCR", "nonesuch")
     with pytest.raises(deidlang.errors.EngineError, match="unknown OCR engine"):

@@ -9,7 +9,8 @@ worker per core).
 
 Frames are rendered as 8-bit images first (`render`): 8-bit data as it is, deeper data windowed to a
 robust range, MONOCHROME1 inverted, palette colour through its LUT. Identical frames are read once.
-PP-OCR's detector reads each frame enlarged (small text) and skips its flat parts (`regions_to_read`).
+PP-OCR's detector reads each frame enlarged (small text) and turned a quarter round (text written
+downwards), and skips its flat parts (`regions_to_read`).
 Boxes come back axis-aligned and padded, in image coordinates, with the frame they were first seen on.
 """
 
@@ -18,9 +19,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -37,10 +38,14 @@ PAD, PAD_FRACTION = 2, 0.25
 #: PP-OCR detection thresholds, its own defaults: lower ones and local contrast stretching found at
 #: most one more of the lines missed (docs/pixels.md, Benchmark)
 DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6}
-#: frames are shown to the detector enlarged this many times, so that 8 px text (5-6 px of ink)
-#: becomes as tall as the text the model learnt from; at PP-OCR's own scale (the shorter side to
-#: 736 px) such text gives no response at all. The longer side stays within `DETECTION_MAX_SIDE`.
-DETECTION_SCALE, DETECTION_MAX_SIDE = 2.5, 2000
+#: the detector's passes over each frame, as (scale, turned): enlarged 2.5 times, so that 8 px text
+#: (5-6 px of ink) becomes as tall as the text the model learnt from (at PP-OCR's own scale, the
+#: shorter side to 736 px, such text gives no response at all); and at its own size turned a quarter
+#: round, which finds text written downwards or upwards as lines across (text turned 90 degrees is
+#: otherwise found in pieces). The longer side stays within `DETECTION_MAX_SIDE`.
+PASSES, DETECTION_MAX_SIDE = ((2.5, False), (1.0, True)), 2000
+#: two boxes from different passes whose overlap is at least this share of the smaller one are one line
+SAME_LINE = 0.5
 #: `regions_to_read`: tile side, the contrast below which a tile holds no legible text, and the
 #: share of the image above which the whole image is read in one piece
 FLAT_TILE, FLAT_LEVELS, WHOLE_IMAGE = 32, 8, 0.7
@@ -154,6 +159,27 @@ def merge(regions: Iterable[tuple[int, int, int, int]], gap: int = 0) -> list[tu
     return sorted(tuple(b) for b in boxes)
 
 
+def same_lines(boxes: Iterable[tuple[float, float, float, float]]) -> list[list[int]]:
+    """Group boxes (x0, y0, x1, y1) found by several detector passes: boxes whose overlap is at least
+    `SAME_LINE` of the smaller one are one line, read once. Each group lists its boxes' indices.
+
+    >>> same_lines([(0, 0, 100, 10), (2, 1, 98, 11), (0, 14, 100, 24), (50, 5, 60, 20)])
+    [[0, 1], [2], [3]]
+    """
+    boxes = list(boxes)
+    groups: list[list[int]] = []
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        for group in groups:
+            if any(max(0, min(x1, b[2]) - max(x0, b[0])) * max(0, min(y1, b[3]) - max(y0, b[1]))
+                   >= SAME_LINE * min((x1 - x0) * (y1 - y0), (b[2] - b[0]) * (b[3] - b[1]))
+                   for b in (boxes[j] for j in group)):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
 def regions_to_read(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     """The rectangles (x0, y0, x1, y1) of an 8-bit image the detector reads: every tile of
     `FLAT_TILE` pixels that is not flat, with one tile around it, joined into rectangles; the whole
@@ -212,29 +238,75 @@ def _threads() -> int:
 @functools.lru_cache(maxsize=2)
 def _rapidocr(threads: int):
     try:
+        import cv2
+        import onnxruntime
+        import rapidocr_onnxruntime
+        import yaml
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
         raise EngineError("OCR needs the `ocr` extra: pip install 'deidlang[ocr]' (rapidocr-onnxruntime, "
                           "which carries its models)") from None
     options = {f"{part}_{kind}_op_num_threads": threads if kind == "intra" else 1
                for part in ("det", "cls", "rec") for kind in ("intra", "inter")}
-    engine = RapidOCR(**options, **DETECTION)
-    detecting = threading.Lock()
+    # one crop per recognition batch: a batch is padded to its widest crop, and one thread gains
+    # nothing from batching, so each crop costs only its own width
+    engine = RapidOCR(**options, **DETECTION, rec_batch_num=1)
+    home = Path(rapidocr_onnxruntime.__file__).parent
+    config = yaml.safe_load((home / "config.yaml").read_text())
+    # rapidocr opens its sessions without onnxruntime's memory arena, which costs 15-30% more time
+    # per frame at these sizes (allocations in every convolution); the same models, with it
+    session = onnxruntime.SessionOptions()
+    session.intra_op_num_threads, session.inter_op_num_threads = threads, 1
+    session.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session.log_severity_level = 4
+    for part, runner in (("Det", engine.text_det.infer), ("Rec", engine.text_rec.session)):
+        runner.session = onnxruntime.InferenceSession(str(home / config[part]["model_path"]), session,
+                                                      providers=["CPUExecutionProvider"])
+    post = engine.text_det.postprocess_op
+
+    def detect(colour: np.ndarray, scale: float) -> list[np.ndarray]:
+        """The text quadrilaterals PP-OCR's detector finds in ``colour`` (BGR) enlarged ``scale`` times."""
+        rows, cols = colour.shape[:2]
+        size = (max(32, round(cols * scale / 32) * 32), max(32, round(rows * scale / 32) * 32))
+        tensor = cv2.resize(colour, size).astype(np.float32) * np.float32(2 / 255) - np.float32(1)
+        probability = engine.text_det.infer(np.ascontiguousarray(tensor.transpose(2, 0, 1)[None]))[0]
+        quads, _ = post(probability, (rows, cols))
+        return list(engine.text_det.filter_tag_det_res(quads, (rows, cols)))
 
     def run(image: np.ndarray):
         colour = np.ascontiguousarray((image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=-1))[..., ::-1])
         rows, cols = image.shape[:2]
-        scale = min(DETECTION_SCALE, DETECTION_MAX_SIDE / max(rows, cols))
         try:
-            quads = []
+            quads, loose = [], []  # each box, and whether it is the turned pass's box around a line across
             for x0, y0, x1, y1 in regions_to_read(image):
                 crop = colour[y0:y1, x0:x1]
-                with detecting:  # the detector's scale is its own setting: one frame at a time (gateway threads)
-                    engine.text_det.limit_side_len = max(32, round(scale * min(crop.shape[:2])))
-                    found, _ = engine.text_det(np.ascontiguousarray(crop))
-                quads.extend(np.asarray(q, np.float32) + np.float32([x0, y0]) for q in (() if found is None else found))
+                for scale, turned in PASSES:
+                    scale = min(scale, DETECTION_MAX_SIDE / max(crop.shape[:2]))
+                    if not turned:
+                        found = detect(np.ascontiguousarray(crop), scale)
+                    else:  # turned a quarter anticlockwise: (x, y) there is (width - 1 - y, x) here
+                        found = [np.stack([crop.shape[1] - 1 - q[:, 1], q[:, 0]], axis=1)
+                                 for q in detect(np.ascontiguousarray(np.rot90(crop)), scale)]
+                    for q in found:
+                        q = np.asarray(q, np.float32) + np.float32([x0, y0])
+                        quads.append(q)
+                        loose.append(turned and np.ptp(q[:, 0]) > np.ptp(q[:, 1]))
             if not quads:
                 return
+            # A line more than one pass found is read once, from the box around its boxes; the turned
+            # pass's box around a line across (which it sees written downwards) is looser than the
+            # enlarged pass's and is left out when that pass found the line too.
+            extents = [(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()) for q in quads]
+            lines = []
+            for group in same_lines(extents):
+                group = [i for i in group if not loose[i]] or group
+                if len(group) == 1:
+                    lines.append(quads[group[0]])
+                else:
+                    x0, y0 = min(extents[i][0] for i in group), min(extents[i][1] for i in group)
+                    x1, y1 = max(extents[i][2] for i in group), max(extents[i][3] for i in group)
+                    lines.append(np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]))
+            quads = lines
             crops = engine.get_crop_img_list(colour, quads)
             readings = list(engine.text_rec(crops)[0])
             # The angle classifier turns text on speckle upside down too often; instead a reading
