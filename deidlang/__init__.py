@@ -88,5 +88,8 @@ def apply(plan: Plan, dataset: Dataset, *, key: Key | bytes) -> Outcome:
     as a persistent site key; `Key.random()` makes a one-run key (anonymisation). A key shorter than
     16 bytes, or one that is not bytes (a `str`), raises `KeyPolicyError`, as the command line refuses it."""
     from .engine import Key, engine_for
+    from .quiet import quiet
 
-    return engine_for(plan).apply(dataset, Key.of(key))  # the key policy first, before the data is looked at
+    key = Key.of(key)  # the key policy first, before the data is looked at
+    with quiet():  # pydicom's warnings can quote values
+        return engine_for(plan).apply(dataset, key)

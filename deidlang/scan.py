@@ -14,7 +14,6 @@ of the image it covers, for a reviewer to check.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from .engine import identifying, ocr, pixels
 from .engine.keys import Key
 from .errors import EngineError, Rejected
 from .plan import Plan
+from .quiet import quiet
 
 #: what a device rule's condition names, in order
 GROUP_BY = ("Manufacturer", "ManufacturerModelName", "Rows", "Columns")
@@ -80,8 +80,7 @@ def scan_files(paths: Iterable[Path], plan: Plan | None = None, everything: bool
     engine = engine or ocr.engine_name()
     ocr.require(engine)  # a missing engine is said once, before any file
     for path in paths:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet():
             try:
                 ds = dcmread(path)
             except Exception as err:

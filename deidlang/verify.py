@@ -14,7 +14,6 @@ value: places are tags and item numbers, instances are counted.
 from __future__ import annotations
 
 import json
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
 from .dictionary import format_tag
+from .quiet import quiet
 
 _OWN = {0x00080018: "instance", 0x0020000E: "series", 0x0020000D: "study", 0x00200052: "frame"}
 _FRAME_REFS = frozenset({0x00200052, 0x30060024, 0x00209161})  # FrameOfReferenceUID, ReferencedFoR, ...
@@ -122,8 +122,7 @@ def verify(pairs: list[tuple[Path, Path]]) -> Verdict:
     before, after = Graph(), Graph()
     patients: dict[str, set[str]] = defaultdict(set)
     verdict = Verdict(pairs=len(pairs))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         for n, (source, output) in enumerate(pairs):
             a = dcmread(source, stop_before_pixels=True, force=True)
             b = dcmread(output, stop_before_pixels=True)

@@ -4,6 +4,7 @@ the reference engine for what it does not take, and the reference engine alone).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pydicom
@@ -561,3 +562,24 @@ def test_one_structural_mutation_never_leaks_and_only_well_formed_files_are_writ
             assert well_formed, result.reason
             leaked = [hex(tag) for canary, tag in planted.searchable().items() if canary in written]
             assert not leaked, leaked
+
+
+def test_the_library_api_lets_no_pydicom_warning_out():
+    """pydicom's warnings can quote values: `deidlang.apply`, like the command line, keeps them in."""
+    import warnings
+
+    written = Dataset()
+    written.SOPClassUID, written.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.7", "1.2.3.4"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        written.InstitutionName = "SECRET-HOSPITAL-" * 8  # longer than LO allows: pydicom warns when it reads it
+    buffer = io.BytesIO()
+    written.save_as(buffer, implicit_vr=False, little_endian=True)
+    ds = dcmread(io.BytesIO(buffer.getvalue()), force=True)  # read lazily: decoded inside `apply`
+    plan = deidlang.compile('ruleset "t" version "1.0.0"\ndefault keep\nrequire minimum none because "a test"\n'
+                            'waive pixels because "no pixels"\n')
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        outcome = deidlang.apply(plan, ds, key=deidlang.Key.random())
+    assert not seen, [str(w.message) for w in seen]
+    assert "InstitutionName" not in outcome.dataset  # and the value that cannot be kept is removed

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +49,7 @@ from ..errors import DeidError, EngineError, Rejected, Span
 from ..plan import Plan
 from ..resolve import Resolver
 from ..valuecheck import safe_private_vr
+from ..quiet import quiet
 
 TEST_KEY = b"deidlang rule tests: a fixed, public key"
 
@@ -112,8 +112,7 @@ def run_cases(rules: str, case_file: str | Path) -> Report:
                 raise CaseError("a case is a mapping with `name`, `input` (or `file`) and `expect`")
             report.cases += 1
             report.checks += len(case.get("expect", {}))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pydicom's warnings quote values
+            with quiet():  # pydicom's warnings quote values
                 report.failures += _run_case(plan, case, path.parent)
         except CaseError as err:
             raise CaseError(f"case {number + 1}: {err.message}", err.span or where, err.help).with_text(text) from None

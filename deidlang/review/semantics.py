@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ from pydicom.dataset import Dataset
 from ..conditions import And, Atom, Compare, Condition, Member, Not, Or, atoms
 from ..dictionary import vrs_of
 from ..engine.conditions import evaluate
+from ..quiet import quiet
 
 LIMIT = 1 << 16
 _BINARY_NUMBERS = frozenset("US UL UV SS SL SV FL FD".split())
@@ -126,8 +126,7 @@ def _patterns(tag: int, tag_atoms: list[Atom]) -> tuple[list[object], dict[Atom,
     for value in _representatives(tag, tag_atoms):
         ds = Dataset()
         try:
-            with warnings.catch_warnings(), config.disable_value_validation():
-                warnings.simplefilter("ignore")
+            with quiet(), config.disable_value_validation():
                 if value is not None:
                     ds.add_new(tag, _vr(tag), value)
                 truth = tuple(evaluate(tag_atoms, ds))

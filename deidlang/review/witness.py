@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from ..engine import engine_for
 from ..errors import EngineError, Rejected
 from ..plan import Plan
 from .diff import PlanDiff, Witness
+from ..quiet import quiet
 
 KEY = b"deidlang diff witness: a fixed, public key"
 _SOP_INSTANCE = "1.2.826.0.1.3680043.10.1234.77"
@@ -91,8 +91,7 @@ def reveals(witness: Witness, ds: Dataset, old: Plan, new: Plan) -> str:
     outputs = []
     for plan in (old, new):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with quiet():
                 outputs.append(engine_for(plan).apply(ds, KEY).dataset)
         except Rejected:
             outputs.append(None)

@@ -4,7 +4,6 @@ does not take; every outcome a `FileResult`, never an exception."""
 from __future__ import annotations
 
 import io
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from ..store import PseudonymMap
 from .outputs import Place
 from .reading import read_dataset
 from .reasons import os_reason, reason_for
+from ..quiet import quiet
 
 
 @dataclass
@@ -56,8 +56,7 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
 def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMap | None = None,
             engine: str = "auto", verify_pixels: bool = False) -> FileResult:
     """`deidentify_file` with the output put where ``place`` says."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom's warnings can quote values: they must not reach a log
+    with quiet():  # pydicom's warnings can quote values: they must not reach a log
         try:
             data = Input(source)
         except NotRegular as err:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from ..fileio import Input, NotRegular
 from ..plan import Plan
 from .reading import read_dataset
 from .reasons import os_reason, reason_for
+from ..quiet import quiet
 
 
 @dataclass
@@ -29,8 +29,7 @@ class Preview:
 def preview(source: str | Path, plan: Plan, key: Key | bytes) -> Preview:
     """Decide every element of one file as `run` would, without writing or decoding pixels. Never
     raises for a bad file."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         try:
             ds = read_dataset(Input(source).data)
         except NotRegular as err:
