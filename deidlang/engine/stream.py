@@ -78,11 +78,12 @@ def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part]
     """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
     `Unsupported`. Ranges in the parts refer to ``data``."""
     # before anything is read: a file the fast path refuses is failed, not passed on
-    source = structure.check(data)  # ``data``, or a copy with UN-written sequences re-encoded
+    depth = limits.depth()  # read once per file: the environment is slow to ask
+    source = structure.check(data, depth)  # ``data``, or a copy with UN-written sequences re-encoded
     facts = _facts(plan)
     if facts["reason"]:
         raise Unsupported(facts["reason"])
-    parts, outcome = _Rewriter(source, engine_for(plan), Key.of(key), facts["read"]).run()
+    parts, outcome = _Rewriter(source, engine_for(plan), Key.of(key), facts["read"], depth).run()
     if source is not data:  # ranges refer to the copy
         parts = [bytes(source[p.start:p.stop]) if isinstance(p, range) else p for p in parts]
     return parts, outcome
@@ -116,7 +117,7 @@ class _Rewriter(LevelWriter):
     """The file's half of the rewriter: the file meta, the admission of the file (`_admit`), the
     context the levels are rewritten in, and the output contract's stamps."""
 
-    def __init__(self, data: bytes, engine: Engine, key: Key, read: tuple[int, ...]) -> None:
+    def __init__(self, data: bytes, engine: Engine, key: Key, read: tuple[int, ...], max_depth: int) -> None:
         if len(data) < 132 or data[128:132] != b"DICM":
             raise Unsupported("no Part 10 preamble")
         super().__init__(data, _table("implicit-vr"))
@@ -131,7 +132,7 @@ class _Rewriter(LevelWriter):
             implicit = _table("syntaxes")[syntax] = uid.is_implicit_VR
         self.syntax, self.implicit, self.body = syntax, implicit, meta_end
         self.paths = engine.resolver.path_leaves
-        self.max_depth = limits.depth()
+        self.max_depth = max_depth
 
     def run(self) -> tuple[list[Part], Outcome]:
         top = self._elements(self.body, self.size)

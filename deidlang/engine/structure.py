@@ -56,13 +56,14 @@ _LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct
 _BE = (struct.Struct(">HH").unpack_from, struct.Struct(">H").unpack_from, struct.Struct(">L").unpack_from)
 
 
-def check(data: bytes) -> bytes:
+def check(data: bytes, max_depth: int | None = None) -> bytes:
     """Raise `Malformed` unless ``data`` (a Part 10 file, or a dataset written without preamble and
     file meta) is well formed from its first byte to its last; return the bytes both engines read:
     ``data`` itself, or (rarely) a copy in which sequences written as UN are re-encoded as the
-    sequences they are (`unsequence`)."""
+    sequences they are (`unsequence`). ``max_depth``: the nesting limit, when the caller has read
+    `limits.depth` already."""
     try:
-        start = _check(data)
+        start = _check(data, max_depth)
     except Malformed as err:
         if data[128:132] != b"DICM":
             raise Malformed(f"not a DICOM file (no DICM prefix, and no well-formed dataset: {err.message})") from None
@@ -70,7 +71,7 @@ def check(data: bytes) -> bytes:
     return data if start is None else unsequence.explicit(data, start)
 
 
-def _check(data: bytes) -> int | None:
+def _check(data: bytes, max_depth: int | None = None) -> int | None:
     """Check ``data``; where its dataset starts when it holds a sequence written as UN that
     `unsequence` re-encodes, else None."""
     size = len(data)
@@ -112,7 +113,8 @@ def _check(data: bytes) -> int | None:
                         "but its first element has no VR)")
     # Sequences written as UN are re-encoded only in explicit VR little endian: in other syntaxes they
     # are removed (`valuecheck.decided_vr`), fail closed.
-    reader = _Reader(body, implicit, little, un_sequences=little and not implicit and syntax not in _DEFLATED)
+    reader = _Reader(body, implicit, little, un_sequences=little and not implicit and syntax not in _DEFLATED,
+                     max_depth=max_depth)
     reader.dataset(start, len(body), 0, False)
     return start if reader.found else None
 

@@ -10,7 +10,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..engine import Key, engine_for
@@ -21,7 +21,7 @@ from ..plan import Plan
 from ..pool import Pool
 from ..store import PseudonymMap
 from . import outputs
-from .inputs import check_apart, discover, inside, mirrored
+from .inputs import check_apart, discover_mirrored, inside
 from .onefile import FileResult, process
 from .outputs import LAYOUTS, Target, placer
 from .quarantine import quarantine_input
@@ -109,12 +109,11 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     report_file = open(report_path, "w", encoding="utf-8") if report_path else None
     summary = Summary()
     claimed: set[tuple[str, ...]] = set()  # mirrored names, so that two inputs never share one
-    root = os.path.join(out, "")
+    prefix = os.path.join(out, "")
 
     def todo() -> Iterator[tuple[Path, tuple[str, ...]]]:
-        for root, source in discover(inputs):
-            relative = mirrored(root, source)
-            if source.is_symlink() and any(inside(source.resolve(), p) for p in places.values()):
+        for _, source, relative in discover_mirrored(inputs):
+            if os.path.islink(source) and any(inside(source.resolve(), p) for p in places.values()):
                 done(FileResult(str(source), "skipped", reason="not read: a link into a folder this run writes"),
                      relative)
                 continue
@@ -135,7 +134,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
             if result.status != "skipped":
                 output = result.output
                 if output is not None:  # made as os.path.join(out, ...) (`outputs.placer`): the names after it
-                    output = output[len(root):] if output.startswith(root) else os.path.relpath(output, out)
+                    output = output[len(prefix):] if output.startswith(prefix) else os.path.relpath(output, out)
                 journal.record(result.source, result.version, result.status, output, result.written, plan.plan_hash)
             if report_file is not None:
                 report_file.write(json.dumps({"source": result.source, "outcome": result.status,
@@ -148,7 +147,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
         if on_result:
             on_result(result)
 
-    def lost(job: tuple[Path, tuple[str, ...]], why: str) -> None:
+    def lost(job: tuple[Path | str, tuple[str, ...]], why: str) -> None:
         done(FileResult(str(job[0]), "failed", reason=why), job[1])
 
     try:
@@ -167,7 +166,9 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
                          relative)
         else:
             pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
-            pool.run(jobs, lambda result, job: done(result, job[1]), lost)
+            # through the pipes as plain strings and tuples: a Path or a dataclass costs several times more to pickle
+            pool.run(((str(source), relative) for source, relative in jobs),
+                     lambda result, job: done(FileResult(*result), job[1]), lost)
     finally:
         for resource in (store, journal, report_file, tree):
             if resource is not None:
@@ -210,7 +211,12 @@ def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Targ
     _WORKER = (plan, key, store, target, verify_pixels)
 
 
-def _work(job: tuple[Path, tuple[str, ...]]) -> FileResult:
+def _work(job: tuple[str, tuple[str, ...]]) -> tuple:
+    """One file in a pool worker: its `FileResult`'s fields, in order."""
     assert _WORKER is not None
     plan, key, store, target, verify_pixels = _WORKER
-    return process(job[0], placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)
+    result = process(Path(job[0]), placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)
+    return tuple(getattr(result, name) for name in _RESULT_FIELDS)
+
+
+_RESULT_FIELDS = tuple(f.name for f in fields(FileResult))
