@@ -4,3 +4,16 @@ import cython
 @cython.locals(codes=list, watched=frozenset, first=cython.int, second=cython.int, group=cython.uint,
                tag=cython.longlong, end=cython.Py_ssize_t)
 cpdef tuple _short_run(const unsigned char[::1] data, Py_ssize_t offset, Py_ssize_t stop, long long last)
+
+
+cdef class _Reader:
+    cdef public object data, tag_of, u16, u32
+    cdef public bint implicit, little, un_sequences, found
+    cdef public Py_ssize_t max_depth
+
+    @cython.locals(group=cython.uint, elem=cython.uint, tag=cython.longlong)
+    cpdef tuple header(self, Py_ssize_t offset, Py_ssize_t stop)
+
+    @cython.locals(last=cython.longlong, tag=cython.longlong, value=cython.Py_ssize_t, length=cython.Py_ssize_t,
+                   end=cython.Py_ssize_t, pixels=cython.bint, short=cython.bint)
+    cpdef Py_ssize_t dataset(self, Py_ssize_t offset, Py_ssize_t stop, Py_ssize_t depth, bint delimited) except -1
