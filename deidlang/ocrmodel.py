@@ -6,10 +6,11 @@ weights) runs about twice as fast on one core. Its activation ranges are calibra
 here, deterministically, like the frames the detector sees: speckle, noise and flat screens with
 lines of text of several sizes and colours, enlarged as the detector's pass enlarges them. Nothing
 is downloaded: the model is built at first use from the shipped one (about a minute), and kept in
-the folder compiled plans are cached in (`plancache`: ``DEIDLANG_CACHE``, else
-``$XDG_CACHE_HOME/deidlang``, else ``~/.cache/deidlang``) under a name that changes with the source
-model, the recipe and the libraries that build it. Where that folder is off or cannot be written,
-the model is built for the process alone. (Here, not in the engine layer, which touches no files.)
+deidlang's cache folder (`_cache`: ``DEIDLANG_CACHE``, else ``$XDG_CACHE_HOME/deidlang``, else
+``~/.cache/deidlang``) under a name that changes with the source model, the recipe and the
+libraries that build it. A cached model is used only when this user owns it and its folder and no
+one else can write them (a planted detector could miss text on purpose); where the folder is off,
+cannot be written or is not private, the model is built for the process alone.
 
 The calibration uses percentiles (the 99.999th of each activation), not extremes: with extremes,
 the few largest values set the step of every other, and the weak responses to the smallest text
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plancache import _folder as cache_folder
+from . import _cache
 
 #: changes whenever the way the model is built changes, so that a cached model built otherwise is not used
 RECIPE = "det-int8-percentile-1"
@@ -48,19 +49,22 @@ def int8_detector(source: Path, scale: float) -> bytes:
     data = source.read_bytes()
     key = hashlib.sha256(b"\0".join([data, RECIPE.encode(), str(scale).encode(),
                                      onnxruntime.__version__.encode(), onnx.__version__.encode()])).hexdigest()[:20]
-    folder = cache_folder()
+    folder = _cache.folder()
     cached = folder / f"{source.stem}-{key}.onnx" if folder else None
-    if cached and cached.is_file():
-        return cached.read_bytes()
+    try:
+        if cached and _cache.private(cached.parent) and _cache.private(cached):
+            return cached.read_bytes()
+    except OSError:
+        pass  # not there yet
     with tempfile.TemporaryDirectory() as work:
         model = _build(source, Path(work), scale).read_bytes()
     if cached is None:
         return model
     part = None
     try:  # another process may build the same at the same time: each renames its own whole file
-        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as part:
-            part.write(model)
+            part.write(model)  # readable by this user alone, as NamedTemporaryFile makes it
         os.replace(part.name, cached)
     except OSError:  # an unwritable cache costs a rebuild per process, nothing else
         if part is not None:

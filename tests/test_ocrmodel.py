@@ -50,6 +50,17 @@ def test_an_unwritable_cache_costs_a_rebuild_not_a_failure(monkeypatch, tmp_path
     assert calls == [2.5, 2.5]
 
 
+def test_a_cached_model_others_could_write_is_not_used(monkeypatch, tmp_path, fake_build):
+    source, calls = fake_build
+    monkeypatch.setenv("DEIDLANG_CACHE", str(tmp_path / "cache"))
+    ocrmodel.int8_detector(source, 2.5)
+    (cached,) = (tmp_path / "cache").iterdir()
+    cached.write_bytes(b"planted")
+    cached.chmod(0o666)
+    assert ocrmodel.int8_detector(source, 2.5) == b"int8 of shipped" and calls == [2.5, 2.5]
+    assert cached.read_bytes() == b"int8 of shipped" and not cached.stat().st_mode & 0o077  # replaced, private
+
+
 def test_with_the_cache_off_the_model_is_built_for_the_process(monkeypatch, tmp_path, fake_build):
     source, calls = fake_build
     monkeypatch.setenv("DEIDLANG_CACHE", "off")
