@@ -15,13 +15,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from . import conditions as _conditions
 from .actions import action, pixel_kind
 from .arguments import Argument
-from .collector import collecting_less
+from .collector import collector_paused
 from .errors import Span
 
 FORMAT = 1
@@ -199,8 +200,15 @@ class Plan:
         return data
 
     def canonical_json(self) -> str:
-        with collecting_less():
-            return json.dumps(self.to_dict(with_origins=False), sort_keys=True, separators=(",", ":"))
+        """What the hash covers: `to_dict` without the side tables, as sorted-key JSON. The plan's
+        objects are turned into JSON data as the encoder meets them (`_plain`), not copied into
+        dicts and lists first."""
+        data = {name: getattr(self, name) for name in _HASHED}
+        if self.pixel_waiver is None:  # absent, so that plans without one keep their hash
+            del data["pixel_waiver"]
+        data["format"] = FORMAT
+        with collector_paused():
+            return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_plain)
 
     @functools.cached_property
     def plan_hash(self) -> str:
@@ -249,49 +257,46 @@ class Plan:
 
 
 _SIDE_TABLES = ("origins", "warnings", "columns")
+_HASHED = tuple(f.name for f in fields(Plan) if f.name not in _SIDE_TABLES)
 
 
 def _jsonable(value: Any) -> Any:
     """Dataclasses as dicts and tuples as lists, all the way down; an argument as its declaration
     encodes it."""
-    encode = _ENCODERS.get(value.__class__)
-    return encode(value) if encode is not None else _encoder(value.__class__)(value)
+    cls = value.__class__
+    if cls is str or cls is int or cls is float or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float)):
+        return value
+    return _jsonable(_plain(value))
 
 
-def _same(value: Any) -> Any:
-    return value
+def _plain(value: Any) -> Any:
+    """One value of the plan's own classes as JSON data one level deep (its fields' values as they
+    are): what `json.dumps` asks its ``default`` for. Decided once per class (a long plan has
+    hundreds of thousands of values to encode)."""
+    encode = _PLAIN.get(value.__class__)
+    if encode is None:
+        encode = _PLAIN[value.__class__] = _plain_encoder(value.__class__)
+    return encode(value)
 
 
-def _sequence(value: Any) -> list:
-    return [_jsonable(v) for v in value]
-
-
-def _mapping(value: dict) -> dict:
-    return {k: _jsonable(v) for k, v in value.items()}
-
-
-def _encoder(cls: type):
-    """How values of one class are encoded, decided once per class from what the class is (a long
-    plan has hundreds of thousands of values to encode)."""
-    if cls is type(None) or issubclass(cls, (str, int, float)):
-        encode = _same
-    elif issubclass(cls, Argument):
-        encode = cls.to_json
-    elif issubclass(cls, _conditions.NODES):
-        encode = _conditions.to_json
-    elif issubclass(cls, (list, tuple)):
-        encode = _sequence
-    elif is_dataclass(cls):
+def _plain_encoder(cls: type):
+    if issubclass(cls, Argument):
+        return cls.to_json
+    if issubclass(cls, _conditions.NODES):
+        return _conditions.to_json
+    if is_dataclass(cls):
         names = tuple(f.name for f in fields(cls))
-
-        def encode(value: Any) -> dict:
-            return {name: _jsonable(getattr(value, name)) for name in names}
-    elif issubclass(cls, dict):
-        encode = _mapping
-    else:
-        encode = _same
-    _ENCODERS[cls] = encode
-    return encode
+        values = operator.attrgetter(*names)
+        if len(names) == 1:
+            return lambda value: {names[0]: values(value)}
+        return lambda value: dict(zip(names, values(value)))
+    raise TypeError(f"a plan holds no {cls.__name__}")
 
 
-_ENCODERS: dict[type, Any] = {}
+_PLAIN: dict[type, Any] = {}

@@ -220,6 +220,28 @@ def test_twenty_thousand_lines_are_checked_in_a_few_cpu_seconds():
     assert time.process_time() - start < 12
 
 
+def test_the_collector_is_paused_while_rules_compile_and_comes_back_as_it_was(tmp_path):
+    import gc
+
+    from deidlang.collector import collector_paused
+
+    seen = []
+    (tmp_path / "base.deid").write_text("remove PatientName\n")
+    reader = lambda path: seen.append(gc.isenabled()) or path.read_text()  # noqa: E731 (runs mid-compilation)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with collector_paused():
+                with collector_paused():  # nested, as the compiler's steps nest
+                    pass
+                assert not gc.isenabled()
+            compile_text('include "base.deid"', base_dir=tmp_path, read=reader)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    assert seen == [False, False]
+
+
 def test_many_conditional_rules_on_one_element_are_proved_without_enumerating_every_assignment():
     # 30 rules on one tag, each with its own atom: past the exact analysis' atoms every condition is
     # free, and the deciders are found in one walk, not over 2**30 assignments

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ast, conditions
-from ..collector import collecting_less
+from ..collector import collector_paused
 from ..dictionary import cid7050
 from ..errors import CompileError, DeidSyntaxError, ErrorLevel, RuleError, RuleErrors, Span
 from ..plan import Origin, PixelRule, PixelWaiver, Plan, PlanRule, RejectRule, Waiver
@@ -70,7 +70,7 @@ class Compiler:
         self._collector = _Collecting(self.level, self.errors, self.texts)
 
     def run(self, text: str, source: str, base_dir: Path) -> Plan:
-        with collecting_less():
+        with collector_paused():
             return self._run(text, source, base_dir)
 
     def _run(self, text: str, source: str, base_dir: Path) -> Plan:
