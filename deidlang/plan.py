@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import operator
+from json.encoder import encode_basestring_ascii as _json_string
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -200,15 +201,15 @@ class Plan:
         return data
 
     def canonical_json(self) -> str:
-        """What the hash covers: `to_dict` without the side tables, as sorted-key JSON. The plan's
-        objects are turned into JSON data as the encoder meets them (`_plain`), not copied into
-        dicts and lists first."""
+        """What the hash covers: `to_dict` without the side tables, as sorted-key JSON, exactly as
+        ``json.dumps(sort_keys=True, separators=(",", ":"))`` writes it. Written from the plan's
+        objects directly (`_canonical`), not from a copy of the plan in dicts and lists."""
         data = {name: getattr(self, name) for name in _HASHED}
         if self.pixel_waiver is None:  # absent, so that plans without one keep their hash
             del data["pixel_waiver"]
         data["format"] = FORMAT
         with collector_paused():
-            return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_plain)
+            return _canonical(data)
 
     @functools.cached_property
     def plan_hash(self) -> str:
@@ -277,8 +278,7 @@ def _jsonable(value: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     """One value of the plan's own classes as JSON data one level deep (its fields' values as they
-    are): what `json.dumps` asks its ``default`` for. Decided once per class (a long plan has
-    hundreds of thousands of values to encode)."""
+    are), decided once per class."""
     encode = _PLAIN.get(value.__class__)
     if encode is None:
         encode = _PLAIN[value.__class__] = _plain_encoder(value.__class__)
@@ -300,3 +300,48 @@ def _plain_encoder(cls: type):
 
 
 _PLAIN: dict[type, Any] = {}
+
+
+def _canonical(value: Any) -> str:
+    """The JSON text of `_jsonable(value)` as ``json.dumps(sort_keys=True, separators=(",", ":"))``
+    writes it (strings as ASCII with json's own escaping, numbers as their ``repr``), without building
+    `_jsonable`'s copy: a long plan has hundreds of thousands of rules to write."""
+    cls = value.__class__
+    if cls is str:
+        return _json_string(value)
+    if cls is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if cls is tuple or cls is list:
+        return f"[{','.join(map(_canonical, value))}]"
+    encode = _CANONICAL.get(cls)
+    if encode is None:
+        encode = _CANONICAL[cls] = _canonical_encoder(cls)
+    return encode(value)
+
+
+def _canonical_encoder(cls: type):
+    """How `_canonical` writes values of one class, decided once per class."""
+    if issubclass(cls, bool):
+        return lambda value: "true" if value else "false"
+    if issubclass(cls, (str, int, float, list, tuple)):
+        return _json_dumps  # subclasses, and floats (json's own spelling of inf and nan)
+    if issubclass(cls, dict):
+        return lambda value: f"{{{','.join(f'{_json_string(k)}:{_canonical(v)}' for k, v in sorted(value.items()))}}}"
+    if is_dataclass(cls) and not issubclass(cls, (Argument, *_conditions.NODES)):
+        names = sorted(f.name for f in fields(cls))
+        keys = [f'{"," if i else "{"}{_json_string(name)}:' for i, name in enumerate(names)]
+        values = operator.attrgetter(*names)
+        if len(names) == 1:
+            return lambda value: f"{keys[0]}{_canonical(values(value))}}}"
+        return lambda value: f"{''.join([key + _canonical(v) for key, v in zip(keys, values(value))])}}}"
+    plain = _plain_encoder(cls)
+    return lambda value: _canonical(plain(value))
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+_CANONICAL: dict[type, Any] = {}

@@ -287,3 +287,26 @@ def test_includes_nested_past_the_limit_are_a_located_error_not_a_recursion_erro
     assert "nest more than 64 files deep" in info.value.message
     assert info.value.span.source.endswith(f"f{MAX_INCLUDE_DEPTH}.deid") and info.value.span.line == 1
     assert "^" in info.value.render()
+
+
+def test_a_path_in_an_except_list_is_an_error_at_that_path():
+    text = "remove group 0040 except SeriesDate, RequestAttributesSequence/*/RequestedProcedureID, AccessionNumber"
+    with pytest.raises(CompileError) as found:
+        compile_text(text)
+    assert found.value.message == "an except list cannot hold a path"
+    assert found.value.span.col == text.index("RequestAttributes") + 1
+
+
+@pytest.mark.parametrize("text", [
+    (ROOT / "tests/fixtures/plans/every-action.deid").read_text(encoding="utf-8"),
+    rule_text(400),
+    'require minimum none because "t"\nwaive pixels because "ok"\nreplace PatientName with "Ünïcode \\" ☃"\n'
+    'keep Rows if Rows <= 512.5 or Rows > 1e3 and not Modality in ("CT", "MR")\n'
+    'keep "ACME 1" 0009,xx10 vr LO; keep RequestAttributesSequence/*/RequestedProcedureID',
+])
+def test_the_canonical_json_is_what_json_dumps_writes_for_the_plan_s_dict(text):
+    # the hash's text is written from the plan's objects directly: it must stay byte for byte what
+    # sorted-key json.dumps writes for `to_dict` without the side tables (the format outputs record)
+    plan = compile_text(text, base_dir=ROOT / "rulesets")
+    assert plan.canonical_json() == json.dumps(plan.to_dict(with_origins=False), sort_keys=True,
+                                               separators=(",", ":"))

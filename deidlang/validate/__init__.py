@@ -37,8 +37,9 @@ def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
         findings = [f for check in OBLIGATIONS for f in check(plan, resolver)]
         if profile is not None:
             findings += PROFILES[profile](plan, resolver)
-        findings += [Finding("warning", message, plan.origin(order), columns=tuple(cols) or None)
-                     for message, order, *cols in plan.warnings]
+        origin = plan.origin
+        findings += [Finding("warning", warning[0], origin(warning[1]), None, None, False, warning[2:] or None)
+                     for warning in plan.warnings]
     return findings
 
 
