@@ -209,10 +209,10 @@ def test_compile_time_grows_linearly_with_the_rule_file():
 
 @pytest.mark.integration  # a few seconds: the full run's, not the quick lane's
 def test_twenty_thousand_lines_are_checked_in_a_few_cpu_seconds():
-    # what `deidlang check` does (parse, compile, prove, hash) on the benchmark's mix: about 1.5 CPU s
-    # here with lark-cython, 2 s with lark's own engine, 3.5 s before the parser built the AST as it
-    # reduced (docs/benchmarks.md). CPU time, and a bound generous enough for a loaded machine: it
-    # fails when the work per line grows severalfold, not on a busy day
+    # what `deidlang check` does (parse, compile, prove, hash) on the benchmark's site mix: 10,000
+    # lines took about 1 CPU s here with lark-cython at load 8-10 (docs/benchmarks.md), so these
+    # about 2 s. CPU time, and a bound generous enough for a loaded machine: it fails when the work
+    # per line grows severalfold, not on a busy day
     text = rule_text(20_000)
     parse_cached.cache_clear()
     start = time.process_time()
