@@ -11,11 +11,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.tag import Tag
 
-from ..dictionary import ALL_VRS
+from .._tables import CHARSETS
+from ..dictionary import ALL_VRS, dictionary_vr
 from ..plan import is_private_creator
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
@@ -160,12 +160,25 @@ class ElementReader:
         return convert_raw_data_element(raw, encoding=self.charset)
 
 
+def encodings(value) -> list[str]:
+    """The Python codecs for a SpecificCharacterSet value (a term, several, or none), as pydicom's
+    `convert_encodings` gives them: from the generated table for none or one defined term, else by
+    pydicom itself (several terms, misspellings), imported only then."""
+    if not value:
+        return [CHARSETS["ISO_IR 6"]]
+    if isinstance(value, str) and value in CHARSETS:
+        return [CHARSETS[value]]
+    from pydicom.charset import convert_encodings
+
+    return convert_encodings(value)
+
+
 def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
     """The VR of an implicit-VR element, settled as pydicom settles it."""
     if is_private_creator(tag):
         return "LO"
     try:
-        vr = dictionary_VR(tag)
+        vr = dictionary_vr(tag)
     except KeyError:
         return "SQ" if undefined else "UN"
     if " or " in vr:  # pixel representation, else the first word

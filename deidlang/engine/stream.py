@@ -35,13 +35,12 @@ by its dictionary VR and check a value kept as it was (`valuecheck`), as the ref
 
 from __future__ import annotations
 
-from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import UID
 
 from .. import pixelrisk
+from .._tables import TRANSFER_SYNTAXES
 from ..actions import ACTIONS
 from ..errors import EngineError, Rejected
 from ..plan import Plan
@@ -55,7 +54,7 @@ from .dataset import Engine, engine_for
 from .keys import Key
 from .levels import (_FIRST, _PROGRAM_LIMIT, _SECOND, _SHAPE_LIMIT, _TABLES, LevelWriter, Part,  # noqa: F401 (_TABLES)
                      _shape, _table)
-from .reader import Unsupported, _Element
+from .reader import Unsupported, _Element, encodings
 
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
 _VERDICT_LIMIT = 1024  # verdicts hold a small decoded Dataset each; files come a study at a time
@@ -94,6 +93,18 @@ def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:
     return b"".join(data[p.start:p.stop] if isinstance(p, range) else p for p in parts), outcome
 
 
+def _syntax(uid: str) -> tuple[bool, bool, bool, str]:
+    """(implicit VR, little endian, deflated, name) of a transfer syntax, as pydicom's `UID` says: from
+    the generated table, or (a UID it does not list) from pydicom, imported only then."""
+    known = TRANSFER_SYNTAXES.get(uid)
+    if known is not None:
+        return known
+    from pydicom.uid import UID
+
+    found = UID(uid)
+    return bool(found.is_implicit_VR), bool(found.is_little_endian), bool(found.is_deflated), found.name
+
+
 class _Rewriter(LevelWriter):
     """The file's half of the rewriter: the file meta, the admission of the file (`_admit`), the
     context the levels are rewritten in, and the output contract's stamps."""
@@ -107,10 +118,10 @@ class _Rewriter(LevelWriter):
         meta_end, syntax = self._file_meta()
         implicit = _table("syntaxes").get(syntax)
         if implicit is None:
-            uid = UID(syntax)
-            if not uid.is_little_endian or uid.is_deflated:
-                raise Unsupported(f"transfer syntax {uid.name}")
-            implicit = _table("syntaxes")[syntax] = uid.is_implicit_VR
+            implicit, little, deflated, name = _syntax(syntax)
+            if not little or deflated:
+                raise Unsupported(f"transfer syntax {name}")
+            _table("syntaxes")[syntax] = implicit
         self.syntax, self.implicit, self.body = syntax, implicit, meta_end
         self.paths = engine.resolver.path_leaves
 
@@ -176,8 +187,8 @@ class _Rewriter(LevelWriter):
             [t.strip(" \0") for t in bytes(raw).decode("latin-1").split("\\")])
         charsets = _table("charsets")
         if raw not in charsets:
-            self.charset = convert_encodings("ISO_IR 6")  # to decode the character set itself
-            charsets[raw] = convert_encodings((element and self._decode(element).value) or "ISO_IR 6")
+            self.charset = encodings(None)  # to decode the character set itself
+            charsets[raw] = encodings(element and self._decode(element).value)
         self.charset = charsets[raw]
         self.creators = _table("creators", tuple(self.charset))
         read = [by_tag[tag] for tag in self.read if tag in by_tag]
