@@ -71,8 +71,9 @@ def test_character_sets_as_pydicom():
 
 
 def test_transfer_syntaxes_as_pydicom():
+    # pynetdicom, once imported, adds newer syntaxes to pydicom's table: those are looked up by pydicom
     syntaxes = [uid for uid, entry in UID_dictionary.items() if entry[1] == "Transfer Syntax"]
-    assert sorted(_tables.TRANSFER_SYNTAXES) == sorted(syntaxes)
+    assert set(_tables.TRANSFER_SYNTAXES) <= set(syntaxes)
     for uid in syntaxes:
         found = UID(uid)
         assert _syntax(uid) == (found.is_implicit_VR, found.is_little_endian, found.is_deflated, found.name), uid
