@@ -18,13 +18,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-
-from pydicom.dataelem import DataElement
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element
+from typing import TYPE_CHECKING
 
 from ._tables import CHARSETS
 from .dictionary import dictionary_vm, format_tag, safe_private, vrs_of
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
 
 #: VRs of fixed-size binary values: their value length must be a multiple of the size.
 FIXED = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "AT": 4, "FD": 8, "SV": 8, "UV": 8,
@@ -187,6 +187,9 @@ def _safe_private_table() -> dict[tuple[str, int, int], str]:
 
 def encoded(elem: DataElement, encodings: list[str]) -> bytes:
     """A decoded element's value as it is written (implicit VR little endian, whose header is 8 bytes)."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
     fp = DicomBytesIO()
     fp.is_little_endian, fp.is_implicit_VR = True, True
     write_data_element(fp, elem, encodings)

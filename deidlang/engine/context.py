@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from .. import values
 from ..plan import PixelRule
@@ -17,6 +16,9 @@ from ..resolve import Position
 from ..text import Scrubber
 from . import conformance
 from .keys import Key
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 # Elements (besides person names) whose words the `clean` action masks in free text: patient IDs,
 # accession and study IDs, addresses, telephone numbers, birth date, institution name and address.

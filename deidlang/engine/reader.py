@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
-from pydicom.tag import Tag
+from typing import TYPE_CHECKING
 
 from .._tables import CHARSETS
 from ..dictionary import ALL_VRS, dictionary_vr
 from ..plan import is_private_creator
+from . import plain
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -155,9 +157,24 @@ class ElementReader:
                 offset = end
 
     def _decode(self, element: _Element) -> DataElement:
+        """The element decoded by pydicom (imported only now: `_value` does without it where it can)."""
+        from pydicom.dataelem import RawDataElement, convert_raw_data_element
+        from pydicom.tag import Tag
+
         tag, vr, _, value, length, end = element
         raw = RawDataElement(Tag(tag), vr, length, self.data[value:end], value, self.implicit, True)
         return convert_raw_data_element(raw, encoding=self.charset)
+
+    def _value(self, element: _Element):
+        """The element's value as pydicom decodes it, several as a list (`plain.text` reads it as
+        `admission.top_text` reads pydicom's): decoded here when plain, else by pydicom."""
+        try:
+            return plain.decode(element[1], self.data[element[3]:element[5]], self.charset)
+        except plain.NotPlain:
+            from pydicom.multival import MultiValue  # loaded by now
+
+            value = self._decode(element).value
+            return list(value) if isinstance(value, MultiValue) else value
 
 
 def encodings(value) -> list[str]:
