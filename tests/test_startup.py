@@ -7,8 +7,10 @@ import json
 import subprocess
 import sys
 
+from deidlang import pool
 from deidlang.phantom import phantom
-from deidlang.runner import batch, run
+from deidlang.plancache import installed_version
+from deidlang.runner import run
 
 from .conftest import KEY, ROOT
 
@@ -18,7 +20,7 @@ NOT_LOADED = ("lark", "deidlang.syntax", "deidlang.ast", "deidlang.compiler", "d
 #: alone takes several times Python's start: numpy, its pixel handlers, requests) and numpy; nor the
 #: pixel and OCR modules.
 NOT_LOADED_PLAIN = ("pydicom", "numpy", "PIL", "requests", "deidlang.engine.pixels", "deidlang.engine.ocr",
-                    "deidlang.engine.encode")
+                    "deidlang.engine.encode", "tqdm", "deidlang.pool", "importlib.metadata")
 
 _PROBE = """
 import json, sys
@@ -95,6 +97,14 @@ def test_one_file_is_done_in_this_process_whatever_the_workers(tmp_path, monkeyp
     src = tmp_path / "in"
     src.mkdir()
     phantom(instance=1)[0].save_as(src / "a.dcm", enforce_file_format=True)
-    monkeypatch.setattr(batch, "Pool", no_pool)
+    monkeypatch.setattr(pool, "Pool", no_pool)  # `batch` imports it where it starts workers
     summary = run(__import__("deidlang").compile("basic-profile"), [src], tmp_path / "out", KEY, workers=2)
     assert summary.written == 1
+
+
+def test_installed_versions_are_importlib_metadatas():
+    """The plan cache's stamp reads pydicom's and lark's versions without importlib.metadata."""
+    from importlib.metadata import version
+
+    assert installed_version("pydicom") == version("pydicom") and installed_version("lark") == version("lark")
+    assert installed_version("click") == version("click")

@@ -16,7 +16,6 @@ from ..errors import InputError
 from ..fileio import PRIVATE_MODE, SHARED_MODE, OutputTree
 from ..journal import Journal
 from ..plan import Plan
-from ..pool import Pool
 from ..store import PseudonymMap
 from . import outputs
 from .inputs import check_apart, discover, inside, mirrored
@@ -160,6 +159,8 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
                 done(process(source, placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
                      relative)
         else:
+            from ..pool import Pool  # worker processes (multiprocessing, ctypes) only when there are several
+
             pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
             pool.run(jobs, lambda result, job: done(result, job[1]), lost)
     finally:
