@@ -82,3 +82,17 @@ def test_transfer_syntaxes_as_pydicom():
             UID(uid).is_little_endian
         with pytest.raises(ValueError, match="not a transfer syntax"):
             _syntax(uid)
+
+
+def test_the_iod_tables_read_without_csv_as_with_it():
+    """`iod._columns` splits by tab where `csv` would parse quotes: the tables it reads have none."""
+    import csv
+
+    from deidlang import iod
+    from deidlang._resources import data_file
+
+    for name, columns in (("iod_modules.tsv", ("sop_class", "module", "usage")),
+                          ("iod_attributes.tsv", ("module", "path", "type"))):
+        with open(data_file(name), encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
+        assert iod._columns(name, columns) == [tuple(row[c] for c in columns) for row in rows]
