@@ -45,6 +45,10 @@ def _plain_form(value):
 @example(vr="UI", raw=b" 1.2 \\3\0", codec="iso8859")
 @example(vr="PN", raw=b"A^B=C\\D ", codec="utf_8")
 @example(vr="AE", raw=b" A \\ B ", codec="iso8859")
+@example(vr="UL", raw=b"\1\2\3\4", codec="iso8859")
+@example(vr="SL", raw=b"\xff\xff\xff\xff", codec="iso8859")
+@example(vr="UL", raw=b"\1\2\3\4\5\6\7\x08", codec="iso8859")
+@example(vr="SS", raw=b"\xff\xff", codec="iso8859")
 def test_decoding_is_pydicoms(vr, raw, codec):
     try:
         ours = plain.decode(vr, raw, [codec])
@@ -80,6 +84,11 @@ def test_encoding_is_pydicoms(vr, value, implicit, codec):
                                              for v in ([value] if isinstance(value, str) else value))
         return
     assert ours == _pydicom_bytes(0x00100010, vr, value, implicit, [codec])
+
+
+def test_single_integers_are_read_at_their_standard_size():
+    assert plain.decode("UL", b"\1\0\0\0", []) == 1 and plain.decode("SL", b"\xff\xff\xff\xff", []) == -1
+    assert plain.decode("US", b"\1\0", []) == 1 and plain.decode("US", b"", []) is None
 
 
 def test_what_is_not_plain_is_refused():

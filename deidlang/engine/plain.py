@@ -38,7 +38,7 @@ def decode(vr: str, raw: bytes, encodings: list[str]):
     text, not `PersonName`; several values as a list, not a `MultiValue`), or `NotPlain`."""
     raw = bytes(raw)
     if vr in _INTEGERS:
-        size = struct.calcsize(_INTEGERS[vr])
+        size = struct.calcsize("<" + _INTEGERS[vr])  # standard sizes: "L" alone is 8 bytes here
         if not raw:
             return None
         if len(raw) != size:  # several numbers: pydicom gives a list (not a MultiValue)
