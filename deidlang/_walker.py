@@ -11,7 +11,7 @@ decides instead, once per module:
 
 - ``DEIDLANG_PURE=1`` in the environment loads every ``.py`` source, even with extensions present;
 - an extension is used only if the build recorded the sha256 of exactly the source beside it
-  (``_compiled.json``), so an edited ``.py`` never runs stale compiled code (the source runs, and
+  (``_compiled.json``, with its ``.pxd``), so an edited ``.py`` never runs stale compiled code (the source runs, and
   `describe` says to rebuild);
 - otherwise (no compiler at install time, or a pure wheel) the source runs.
 
@@ -62,7 +62,13 @@ def extension_of(name: str) -> Path | None:
 
 
 def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The sha256 of a module's source: its ``.py`` and, when there is one, the ``.pxd`` beside it
+    (the C types it is compiled with)."""
+    digest = hashlib.sha256(path.read_bytes())
+    types = path.with_suffix(".pxd")
+    if types.is_file():
+        digest.update(types.read_bytes())
+    return digest.hexdigest()
 
 
 def _manifest() -> dict:

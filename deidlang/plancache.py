@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import importlib.util
+import json
 import os
 from pathlib import Path
 
+from ._cache import folder as _folder
+from ._cache import private as _private
 from ._resources import INCLUDE_PATH_ENV, resolve_ruleset, shipped_dir
 from ._version import __version__
 from .fileio import write_atomically
@@ -58,17 +60,6 @@ def _compile(path: Path) -> tuple[Plan, tuple[Path, ...]]:
     from .compiler import compile_file_with_sources  # only here: a run whose plan is cached loads no compiler
 
     return compile_file_with_sources(path)
-
-
-def _folder() -> Path | None:
-    setting = os.environ.get("DEIDLANG_CACHE", "")
-    if setting.lower() in ("off", "0", "no"):
-        return None
-    if setting:
-        return Path(setting)
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base, "deidlang") if os.path.isabs(base) else None  # no home: no cache (never the working folder)
 
 
 @functools.cache
@@ -114,14 +105,6 @@ def _load(entry: Path, build: str) -> Plan | None:
         return plan if plan.plan_hash == data["plan_hash"] else None  # the plan as it was stored
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # absent, stale or damaged: compile instead
         return None
-
-
-def _private(path: Path) -> bool:
-    """Owned by this user and writable by no one else (always true where there are no such modes)."""
-    if not hasattr(os, "getuid"):
-        return True
-    info = path.stat()
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def _store(entry: Path, build: str, plan: Plan, sources: tuple[Path, ...]) -> None:

@@ -59,12 +59,13 @@ def covered(plan: Plan, texts: list[str | None], truths: list[bool]) -> bool:
                    '`waive pixels because "..."`')
 
 
-def check_depth(position: Position) -> None:
-    """Refuse sequences nested deeper than the limit (`limits.depth`), naming where: a small file can
-    nest items thousands deep to exhaust the stack."""
-    if len(position) > limits.depth():
+def check_depth(position: Position, most: int | None = None) -> None:
+    """Refuse sequences nested deeper than the limit (``most``, else `limits.depth`), naming where: a
+    small file can nest items thousands deep to exhaust the stack."""
+    most = limits.depth() if most is None else most
+    if len(position) > most:
         where = "/".join(f"{format_tag(tag)}[{index}]" for tag, index in position[:4])
-        raise EngineError(f"{where}/...: sequences nested more than {limits.depth()} levels deep (the limit)")
+        raise EngineError(f"{where}/...: sequences nested more than {most} levels deep (the limit)")
 
 
 def require_instance(has_class: bool, has_instance: bool) -> None:

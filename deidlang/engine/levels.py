@@ -72,11 +72,13 @@ def _table(*key, limit: int | None = None) -> dict:
 class LevelWriter(ElementReader):
     """The per-level half of the rewriter. The file's half (`stream._Rewriter`) sets, before the first
     `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
-    (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), and the
-    tables ``ops``, ``programs`` and ``results``; `_sop_element` fills ``sop``."""
+    (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), the
+    tables ``ops``, ``programs`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
+    `_sop_element` fills ``sop``."""
 
     engine: Engine
     key: Key
+    max_depth: int
     ctx: Context
     outcome: Outcome
 
@@ -100,7 +102,7 @@ class LevelWriter(ElementReader):
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order.
         What happens to each element is worked out once per level layout (`_program`): the files of a
         series repeat their levels' tags, VRs, private creators and IOD conditions, and share it."""
-        check_depth(position)
+        check_depth(position, self.max_depth)
         data, top = self.data, not position
         tags, vrs = tuple(map(_FIRST, elements)), tuple(map(_SECOND, elements))
         shape = _shape(tags)

@@ -5,17 +5,19 @@ engines: ``rapidocr`` (the default: PP-OCRv4 detection and recognition through o
 models ship inside the ``rapidocr-onnxruntime`` wheel, so nothing is fetched at run time) and
 ``tesseract`` (pytesseract and the tesseract-ocr program). ``DEIDLANG_OCR`` names the engine;
 ``DEIDLANG_OCR_THREADS`` the onnxruntime threads per process (default 1: the runner already runs one
-worker per core).
+worker per core); ``DEIDLANG_OCR_DETECTOR=float`` runs the enlarged pass with the shipped model
+rather than its int8 form (`deidlang.ocrmodel`), to compare.
 
 Frames are rendered as 8-bit images first (`render`): 8-bit data as it is, deeper data windowed to a
 robust range, MONOCHROME1 inverted, palette colour through its LUT. Identical frames are read once.
-PP-OCR's detector reads each frame enlarged (small text) and turned a quarter round (text written
-downwards), and skips its flat parts (`regions_to_read`).
+PP-OCR's detector reads each frame enlarged (small text; in 8-bit integers, `deidlang.ocrmodel`) and
+turned a quarter round (text written downwards), and skips its flat parts (`regions_to_read`).
 Boxes come back axis-aligned and padded, in image coordinates, with the frame they were first seen on.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import os
@@ -38,12 +40,20 @@ PAD, PAD_FRACTION = 2, 0.25
 #: PP-OCR detection thresholds, its own defaults: lower ones and local contrast stretching found at
 #: most one more of the lines missed (docs/pixels.md, Benchmark)
 DETECTION = {"det_thresh": 0.3, "det_box_thresh": 0.5, "det_unclip_ratio": 1.6}
+#: the growth of each box around its core for the int8 detector (`DETECTORS`), whose boxes come out a
+#: pixel tighter than the shipped model's: at 1.6 the caret of `DOE^JANE` in the shipped example's
+#: banner is cut off and not read
+INT8_UNCLIP_RATIO = 1.7
 #: the detector's passes over each frame, as (scale, turned): enlarged 2.5 times, so that 8 px text
 #: (5-6 px of ink) becomes as tall as the text the model learnt from (at PP-OCR's own scale, the
 #: shorter side to 736 px, such text gives no response at all); and at its own size turned a quarter
 #: round, which finds text written downwards or upwards as lines across (text turned 90 degrees is
 #: otherwise found in pieces). The longer side stays within `DETECTION_MAX_SIDE`.
 PASSES, DETECTION_MAX_SIDE = ((2.5, False), (1.0, True)), 2000
+#: the detector's forms: ``int8`` runs the enlarged pass (most of the time) with the model
+#: `deidlang.ocrmodel` derives, about twice as fast at the same recall (docs/pixels.md); the turned
+#: pass at the frame's own size, cheap already, keeps the shipped model. ``float``: the shipped one.
+DETECTORS = ("int8", "float")
 #: two boxes from different passes whose overlap is at least this share of the smaller one are one line
 SAME_LINE = 0.5
 #: `regions_to_read`: tile side, the contrast below which a tile holds no legible text, and the
@@ -222,10 +232,18 @@ def regions_to_read(image: np.ndarray) -> list[tuple[int, int, int, int]]:
 
 def _reader(engine: str):
     if engine == "rapidocr":
-        return _rapidocr(_threads())
+        return _rapidocr(_threads(), _detector())
     if engine == "tesseract":
         return _tesseract()
     raise EngineError(f"unknown OCR engine `{engine}` (known: {', '.join(ENGINES)})")
+
+
+def _detector() -> str:
+    name = os.environ.get("DEIDLANG_OCR_DETECTOR", "").strip().lower() or DETECTORS[0]
+    if name not in DETECTORS:
+        raise EngineError(f"DEIDLANG_OCR_DETECTOR names an unknown detector `{name}` "
+                          f"(known: {', '.join(DETECTORS)})")
+    return name
 
 
 def _threads() -> int:
@@ -236,16 +254,19 @@ def _threads() -> int:
 
 
 @functools.lru_cache(maxsize=2)
-def _rapidocr(threads: int):
+def _rapidocr(threads: int, detector: str = DETECTORS[0]):
     try:
         import cv2
+        import onnx  # noqa: F401  (what `ocrmodel` builds the int8 detector with)
         import onnxruntime
         import rapidocr_onnxruntime
         import yaml
         from rapidocr_onnxruntime import RapidOCR
     except ImportError:
         raise EngineError("OCR needs the `ocr` extra: pip install 'deidlang[ocr]' (rapidocr-onnxruntime, "
-                          "which carries its models)") from None
+                          "which carries its models, and onnx)") from None
+    from .. import ocrmodel
+
     options = {f"{part}_{kind}_op_num_threads": threads if kind == "intra" else 1
                for part in ("det", "cls", "rec") for kind in ("intra", "inter")}
     # one crop per recognition batch: a batch is padded to its widest crop, and one thread gains
@@ -263,13 +284,30 @@ def _rapidocr(threads: int):
         runner.session = onnxruntime.InferenceSession(str(home / config[part]["model_path"]), session,
                                                       providers=["CPUExecutionProvider"])
     post = engine.text_det.postprocess_op
+    shipped = engine.text_det.infer.session
+    name = shipped.get_inputs()[0].name
+    post_int8 = copy.copy(post)
+    post_int8.unclip_ratio = INT8_UNCLIP_RATIO
+    models = {}  # per pass, the detector it runs and the post-processing of its map
+    for scale, turned in PASSES:
+        if detector == "float" or turned:
+            models[scale, turned] = shipped, post
+            continue
+        try:
+            int8 = ocrmodel.int8_detector(home / config["Det"]["model_path"], scale)
+            models[scale, turned] = (onnxruntime.InferenceSession(int8, session, providers=["CPUExecutionProvider"]),
+                                     post_int8)
+        except Exception as err:
+            raise EngineError(f"the int8 text detector could not be built ({type(err).__name__}); "
+                              "DEIDLANG_OCR_DETECTOR=float runs the shipped one") from None
 
-    def detect(colour: np.ndarray, scale: float) -> list[np.ndarray]:
-        """The text quadrilaterals PP-OCR's detector finds in ``colour`` (BGR) enlarged ``scale`` times."""
+    def detect(colour: np.ndarray, scale: float, model, post) -> list[np.ndarray]:
+        """The text quadrilaterals PP-OCR's detector (``model``, its map read by ``post``) finds in
+        ``colour`` (BGR) enlarged ``scale`` times."""
         rows, cols = colour.shape[:2]
         size = (max(32, round(cols * scale / 32) * 32), max(32, round(rows * scale / 32) * 32))
         tensor = cv2.resize(colour, size).astype(np.float32) * np.float32(2 / 255) - np.float32(1)
-        probability = engine.text_det.infer(np.ascontiguousarray(tensor.transpose(2, 0, 1)[None]))[0]
+        probability = model.run(None, {name: np.ascontiguousarray(tensor.transpose(2, 0, 1)[None])})[0]
         quads, _ = post(probability, (rows, cols))
         return list(engine.text_det.filter_tag_det_res(quads, (rows, cols)))
 
@@ -281,12 +319,13 @@ def _rapidocr(threads: int):
             for x0, y0, x1, y1 in regions_to_read(image):
                 crop = colour[y0:y1, x0:x1]
                 for scale, turned in PASSES:
+                    model = models[scale, turned]
                     scale = min(scale, DETECTION_MAX_SIDE / max(crop.shape[:2]))
                     if not turned:
-                        found = detect(np.ascontiguousarray(crop), scale)
+                        found = detect(np.ascontiguousarray(crop), scale, *model)
                     else:  # turned a quarter anticlockwise: (x, y) there is (width - 1 - y, x) here
                         found = [np.stack([crop.shape[1] - 1 - q[:, 1], q[:, 0]], axis=1)
-                                 for q in detect(np.ascontiguousarray(np.rot90(crop)), scale)]
+                                 for q in detect(np.ascontiguousarray(np.rot90(crop)), scale, *model)]
                     for q in found:
                         q = np.asarray(q, np.float32) + np.float32([x0, y0])
                         quads.append(q)

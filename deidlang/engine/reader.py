@@ -22,11 +22,22 @@ if TYPE_CHECKING:
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-_SHORT_VRS = {raw: vr for raw, vr in _VRS.items() if raw not in _LONG_VRS}
+
+
+def _short_vr_codes() -> list[str | None]:
+    codes: list[str | None] = [None] * 26 * 26
+    for raw, vr in _VRS.items():
+        if raw not in _LONG_VRS:
+            codes[(raw[0] - 65) * 26 + raw[1] - 65] = vr
+    return codes
+
+
+#: The VRs of short explicit-VR headers (2-byte length) by their letters A-Z (``(first - 65) * 26 +
+#: second - 65``); None for the others. Read by index, so that compiled it takes no hashing.
+SHORT_VR_CODES = _short_vr_codes()
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
-_SHORT = struct.Struct("<HH2xH").unpack_from  # group, element, length of a short explicit-VR header
 
 # An element: (tag, VR, start of header, start of value, value length or _UNDEFINED, end).
 _Element = tuple[int, str, int, int, int, int]
@@ -117,24 +128,17 @@ class ElementReader:
 
     def _elements(self, offset: int, stop: int) -> list[_Element]:
         """The elements of one level, from ``offset`` to ``stop`` or an item delimiter. Short
-        explicit-VR headers, most of a file, are read inline; everything else by `_header`."""
+        explicit-VR headers, most of a file, are read by `_short_run`; everything else by `_header`."""
         data, size, header, explicit, out = self.data, self.size, self._header, not self.implicit, []
-        append = out.append
         while offset < stop:
-            if explicit and offset + 8 <= size:
-                vr = _SHORT_VRS.get(data[offset + 4:offset + 6])
-                if vr is not None:
-                    group, elem, length = _SHORT(data, offset)
-                    end = offset + 8 + length
-                    if end > size:
-                        raise Unsupported("an element runs past the end of the file")
-                    append((group << 16 | elem, vr, offset, offset + 8, length, end))
-                    offset = end
-                    continue
+            if explicit:
+                offset = _short_run(data, offset, stop, size, out)
+                if offset >= stop:
+                    break
             element = header(offset)
             if element[0] == _ITEM_END:
                 break
-            append(element)
+            out.append(element)
             offset = element[5]
         return out
 
@@ -188,6 +192,28 @@ def encodings(value) -> list[str]:
     from pydicom.charset import convert_encodings
 
     return convert_encodings(value)
+
+
+def _short_run(data: bytes, offset: int, stop: int, size: int, out: list) -> int:
+    """Append the elements from ``offset`` on whose headers are short and explicit VR (most of a file)
+    to ``out``; return where the first other one starts, or ``stop``. Read byte by byte, little endian,
+    so that compiled (`reader.pxd`) it makes no objects but the elements."""
+    codes = SHORT_VR_CODES
+    while offset < stop and offset + 8 <= size:
+        first, second = data[offset + 4] - 65, data[offset + 5] - 65
+        if not (0 <= first < 26 and 0 <= second < 26):
+            break
+        vr = codes[first * 26 + second]
+        if vr is None:
+            break
+        group, elem = data[offset] | data[offset + 1] << 8, data[offset + 2] | data[offset + 3] << 8
+        length = data[offset + 6] | data[offset + 7] << 8
+        end = offset + 8 + length
+        if end > size:
+            raise Unsupported("an element runs past the end of the file")
+        out.append((group << 16 | elem, vr, offset, offset + 8, length, end))
+        offset = end
+    return offset
 
 
 def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import pixelrisk
+from .. import limits, pixelrisk
 from .._tables import TRANSFER_SYNTAXES
 from ..actions import ACTIONS
 from ..dictionary import keyword_of
@@ -78,11 +78,12 @@ def rewrite_parts(data: bytes, plan: Plan, key: Key | bytes) -> tuple[list[Part]
     """The de-identified Part 10 file for the Part 10 ``data`` (bytes or an mmap) as parts, or
     `Unsupported`. Ranges in the parts refer to ``data``."""
     # before anything is read: a file the fast path refuses is failed, not passed on
-    source = structure.check(data)  # ``data``, or a copy with UN-written sequences re-encoded
+    depth = limits.depth()  # read once per file: the environment is slow to ask
+    source = structure.check(data, depth)  # ``data``, or a copy with UN-written sequences re-encoded
     facts = _facts(plan)
     if facts["reason"]:
         raise Unsupported(facts["reason"])
-    parts, outcome = _Rewriter(source, engine_for(plan), Key.of(key), facts["read"]).run()
+    parts, outcome = _Rewriter(source, engine_for(plan), Key.of(key), facts["read"], depth).run()
     if source is not data:  # ranges refer to the copy
         parts = [bytes(source[p.start:p.stop]) if isinstance(p, range) else p for p in parts]
     return parts, outcome
@@ -106,11 +107,29 @@ def _syntax(uid: str) -> tuple[bool, bool, bool, str]:
     return bool(found.is_implicit_VR), bool(found.is_little_endian), bool(found.is_deflated), found.name
 
 
+def _joined(parts: list[Part]) -> list[Part]:
+    """The same output in fewer parts: each run of encoded bytes between ranges joined into one (a
+    small file becomes one bytes object, written and hashed at once)."""
+    out: list[Part] = []
+    run: list[bytes] = []
+    for part in parts:
+        if isinstance(part, range):
+            if run:
+                out.append(b"".join(run))
+                run = []
+            out.append(part)
+        else:
+            run.append(part)
+    if run:
+        out.append(b"".join(run))
+    return out
+
+
 class _Rewriter(LevelWriter):
     """The file's half of the rewriter: the file meta, the admission of the file (`_admit`), the
     context the levels are rewritten in, and the output contract's stamps."""
 
-    def __init__(self, data: bytes, engine: Engine, key: Key, read: tuple[int, ...]) -> None:
+    def __init__(self, data: bytes, engine: Engine, key: Key, read: tuple[int, ...], max_depth: int) -> None:
         if len(data) < 132 or data[128:132] != b"DICM":
             raise Unsupported("no Part 10 preamble")
         super().__init__(data, _table("implicit-vr"))
@@ -125,6 +144,7 @@ class _Rewriter(LevelWriter):
             _table("syntaxes")[syntax] = implicit
         self.syntax, self.implicit, self.body = syntax, implicit, meta_end
         self.paths = engine.resolver.path_leaves
+        self.max_depth = max_depth
 
     def run(self) -> tuple[list[Part], Outcome]:
         top = self._elements(self.body, self.size)
@@ -167,7 +187,7 @@ class _Rewriter(LevelWriter):
         outcome.uids = self.sop
         head = bytes(128) + b"DICM" + filemeta.encoded(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
                                                        self.syntax)
-        return [head, *map(_SECOND, parts)], outcome
+        return _joined([head, *map(_SECOND, parts)]), outcome
 
     def _stamps(self, ctx: Context) -> list[tuple[int, bytes]]:
         """The output contract's attributes encoded: here when plain (`plain.encode`), else by pydicom."""

@@ -30,6 +30,7 @@ from .. import iod, limits
 from ..dictionary import ALL_VRS, dictionary_vr, format_tag, keyword_of
 from ..errors import EngineError
 from . import unsequence
+from .reader import SHORT_VR_CODES
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -51,20 +52,19 @@ _ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC = (0x00280010, 0x0028001
 _IMAGE = frozenset((_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC))
 _SOP_CLASS = 0x00080016
 _READ = _IMAGE | {_SOP_CLASS}  # the top-level values the checks read
-_WATCHED = _READ | _NATIVE_PIXELS.keys()  # elements the inline path leaves to the general one
-_SHORT = _VRS - _LONG
-_SHORT_HEADER = struct.Struct("<HH2xH").unpack_from
+_WATCHED = frozenset(_READ | _NATIVE_PIXELS.keys())  # elements `_short_run` leaves to the general way
 _LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from)
 _BE = (struct.Struct(">HH").unpack_from, struct.Struct(">H").unpack_from, struct.Struct(">L").unpack_from)
 
 
-def check(data: bytes) -> bytes:
+def check(data: bytes, max_depth: int | None = None) -> bytes:
     """Raise `Malformed` unless ``data`` (a Part 10 file, or a dataset written without preamble and
     file meta) is well formed from its first byte to its last; return the bytes both engines read:
     ``data`` itself, or (rarely) a copy in which sequences written as UN are re-encoded as the
-    sequences they are (`unsequence`)."""
+    sequences they are (`unsequence`). ``max_depth``: the nesting limit, when the caller has read
+    `limits.depth` already."""
     try:
-        start = _check(data)
+        start = _check(data, max_depth)
     except Malformed as err:
         if data[128:132] != b"DICM":
             raise Malformed(f"not a DICOM file (no DICM prefix, and no well-formed dataset: {err.message})") from None
@@ -72,14 +72,14 @@ def check(data: bytes) -> bytes:
     return data if start is None else unsequence.explicit(data, start)
 
 
-def _check(data: bytes) -> int | None:
+def _check(data: bytes, max_depth: int | None = None) -> int | None:
     """Check ``data``; where its dataset starts when it holds a sequence written as UN that
     `unsequence` re-encodes, else None."""
     size = len(data)
     offset = 132 if size >= 132 and data[128:132] == b"DICM" else 0
     syntax = None
     if offset or data[:2] == b"\x02\x00":
-        reader = _Reader(data, False, True)
+        reader = _Reader(data, False, True, max_depth=0)  # reads headers only
         while offset + 8 <= size and data[offset:offset + 2] == b"\x02\x00":
             tag, vr, value, length = reader.header(offset, size)
             if length == _UNDEFINED:
@@ -114,7 +114,8 @@ def _check(data: bytes) -> int | None:
                         "but its first element has no VR)")
     # Sequences written as UN are re-encoded only in explicit VR little endian: in other syntaxes they
     # are removed (`valuecheck.decided_vr`), fail closed.
-    reader = _Reader(body, implicit, little, un_sequences=little and not implicit and syntax not in _DEFLATED)
+    reader = _Reader(body, implicit, little, un_sequences=little and not implicit and syntax not in _DEFLATED,
+                     max_depth=max_depth)
     reader.dataset(start, len(body), 0, False)
     return start if reader.found else None
 
@@ -152,12 +153,14 @@ class _Reader:
     """One pass over the elements of a body in one encoding (a UN sequence switches to implicit VR
     little endian for its contents, as the standard says)."""
 
-    def __init__(self, data: bytes, implicit: bool, little: bool, un_sequences: bool = False) -> None:
+    def __init__(self, data: bytes, implicit: bool, little: bool, un_sequences: bool = False,
+                 max_depth: int | None = None) -> None:
         self.data, self.implicit, self.little = data, implicit, little
         self.tag_of, self.u16, self.u32 = _LE if little else _BE
         #: whether public sequences written as UN are read (and re-encoded) as sequences; `found`: seen one
         self.un_sequences, self.found = un_sequences, False
-        self.max_depth = limits.depth()  # read once: the environment is slow to ask per item
+        # read once per file: the environment is slow to ask per item
+        self.max_depth = limits.depth() if max_depth is None else max_depth
 
     def header(self, offset: int, stop: int) -> tuple[int, str | None, int, int]:
         """(tag, VR or None when implicit, start of value, length) of the element at ``offset``."""
@@ -183,19 +186,14 @@ class _Reader:
         return where they end."""
         if depth > self.max_depth:
             raise Malformed("sequences are nested too deep")
-        last, image, data, pixels = -1, {}, self.data, False
-        short = not self.implicit and self.little  # most headers: read inline, below
+        last, image, pixels = -1, {}, False
+        short = not self.implicit and self.little  # most headers: skipped by `_short_run`
         while offset < stop:
-            if short and offset + 8 <= stop and data[offset + 4:offset + 6] in _SHORT:
-                group, elem, length = _SHORT_HEADER(data, offset)
-                tag, value = group << 16 | elem, offset + 8
-                if group in (0x0002, 0xFFFE) or tag <= last or value + length > stop or tag in _WATCHED:
-                    vr = bytes(data[offset + 4:offset + 6]).decode()  # the general way, with its messages
-                else:
-                    last, offset = tag, value + length
-                    continue
-            else:
-                tag, vr, value, length = self.header(offset, stop)
+            if short:
+                offset, last = _short_run(self.data, offset, stop, last)
+                if offset >= stop:
+                    break
+            tag, vr, value, length = self.header(offset, stop)
             if tag >> 16 == 0xFFFE:
                 if tag == _ITEM_END and delimited:
                     if length:
@@ -219,7 +217,7 @@ class _Reader:
                 self._items(value, end, depth)
             elif vr == "UN" and self.un_sequences and unsequence.is_un_sequence(tag):
                 self.found = True  # a sequence in implicit VR little endian (PS3.5 6.2.2)
-                _Reader(self.data, True, True)._items(value, end, depth)
+                _Reader(self.data, True, True, max_depth=self.max_depth)._items(value, end, depth)
             elif tag in _READ:
                 image[tag] = self._value(tag, vr, value, end)
             elif tag in _NATIVE_PIXELS:
@@ -242,7 +240,7 @@ class _Reader:
             return self._fragments(value, stop)
         if vr == "UN":  # a sequence in implicit VR little endian (PS3.5 6.2.2)
             self.found = self.found or self.un_sequences and unsequence.is_un_sequence(tag)
-            return _Reader(self.data, True, True)._items(value, stop, depth, delimited=True)
+            return _Reader(self.data, True, True, max_depth=self.max_depth)._items(value, stop, depth, delimited=True)
         if vr == "SQ" or vr is None and (tag >> 16 & 1 or _implicit_sequence(tag, unknown=True)):
             return self._items(value, stop, depth, delimited=True)
         raise Malformed(f"{_name(tag)} has an undefined length but is not a sequence")
@@ -285,6 +283,26 @@ class _Reader:
         if tag in (_FRAMES, _PHOTOMETRIC, _SOP_CLASS):
             return bytes(self.data[value:end]).decode("latin-1").strip(" \0")
         return self.u16(self.data, value)[0] if end - value >= 2 else None
+
+
+def _short_run(data: bytes, offset: int, stop: int, last: int) -> tuple[int, int]:
+    """Skip the elements from ``offset`` on that need no check but their place: a short explicit-VR
+    little endian header (most of a file), in order, inside ``stop``, not group 0002 or FFFE, not one
+    the checks read (`_WATCHED`). Return where the first other one starts (or ``stop``) and the last
+    tag skipped (else ``last``): the general way (`_Reader.header`) reads the next one, with its
+    messages. Read byte by byte, so that compiled (`structure.pxd`) it makes no objects."""
+    codes, watched = SHORT_VR_CODES, _WATCHED
+    while offset < stop and offset + 8 <= stop:
+        first, second = data[offset + 4] - 65, data[offset + 5] - 65
+        if not (0 <= first < 26 and 0 <= second < 26) or codes[first * 26 + second] is None:
+            break
+        group = data[offset] | data[offset + 1] << 8
+        tag = group << 16 | data[offset + 2] | data[offset + 3] << 8
+        end = offset + 8 + (data[offset + 6] | data[offset + 7] << 8)
+        if group == 0x0002 or group == 0xFFFE or tag <= last or end > stop or tag in watched:
+            break
+        last, offset = tag, end
+    return offset, last
 
 
 def _name(tag: int) -> str:

@@ -12,18 +12,27 @@ from ..errors import InputError
 def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
     """(input root, file) for every file under the inputs, in a stable order; a file given by name
     is its own root. Links to folders are not followed. Raises `InputError` for a missing input."""
+    for root, source, _ in discover_mirrored(inputs):
+        yield root, source
+
+
+def discover_mirrored(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path, tuple[str, ...]]]:
+    """`discover`, with each file's `mirrored` name (worked out once per folder: a run asks it of every
+    file)."""
     roots = [Path(p) for p in inputs]
     for root in roots:
         if not os.path.lexists(root) or not root.exists():
             raise InputError(f"no such file or folder `{root}`")
     for root in roots:
         if not root.is_dir():
-            yield root, root
+            yield root, root, (root.name,)
             continue
         for folder, dirs, files in os.walk(root):
             dirs.sort()
+            parent = Path(folder)
+            under = parent.relative_to(root).parts
             for name in sorted(files):
-                yield root, Path(folder) / name
+                yield root, parent / name, (*under, name)
 
 
 def mirrored(root: Path, source: Path) -> tuple[str, ...]:

@@ -1,18 +1,21 @@
 """Burned-in text detection, measured: every installed OCR engine on the seeded synthetic set.
 
-    PYTHONPATH=$PWD nice python tests/benchmarks/ocr_bench.py [--seed N] [--engine E] [--limit N]
+    PYTHONPATH=$PWD nice python tests/benchmarks/ocr_bench.py [--seed N] [--engine E] [--limit N] [--baseline]
 
 Per engine and image kind: line recall (a line is found when the regions that `blackout
 detected-text` would black out cover at least half of its ink), fully-covered recall (all of its ink
 covered), ink coverage (of all text ink), false-positive boxes per image (blacked-out boxes that
 touch no text) and seconds per distinct frame, CPU time of this process (one onnxruntime thread:
 what one core costs) and wall time (which a shared machine inflates). The shipped examples'
-names are checked as well. Figures are measured in this run, never written in.
+names are checked as well. Figures are measured in this run, never written in. ``--baseline`` also
+runs PP-OCR with the shipped float detector (``DEIDLANG_OCR_DETECTOR=float``) and prints the int8
+detector's CPU time as a ratio of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -107,6 +110,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--engine", choices=ocr.ENGINES, action="append")
     parser.add_argument("--limit", type=int, help="only the first N images of each kind (a quick look)")
+    parser.add_argument("--baseline", action="store_true", help="rapidocr with the float detector as well")
     args = parser.parse_args()
     images = ocr_synth.images(args.seed)
     if args.limit:
@@ -122,6 +126,12 @@ def main() -> None:
         for label, ok in examples(engine):
             print(f"{engine}: {label}: {'found' if ok else 'MISSED'}", flush=True)
         print(table({engine: results[engine]}), flush=True)  # each engine's rows as soon as they are measured
+    if args.baseline and "rapidocr" in results:
+        os.environ["DEIDLANG_OCR_DETECTOR"] = "float"
+        results["rapidocr float"] = measure(images, "rapidocr")
+        print(table({"rapidocr float": results["rapidocr float"]}), flush=True)
+        cpu = {name: sum(r["cpu"] for r in results[name].values()) for name in ("rapidocr", "rapidocr float")}
+        print(f"int8 detector: {cpu['rapidocr'] / cpu['rapidocr float']:.2f}x the float detector's CPU time")
     if len(results) > 1:
         print(table(results))
 
