@@ -1,11 +1,11 @@
-"""Fewer garbage collections while rule text becomes a plan.
+"""The cyclic garbage collector paused while rule text becomes a proved, hashed plan.
 
-Parsing and compiling allocate hundreds of thousands of small objects that all live as long as the
-plan, and none of them form reference cycles. With CPython's default thresholds the cyclic collector
-ran after every 700 allocations and, every few of those runs, walked every live object again: a long
-rule file's parse grew faster than the file (40,000 lines: 5.2 s of CPU, 2.9 s with the collector
-run less often). Nothing is lost by collecting later; the default comes back when the last
-compilation in any thread ends.
+Parsing, compiling, proving and hashing allocate hundreds of thousands of small objects that all
+live as long as the plan (or die by reference counting), and none of them form reference cycles.
+The collector would only walk them again and again as the heap grows: on a 100,000-line rule file
+it spent about 2 of 8.5 CPU seconds finding nothing, even with its youngest generation's threshold
+raised (docs/benchmarks.md). Nothing is lost by collecting later: the collector is switched back on
+when the last such step in any thread ends (and stays off if it was off before).
 """
 
 from __future__ import annotations
@@ -15,28 +15,25 @@ import gc
 import threading
 from collections.abc import Iterator
 
-#: allocations between two collections of the youngest generation while a compilation runs
-YOUNG_THRESHOLD = 50_000
-
 _lock = threading.Lock()
 _active = 0
-_saved: tuple[int, ...] = ()
+_was_enabled = False
 
 
 @contextlib.contextmanager
-def collecting_less() -> Iterator[None]:
-    """Run the body with the youngest generation's threshold raised (nestable, thread-safe)."""
-    global _active, _saved
+def collector_paused() -> Iterator[None]:
+    """Run the body with the cyclic collector off (nestable, thread-safe; reference counting still
+    frees everything that is not in a cycle)."""
+    global _active, _was_enabled
     with _lock:
         if _active == 0:
-            _saved = gc.get_threshold()
-            if _saved[0]:  # 0: collection is off, and stays off
-                gc.set_threshold(max(_saved[0], YOUNG_THRESHOLD), *_saved[1:])
+            _was_enabled = gc.isenabled()
+            gc.disable()
         _active += 1
     try:
         yield
     finally:
         with _lock:
             _active -= 1
-            if _active == 0:
-                gc.set_threshold(*_saved)
+            if _active == 0 and _was_enabled:
+                gc.enable()

@@ -15,13 +15,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
+from json.encoder import encode_basestring_ascii as _json_string
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from . import conditions as _conditions
 from .actions import action, pixel_kind
 from .arguments import Argument
-from .collector import collecting_less
+from .collector import collector_paused
 from .errors import Span
 
 FORMAT = 1
@@ -199,8 +201,15 @@ class Plan:
         return data
 
     def canonical_json(self) -> str:
-        with collecting_less():
-            return json.dumps(self.to_dict(with_origins=False), sort_keys=True, separators=(",", ":"))
+        """What the hash covers: `to_dict` without the side tables, as sorted-key JSON, exactly as
+        ``json.dumps(sort_keys=True, separators=(",", ":"))`` writes it. Written from the plan's
+        objects directly (`_canonical`), not from a copy of the plan in dicts and lists."""
+        data = {name: getattr(self, name) for name in _HASHED}
+        if self.pixel_waiver is None:  # absent, so that plans without one keep their hash
+            del data["pixel_waiver"]
+        data["format"] = FORMAT
+        with collector_paused():
+            return _canonical(data)
 
     @functools.cached_property
     def plan_hash(self) -> str:
@@ -249,49 +258,90 @@ class Plan:
 
 
 _SIDE_TABLES = ("origins", "warnings", "columns")
+_HASHED = tuple(f.name for f in fields(Plan) if f.name not in _SIDE_TABLES)
 
 
 def _jsonable(value: Any) -> Any:
     """Dataclasses as dicts and tuples as lists, all the way down; an argument as its declaration
     encodes it."""
-    encode = _ENCODERS.get(value.__class__)
-    return encode(value) if encode is not None else _encoder(value.__class__)(value)
+    cls = value.__class__
+    if cls is str or cls is int or cls is float or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float)):
+        return value
+    return _jsonable(_plain(value))
 
 
-def _same(value: Any) -> Any:
-    return value
+def _plain(value: Any) -> Any:
+    """One value of the plan's own classes as JSON data one level deep (its fields' values as they
+    are), decided once per class."""
+    encode = _PLAIN.get(value.__class__)
+    if encode is None:
+        encode = _PLAIN[value.__class__] = _plain_encoder(value.__class__)
+    return encode(value)
 
 
-def _sequence(value: Any) -> list:
-    return [_jsonable(v) for v in value]
-
-
-def _mapping(value: dict) -> dict:
-    return {k: _jsonable(v) for k, v in value.items()}
-
-
-def _encoder(cls: type):
-    """How values of one class are encoded, decided once per class from what the class is (a long
-    plan has hundreds of thousands of values to encode)."""
-    if cls is type(None) or issubclass(cls, (str, int, float)):
-        encode = _same
-    elif issubclass(cls, Argument):
-        encode = cls.to_json
-    elif issubclass(cls, _conditions.NODES):
-        encode = _conditions.to_json
-    elif issubclass(cls, (list, tuple)):
-        encode = _sequence
-    elif is_dataclass(cls):
+def _plain_encoder(cls: type):
+    if issubclass(cls, Argument):
+        return cls.to_json
+    if issubclass(cls, _conditions.NODES):
+        return _conditions.to_json
+    if is_dataclass(cls):
         names = tuple(f.name for f in fields(cls))
-
-        def encode(value: Any) -> dict:
-            return {name: _jsonable(getattr(value, name)) for name in names}
-    elif issubclass(cls, dict):
-        encode = _mapping
-    else:
-        encode = _same
-    _ENCODERS[cls] = encode
-    return encode
+        values = operator.attrgetter(*names)
+        if len(names) == 1:
+            return lambda value: {names[0]: values(value)}
+        return lambda value: dict(zip(names, values(value)))
+    raise TypeError(f"a plan holds no {cls.__name__}")
 
 
-_ENCODERS: dict[type, Any] = {}
+_PLAIN: dict[type, Any] = {}
+
+
+def _canonical(value: Any) -> str:
+    """The JSON text of `_jsonable(value)` as ``json.dumps(sort_keys=True, separators=(",", ":"))``
+    writes it (strings as ASCII with json's own escaping, numbers as their ``repr``), without building
+    `_jsonable`'s copy: a long plan has hundreds of thousands of rules to write."""
+    cls = value.__class__
+    if cls is str:
+        return _json_string(value)
+    if cls is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if cls is tuple or cls is list:
+        return f"[{','.join(map(_canonical, value))}]"
+    encode = _CANONICAL.get(cls)
+    if encode is None:
+        encode = _CANONICAL[cls] = _canonical_encoder(cls)
+    return encode(value)
+
+
+def _canonical_encoder(cls: type):
+    """How `_canonical` writes values of one class, decided once per class."""
+    if issubclass(cls, bool):
+        return lambda value: "true" if value else "false"
+    if issubclass(cls, (str, int, float, list, tuple)):
+        return _json_dumps  # subclasses, and floats (json's own spelling of inf and nan)
+    if issubclass(cls, dict):
+        return lambda value: f"{{{','.join(f'{_json_string(k)}:{_canonical(v)}' for k, v in sorted(value.items()))}}}"
+    if is_dataclass(cls) and not issubclass(cls, (Argument, *_conditions.NODES)):
+        names = sorted(f.name for f in fields(cls))
+        keys = [f'{"," if i else "{"}{_json_string(name)}:' for i, name in enumerate(names)]
+        values = operator.attrgetter(*names)
+        if len(names) == 1:
+            return lambda value: f"{keys[0]}{_canonical(values(value))}}}"
+        return lambda value: f"{''.join([key + _canonical(v) for key, v in zip(keys, values(value))])}}}"
+    plain = _plain_encoder(cls)
+    return lambda value: _canonical(plain(value))
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+_CANONICAL: dict[type, Any] = {}

@@ -209,15 +209,37 @@ def test_compile_time_grows_linearly_with_the_rule_file():
 
 @pytest.mark.integration  # a few seconds: the full run's, not the quick lane's
 def test_twenty_thousand_lines_are_checked_in_a_few_cpu_seconds():
-    # what `deidlang check` does (parse, compile, prove, hash) on the benchmark's mix: about 1.5 CPU s
-    # here with lark-cython, 2 s with lark's own engine, 3.5 s before the parser built the AST as it
-    # reduced (docs/benchmarks.md). CPU time, and a bound generous enough for a loaded machine: it
-    # fails when the work per line grows severalfold, not on a busy day
+    # what `deidlang check` does (parse, compile, prove, hash) on the benchmark's site mix: 10,000
+    # lines took about 1 CPU s here with lark-cython at load 8-10 (docs/benchmarks.md), so these
+    # about 2 s. CPU time, and a bound generous enough for a loaded machine: it fails when the work
+    # per line grows severalfold, not on a busy day
     text = rule_text(20_000)
     parse_cached.cache_clear()
     start = time.process_time()
     assert deidlang.compile(text).plan_hash
     assert time.process_time() - start < 12
+
+
+def test_the_collector_is_paused_while_rules_compile_and_comes_back_as_it_was(tmp_path):
+    import gc
+
+    from deidlang.collector import collector_paused
+
+    seen = []
+    (tmp_path / "base.deid").write_text("remove PatientName\n")
+    reader = lambda path: seen.append(gc.isenabled()) or path.read_text()  # noqa: E731 (runs mid-compilation)
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with collector_paused():
+                with collector_paused():  # nested, as the compiler's steps nest
+                    pass
+                assert not gc.isenabled()
+            compile_text('include "base.deid"', base_dir=tmp_path, read=reader)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    assert seen == [False, False]
 
 
 def test_many_conditional_rules_on_one_element_are_proved_without_enumerating_every_assignment():
@@ -265,3 +287,26 @@ def test_includes_nested_past_the_limit_are_a_located_error_not_a_recursion_erro
     assert "nest more than 64 files deep" in info.value.message
     assert info.value.span.source.endswith(f"f{MAX_INCLUDE_DEPTH}.deid") and info.value.span.line == 1
     assert "^" in info.value.render()
+
+
+def test_a_path_in_an_except_list_is_an_error_at_that_path():
+    text = "remove group 0040 except SeriesDate, RequestAttributesSequence/*/RequestedProcedureID, AccessionNumber"
+    with pytest.raises(CompileError) as found:
+        compile_text(text)
+    assert found.value.message == "an except list cannot hold a path"
+    assert found.value.span.col == text.index("RequestAttributes") + 1
+
+
+@pytest.mark.parametrize("text", [
+    (ROOT / "tests/fixtures/plans/every-action.deid").read_text(encoding="utf-8"),
+    rule_text(400),
+    'require minimum none because "t"\nwaive pixels because "ok"\nreplace PatientName with "Ünïcode \\" ☃"\n'
+    'keep Rows if Rows <= 512.5 or Rows > 1e3 and not Modality in ("CT", "MR")\n'
+    'keep "ACME 1" 0009,xx10 vr LO; keep RequestAttributesSequence/*/RequestedProcedureID',
+])
+def test_the_canonical_json_is_what_json_dumps_writes_for_the_plan_s_dict(text):
+    # the hash's text is written from the plan's objects directly: it must stay byte for byte what
+    # sorted-key json.dumps writes for `to_dict` without the side tables (the format outputs record)
+    plan = compile_text(text, base_dir=ROOT / "rulesets")
+    assert plan.canonical_json() == json.dumps(plan.to_dict(with_origins=False), sort_keys=True,
+                                               separators=(",", ":"))

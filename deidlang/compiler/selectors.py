@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import operator
 from dataclasses import fields
 
 from pydicom import config as pydicom_config
@@ -100,12 +101,9 @@ def type_check(stmt: ast.Rule, node: ast.Selector, selector: Selector) -> None:
                                    str(err).split(" Please see")[0]) from None
 
 
-_SELECTOR_FIELDS = tuple(f.name for f in fields(Selector))
-
-
-def selector_fields(selector: Selector) -> tuple:
-    """A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy."""
-    return tuple(getattr(selector, name) for name in _SELECTOR_FIELDS)
+#: A selector's fields in order: what `dataclasses.astuple` gives for it, without its deep copy (and
+#: a key that hashes and compares without calling Python code).
+selector_fields = operator.attrgetter(*(f.name for f in fields(Selector)))
 
 
 def node_text(node: ast.Selector) -> str:

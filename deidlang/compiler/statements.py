@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ast, conditions
-from ..collector import collecting_less
+from ..collector import collector_paused
 from ..dictionary import cid7050
 from ..errors import CompileError, DeidSyntaxError, ErrorLevel, RuleError, RuleErrors, Span
 from ..plan import Origin, PixelRule, PixelWaiver, Plan, PlanRule, RejectRule, Waiver
@@ -70,7 +70,7 @@ class Compiler:
         self._collector = _Collecting(self.level, self.errors, self.texts)
 
     def run(self, text: str, source: str, base_dir: Path) -> Plan:
-        with collecting_less():
+        with collector_paused():
             return self._run(text, source, base_dir)
 
     def _run(self, text: str, source: str, base_dir: Path) -> Plan:
@@ -133,17 +133,21 @@ class Compiler:
         program = self._parse(text, source)
         lines = text.splitlines()
         top = self.depth == 0
+        origins, collecting = self.origins, self._collecting()
         for stmt in program.statements:
-            order = len(self.origins)
+            order = len(origins)
+            span = stmt.span
             # the line as written (indentation kept), so that a column points into it
-            line = lines[stmt.span.line - 1].rstrip() if stmt.span.line <= len(lines) else ""
-            self.origins.append(Origin(stmt.span, line))
-            with self._collecting():
-                self._statement(stmt, order, top, base_dir, text)
+            origins.append(Origin(span, lines[span.line - 1].rstrip() if span.line <= len(lines) else ""))
+            with collecting:
+                if stmt.__class__ is ast.Rule:  # nearly every statement is one
+                    self._rule(stmt, order)
+                else:
+                    self._statement(stmt, order, top, base_dir, text)
 
     def _statement(self, stmt: ast.Statement, order: int, top: bool, base_dir: Path, text: str) -> None:
         match stmt:
-            case ast.Rule():  # first: nearly every statement is one (the cases are disjoint classes)
+            case ast.Rule():
                 self._rule(stmt, order)
             case ast.Header(name=name, version=version):
                 if not _SEMVER.fullmatch(version):
@@ -212,25 +216,29 @@ class Compiler:
 
     def _rule(self, stmt: ast.Rule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None
-        excepts = tuple(sorted({selector_of(e) for e in stmt.excepts}, key=selector_fields)) if stmt.excepts else ()
-        for e, sel in zip(excepts, stmt.excepts):
-            if e.kind == "path":
-                raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
-        problem = stmt.argument.problem() if stmt.argument is not None else None
+        excepts = ()
+        if stmt.excepts:
+            excepts = tuple(sorted({selector_of(e) for e in stmt.excepts}, key=selector_fields))
+            for sel in stmt.excepts:
+                if isinstance(sel, ast.Path):
+                    raise CompileError("an except list cannot hold a path", sel.span, "use a keyword, tag, mask or VR")
+        argument = stmt.argument
+        problem = argument.problem() if argument is not None else None
         if problem is not None:
             raise CompileError(problem[0], argument_span(stmt, self.texts.get(stmt.span.source, "")), problem[1])
-        first = len(self.rules)
+        rules, action, collecting = self.rules, stmt.action, self._collecting()
+        first = len(rules)
         for sel in stmt.selectors:
-            with self._collecting():
+            with collecting:
                 selector = selector_of(sel)
                 type_check(stmt, sel, selector)
-                self.rules.append((PlanRule(stmt.action, selector, excepts, condition, stmt.argument, order),
-                                   (sel.span.col, sel.span.end_col if sel.span.end_line == sel.span.line
-                                    else sel.span.col + 1)))
+                span = sel.span
+                rules.append((PlanRule(action, selector, excepts, condition, argument, order),
+                              (span.col, span.end_col if span.end_line == span.line else span.col + 1)))
         # INVARIANT: the order of selectors within a statement means nothing, so it must not reach
         # the plan (or its hash): `deidlang fmt` sorts them. (Statements reach `rules` in plan order.)
-        if len(self.rules) - first > 1:
-            self.rules[first:] = sorted(self.rules[first:], key=lambda pair: selector_fields(pair[0].selector))
+        if len(rules) - first > 1:
+            rules[first:] = sorted(rules[first:], key=lambda pair: selector_fields(pair[0].selector))
 
     def _pixel_rule(self, stmt: ast.PixelRule, order: int) -> None:
         condition = self._condition(stmt.condition) if stmt.condition else None

@@ -15,7 +15,7 @@ from lark import Lark
 from lark.exceptions import UnexpectedInput
 
 from .. import ast
-from ..collector import collecting_less
+from ..collector import collector_paused
 from .messages import syntax_error
 from .parser import _parser, collected_comments
 from .shape import MAX_NESTING
@@ -48,7 +48,7 @@ def parse(text: str, source: str = "<string>", parser: Lark | None = None) -> as
     lowering = parser.options.transformer
     lowering.begin(source)
     try:
-        with collecting_less():
+        with collector_paused():
             program = parser.parse(text)
     except UnexpectedInput as err:
         raise syntax_error(err, text, source).with_text(text) from None

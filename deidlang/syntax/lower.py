@@ -27,6 +27,8 @@ from .shape import shaped, too_deep
 
 _RULE_ALIASES = {rule_alias(a.name): a for a in ACTIONS.values() if a.argument is not None}
 _ESCAPE = re.compile(r"\\(.)")
+_HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
+_BLOCK_ELEMENT = re.compile(r"[xX]{2}[0-9A-Fa-f]{2}")  # xxEE: the element of a creator's block
 _VALUE_DIGITS = str.maketrans("xX", "00")
 _MASK_DIGITS = str.maketrans({**{c: "f" for c in "0123456789abcdefABCDEF"}, "x": "0", "X": "0"})
 
@@ -42,26 +44,28 @@ def _token_span(source: str, tok: Token) -> Span:
 
 def _begin(child) -> tuple[int, int, int]:
     """(offset, line, column) where a child starts: a token, a node, a wrapped node or a selector list."""
-    if isinstance(child, TOKENS):
-        return child.start_pos, child.line, child.column
-    if isinstance(child, _Extent):
-        return _begin(child.first)
-    if isinstance(child, tuple):
-        return _begin(child[0])
-    span = child.span
-    return span.start, span.line, span.col
+    while not isinstance(child, TOKENS):
+        if isinstance(child, _Extent):
+            child = child.first
+        elif isinstance(child, tuple):
+            child = child[0]
+        else:
+            span = child.span
+            return span.start, span.line, span.col
+    return child.start_pos, child.line, child.column
 
 
 def _end(child) -> tuple[int, int, int]:
     """(offset, line, column) where a child ends."""
-    if isinstance(child, TOKENS):
-        return child.end_pos, child.end_line, child.end_column
-    if isinstance(child, _Extent):
-        return _end(child.last)
-    if isinstance(child, tuple):
-        return _end(child[-1])
-    span = child.span
-    return span.end, span.end_line, span.end_col
+    while not isinstance(child, TOKENS):
+        if isinstance(child, _Extent):
+            child = child.last
+        elif isinstance(child, tuple):
+            child = child[-1]
+        else:
+            span = child.span
+            return span.end, span.end_line, span.end_col
+    return child.end_pos, child.end_line, child.end_column
 
 
 class _Extent:
@@ -124,9 +128,13 @@ class Lowering:
         return Span(self.source, start, end, line, col, end_line, end_col)
 
     def _statement_span(self, children: list) -> Span:
-        """From the statement's keyword to its last part present."""
-        last = next(c for c in reversed(children) if c is not None)
-        return self._span(children[0], last)
+        """From the statement's keyword (a token) to its last part present."""
+        last = len(children) - 1
+        while children[last] is None:
+            last -= 1
+        first = children[0]
+        end, end_line, end_col = _end(children[last])
+        return Span(self.source, first.start_pos, end, first.line, first.column, end_line, end_col)
 
     def _int(self, token: Token) -> int:
         """A whole number of the text; one too long to mean anything is a located error (and never
@@ -161,7 +169,7 @@ class Lowering:
         if not children:
             return ast.Program(Span(self.source, 0, 0, 1, 1, 1, 1), ())
         return ast.Program(self._span(children[0], children[-1]),
-                           tuple(c for c in children if not isinstance(c, TOKENS)))
+                           tuple([c for c in children if not isinstance(c, TOKENS)]))
 
     def header(self, children):
         _, name, _, version = children
@@ -271,14 +279,16 @@ class Lowering:
 
     def creator_sel(self, children):
         creator, tag, _, vr = children
-        span = self._span(creator, vr or tag)
+        last = vr or tag
+        span = Span(self.source, creator.start_pos, last.end_pos, creator.line, creator.column, last.end_line,
+                    last.end_column)
         digits = tag.value.strip("()").replace(",", "")
         group, elem = digits[:4], digits[4:]
         try:
-            if not re.fullmatch(r"[0-9A-Fa-f]{4}", group) or int(group, 16) % 2 == 0:
+            if not _HEX4.fullmatch(group) or int(group, 16) % 2 == 0:
                 raise DeidSyntaxError(f"`{tag.value}` is not in a private group", _token_span(self.source, tag),
                                       "a private element has an odd group number, e.g. 0043,xx39")
-            if not re.fullmatch(r"[xX]{2}[0-9A-Fa-f]{2}", elem):
+            if not _BLOCK_ELEMENT.fullmatch(elem):
                 raise DeidSyntaxError(f"`{tag.value}` must name the element as xxEE", _token_span(self.source, tag),
                                       "the block byte is set by the creator: write e.g. 0043,xx39")
         except DeidSyntaxError as err:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..errors import ObligationError
 from ..plan import Plan
 from ..resolve import Resolver
-from ..collector import collecting_less
+from ..collector import collector_paused
 from ._analysis import atoms, deciders, survivals
 from ._finding import Finding
 from .minimum import minimum
@@ -32,13 +32,14 @@ def validate(plan: Plan, profile: str | None = None) -> list[Finding]:
     >>> [f.message for f in validate(compile_text("remove vr DA, TM, DT, SQ, PN, LO, SH, ST, AS, CS"))]
     []
     """
-    with collecting_less():
+    with collector_paused():
         resolver = Resolver(plan)
         findings = [f for check in OBLIGATIONS for f in check(plan, resolver)]
         if profile is not None:
             findings += PROFILES[profile](plan, resolver)
-    findings += [Finding("warning", message, plan.origin(order), columns=tuple(cols) or None)
-                 for message, order, *cols in plan.warnings]
+        origin = plan.origin
+        findings += [Finding("warning", warning[0], origin(warning[1]), None, None, False, warning[2:] or None)
+                     for warning in plan.warnings]
     return findings
 
 
