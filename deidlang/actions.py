@@ -33,15 +33,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydicom.dataelem import empty_value_for_VR
-
 from . import values
 from .arguments import Argument, DateUnit, Pseudonym, Shift, Text, TimeUnit, Years, _sign
 from .dictionary import DATE_VRS, TEXT_VRS
 
 __all__ = ["ACTIONS", "Action", "Argument", "DateUnit", "Env", "PIXEL_KINDS", "PixelKind", "Pseudonym", "Shift",
-           "Text", "TimeUnit", "Years", "action", "always_changes", "exposure_order", "pixel_kind", "rule_alias",
-           "terminal_texts"]
+           "Text", "TimeUnit", "Years", "action", "always_changes", "empty_value", "exposure_order", "pixel_kind",
+           "rule_alias", "terminal_texts"]
 
 # ---------------------------------------------------------------- actions
 
@@ -155,10 +153,22 @@ def _truncate_time(text: str, vr: str, unit: TimeUnit, env: Env) -> str:
     return date + time[:keep] + "0" * max(len(time) - keep, 0) + (offset or "")
 
 
+#: VRs whose empty value is the empty string (pydicom's string VRs but DS and IS)
+_EMPTY_TEXT = frozenset("AE AS CS DA DT LO LT PN SH ST TM UC UI UR UT".split())
+
+
+def empty_value(vr: str):
+    """An empty value for the VR, as pydicom's `empty_value_for_VR` gives it once in a `DataElement`
+    (a PN's "" becomes its empty PersonName there), without importing pydicom."""
+    if vr == "SQ":
+        return []
+    return "" if vr in _EMPTY_TEXT else None
+
+
 _DECLARED = (
     Action("remove", "the element goes (a sequence with everything in it)", 4, result="remove"),
     Action("empty", "the value becomes empty (a sequence: no items)", 3, result="constant",
-           constant=lambda vr, _: empty_value_for_VR(vr)),
+           constant=lambda vr, _: empty_value(vr)),
     Action("dummy", "a constant valid for the VR: a fixed date, zero, `ANONYMOUS`", 3, result="constant",
            constant=_dummy),
     Action("dummy-date", "a fixed date or time valid for the VR", 3, DATE_VRS, result="constant", constant=_dummy),

@@ -1,7 +1,9 @@
 """DICOM facts the compiler and validators need: keywords, VRs, and the shipped reference tables.
 
-Names come from pydicom's data dictionary; the reference tables (the Aryanto 50, PS3.15 E.1-1,
-E.3.10-1 and CID 7050) are the project's own copies under ``deidlang/data``.
+Names, VRs and VMs come from pydicom's data dictionary, through the table generated from it
+(`deidlang._tables`, `tools/generate_tables.py`), so that a run never needs pydicom's import to look
+a tag up; the reference tables (the Aryanto 50, PS3.15 E.1-1, E.3.10-1 and CID 7050) are the project's
+own copies under ``deidlang/data``.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import difflib
 import functools
 from dataclasses import dataclass
 
-from pydicom.datadict import dictionary_VR, get_entry, keyword_dict
-
+from . import _tables
 from ._resources import data_file
 
 #: Every VR of PS3.5 6.2.
@@ -34,20 +35,72 @@ VALUE_CHARS: dict[str, frozenset[str]] = {vr: frozenset(chars + "\\ ") for vr, c
 }.items()}
 
 
+class _Dictionary:
+    """The generated table's columns, split once: tag -> index, and the masks as pydicom reads them."""
+
+    def __init__(self) -> None:
+        self.index = {int(tag, 16): i for i, tag in enumerate(_tables.TAGS.split("\t"))}
+        self.vrs, self.vms = _tables.VRS.split("\t"), _tables.VMS.split("\t")
+        self.keywords = _tables.KEYWORDS.split("\t")
+        self.masks = [(int(mask.replace("x", "0"), 16), int("".join("F0"[c == "x"] for c in mask), 16))
+                      for mask in _tables.MASKS.split("\t")]
+        self.mask_entries = list(zip(_tables.MASK_VRS.split("\t"), _tables.MASK_VMS.split("\t"),
+                                     _tables.MASK_KEYWORDS.split("\t")))
+
+    def entry(self, tag: int) -> tuple[str, str, str]:
+        """(VR, VM, keyword) as `pydicom.datadict.get_entry` finds it: the tag, else (for a public tag) the
+        first repeating-group mask that matches; `KeyError` when neither."""
+        i = self.index.get(tag)
+        if i is not None:
+            return self.vrs[i], self.vms[i], self.keywords[i]
+        if not tag >> 16 & 1:
+            for n, (fixed, care) in enumerate(self.masks):
+                if (tag ^ fixed) & care == 0:
+                    return self.mask_entries[n]
+        raise KeyError(f"{tag:08X} is not in the DICOM dictionary")
+
+
+@functools.cache
+def _dictionary() -> _Dictionary:
+    return _Dictionary()
+
+
+@functools.lru_cache(maxsize=4096)
+def entry(tag: int) -> tuple[str, str, str]:
+    """The dictionary's (VR, VM, keyword) for a tag; `KeyError` when it has none (private tags)."""
+    return _dictionary().entry(tag)
+
+
+def dictionary_vr(tag: int) -> str:
+    """The dictionary's VR (``"US or SS"`` as written there), as `pydicom.datadict.dictionary_VR`."""
+    return entry(tag)[0]
+
+
+def dictionary_vm(tag: int) -> str:
+    """The dictionary's VM (``"1-n"``), as `pydicom.datadict.dictionary_VM`."""
+    return entry(tag)[1]
+
+
+@functools.cache
+def _keywords() -> dict[str, int]:
+    d = _dictionary()
+    return {keyword: tag for tag, i in d.index.items() if (keyword := d.keywords[i])}
+
+
 def tag_for_keyword(name: str) -> int | None:
-    return keyword_dict.get(name)
+    return _keywords().get(name)
 
 
 def suggest_keywords(name: str, n: int = 3) -> list[str]:
     """The closest real keywords, for "did you mean" help (case-insensitive)."""
-    lowered = {k.lower(): k for k in keyword_dict}
+    lowered = {k.lower(): k for k in _keywords()}
     return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.75)]
 
 
 def keyword_of(tag: int) -> str:
     """The keyword of a public tag (repeating groups included), or '' if pydicom has none."""
     try:
-        return get_entry(tag)[4]
+        return entry(tag)[2]
     except KeyError:
         return ""
 
@@ -56,7 +109,7 @@ def keyword_of(tag: int) -> str:
 def vrs_of(tag: int) -> frozenset[str]:
     """The VRs the dictionary allows for a tag ("US or SS" gives both); empty when unknown."""
     try:
-        vr = dictionary_VR(tag)
+        vr = dictionary_vr(tag)
     except KeyError:
         return frozenset()
     return frozenset(v.strip() for v in vr.split(" or ") if v.strip() in ALL_VRS)

@@ -67,17 +67,34 @@ def conditions() -> dict[int, Condition]:
 @functools.cache
 def _modules() -> dict[str, tuple[tuple[str, str], ...]]:
     out: dict[str, list[tuple[str, str]]] = {}
-    for row in _read("iod_modules.tsv"):
-        out.setdefault(row["sop_class"], []).append((row["module"], row["usage"]))
+    for sop_class, module, usage in _columns("iod_modules.tsv", ("sop_class", "module", "usage")):
+        out.setdefault(sop_class, []).append((module, usage))
     return {uid: tuple(rows) for uid, rows in out.items()}
 
 
 @functools.cache
-def _attributes() -> dict[str, dict[Path, str]]:
-    out: dict[str, dict[Path, str]] = {}
-    for row in _read("iod_attributes.tsv"):
-        out.setdefault(row["module"], {})[tuple(int(t, 16) for t in row["path"].split("/"))] = row["type"]
+def _attribute_rows() -> dict[str, list[tuple[str, str]]]:
+    """The attributes table's (path, type) rows by module, as written: a run reads a few modules of
+    its thousands of rows (`_attributes`), so only those are converted."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for module, path, kind in _columns("iod_attributes.tsv", ("module", "path", "type")):
+        out.setdefault(module, []).append((path, kind))
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _attributes(module: str) -> dict[Path, str]:
+    """A module's required attributes: path (tags) -> type."""
+    return {tuple(int(t, 16) for t in path.split("/")): kind for path, kind in _attribute_rows().get(module, ())}
+
+
+def _columns(name: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """These columns of every row of a generated table whose fields are never quoted (a tab splits
+    them; several times faster than `csv` on the thousands of rows a run's start reads)."""
+    with open(data_file(name), encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
+    at = [rows[0].index(column) for column in columns]
+    return [tuple(row[i] for i in at) for row in rows[1:]]
 
 
 def _read(name: str) -> list[dict[str, str]]:
@@ -109,13 +126,12 @@ def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...
 @functools.lru_cache(maxsize=128)
 def _triggers(sop_class: str) -> tuple[tuple[str, ...], tuple[tuple[str, frozenset[int]], ...]]:
     """The IOD's mandatory modules, and each other module with the top-level tags that put it in use."""
-    attributes = _attributes()
     mandatory, optional = [], []
     for module, usage in sorted(_modules().get(sop_class, ())):
         if usage == "M":
             mandatory.append(module)
         else:
-            optional.append((module, frozenset(p[0] for p in attributes.get(module, {}) if len(p) == 1)))
+            optional.append((module, frozenset(p[0] for p in _attributes(module) if len(p) == 1)))
     return tuple(mandatory), tuple(optional)
 
 
@@ -130,7 +146,7 @@ def merged(modules: tuple[str, ...]) -> dict[Path, Requirement]:
     (lower) type wins."""
     out: dict[Path, Requirement] = {}
     for module in modules:
-        for path, kind in _attributes().get(module, {}).items():
+        for path, kind in _attributes(module).items():
             if path not in out or kind < out[path].type:
                 out[path] = Requirement(kind, module)
     return out

@@ -18,15 +18,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from pydicom.charset import python_encoding
-from pydicom.datadict import dictionary_VM
+from ._tables import CHARSETS
+from .dictionary import dictionary_vm, format_tag, safe_private, vrs_of
 
-from pydicom.dataelem import DataElement
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element
-
-from .dictionary import format_tag, safe_private, vrs_of
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
 
 #: VRs of fixed-size binary values: their value length must be a multiple of the size.
 FIXED = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "AT": 4, "FD": 8, "SV": 8, "UV": 8,
@@ -137,14 +135,14 @@ def _vm(tag: int, vr: str, count: int) -> str | None:
     low, high, step = _vm_range(tag)
     if low is None or count >= low and (high is None or count <= high) and count % step == 0:
         return None
-    return f"{format_tag(tag)}: {count} values where the dictionary allows VM {dictionary_VM(tag)}: removed"
+    return f"{format_tag(tag)}: {count} values where the dictionary allows VM {dictionary_vm(tag)}: removed"
 
 
 @functools.cache
 def _vm_range(tag: int) -> tuple[int | None, int | None, int]:
     """(least, most or None, multiple of) values the dictionary allows; (None, ...) when unknown."""
     try:
-        vm = dictionary_VM(tag)
+        vm = dictionary_vm(tag)
     except KeyError:
         return None, None, 1
     match = re.fullmatch(r"(\d+)(?:-(\d*)(n?))?", vm.strip())
@@ -168,7 +166,7 @@ def charset_problem(raw: bytes) -> str | None:
     terms = bytes(raw).rstrip(b" \0").split(b"\\")
     for index, term in enumerate(terms):
         text = term.strip(b" ").decode("latin-1")
-        if not (text in python_encoding or index == 0 and not text and len(terms) > 1):
+        if not (text in CHARSETS or index == 0 and not text and len(terms) > 1):
             return "SpecificCharacterSet (0008,0005) holds a term that is not a defined character set"
     return None
 
@@ -189,6 +187,9 @@ def _safe_private_table() -> dict[tuple[str, int, int], str]:
 
 def encoded(elem: DataElement, encodings: list[str]) -> bytes:
     """A decoded element's value as it is written (implicit VR little endian, whose header is 8 bytes)."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
     fp = DicomBytesIO()
     fp.is_little_endian, fp.is_implicit_VR = True, True
     write_data_element(fp, elem, encodings)

@@ -12,9 +12,8 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import sys
 from collections.abc import Callable
-
-from pydicom.multival import MultiValue
 
 #: Dummy values that are valid for their VR (PS3.5 6.2) and hold nothing about anybody.
 _DUMMY_TEXT = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D", "UI": "2.25.0",
@@ -39,9 +38,18 @@ def dummy(vr: str):
     return "ANONYMOUS"
 
 
+def is_multi(value) -> bool:
+    """Whether a decoded value is several (a list, or pydicom's `MultiValue`: none can exist before
+    pydicom is imported, so this never imports it)."""
+    if isinstance(value, (list, tuple)):
+        return True
+    multival = sys.modules.get("pydicom.multival")
+    return multival is not None and isinstance(value, multival.MultiValue)
+
+
 def per_value(value, transform: Callable[[str], str]):
     """Apply a text transform to each value of a possibly multi-valued element."""
-    if isinstance(value, (MultiValue, list, tuple)):
+    if is_multi(value):
         return [transform(str(v)) for v in value]
     return transform(str(value))
 
@@ -50,7 +58,7 @@ def as_texts(value) -> list[str]:
     """Every value of an element as text (none for an empty one)."""
     if value is None or value == "":
         return []
-    if isinstance(value, (MultiValue, list, tuple)):
+    if is_multi(value):
         return [str(v) for v in value]
     return [str(value)]
 

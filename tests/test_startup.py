@@ -7,13 +7,20 @@ import json
 import subprocess
 import sys
 
+from deidlang import pool
 from deidlang.phantom import phantom
-from deidlang.runner import batch, run
+from deidlang.plancache import installed_version
+from deidlang.runner import run
 
 from .conftest import KEY, ROOT
 
 #: Modules a run whose plan is cached must not import: the parser, the compiler, the review tools.
 NOT_LOADED = ("lark", "deidlang.syntax", "deidlang.ast", "deidlang.compiler", "deidlang.review", "deidlang.explain")
+#: What a run of plain header-only files the fast path takes must not import either: pydicom (whose import
+#: alone takes several times Python's start: numpy, its pixel handlers, requests) and numpy; nor the
+#: pixel and OCR modules.
+NOT_LOADED_PLAIN = ("pydicom", "numpy", "PIL", "requests", "deidlang.engine.pixels", "deidlang.engine.ocr",
+                    "deidlang.engine.encode", "tqdm", "deidlang.pool", "importlib.metadata")
 
 _PROBE = """
 import json, sys
@@ -43,6 +50,36 @@ def test_a_run_with_a_cached_plan_loads_no_compiler(tmp_path):
     assert [m for m in loaded if m.split(".")[0] == "lark" or m.startswith(NOT_LOADED)] == []
 
 
+def _top(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    return [m for m in modules if m.split(".")[0] in names or m.startswith(tuple(n + "." for n in names)) or m in names]
+
+
+def test_a_cached_run_of_a_plain_file_imports_no_pydicom_or_numpy(tmp_path):
+    """Issue 20's start: a small CT (the phantom's; no pixel rule applies, so its pixels are copied as
+    bytes) with the basic profile, plan cached, is done by the fast path without pydicom or numpy; a file it does not take (deflated) still is, by the
+    reference engine, which imports pydicom then."""
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    src, odd = tmp_path / "in", tmp_path / "odd"
+    src.mkdir()
+    odd.mkdir()
+    phantom(instance=1)[0].save_as(src / "a.dcm", enforce_file_format=True)
+    ds = phantom(instance=2)[0]
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian  # the fast path leaves it to the reference
+    ds.save_as(odd / "b.dcm", enforce_file_format=True)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DEIDLANG_CACHE": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    assert _run_in_process(["run", str(src), "-o", str(tmp_path / "out0"), "-q"], env)[0] == 0  # caches the plan
+    code, loaded = _run_in_process(["run", str(src), "-o", str(tmp_path / "out1"), "-q", "--report",
+                                    str(tmp_path / "r1.json")], env)
+    assert code == 0 and json.loads((tmp_path / "r1.json").read_text())["engine"] == "fast"
+    assert _top(loaded, NOT_LOADED_PLAIN) == []
+    code, loaded = _run_in_process(["run", str(odd), "-o", str(tmp_path / "out2"), "-q", "--report",
+                                    str(tmp_path / "r2.json")], env)
+    assert code == 0 and json.loads((tmp_path / "r2.json").read_text())["engine"] == "reference"
+    assert "pydicom" in loaded and len(list((tmp_path / "out2").rglob("*.dcm"))) == 1
+
+
 def test_importing_deidlang_loads_no_compiler_or_engine():
     """`import deidlang` (as the command line does first) loads neither the compiler nor the engines."""
     done = subprocess.run([sys.executable, "-c", "import deidlang, sys, json; print(json.dumps(sorted(sys.modules)))"],
@@ -60,6 +97,14 @@ def test_one_file_is_done_in_this_process_whatever_the_workers(tmp_path, monkeyp
     src = tmp_path / "in"
     src.mkdir()
     phantom(instance=1)[0].save_as(src / "a.dcm", enforce_file_format=True)
-    monkeypatch.setattr(batch, "Pool", no_pool)
+    monkeypatch.setattr(pool, "Pool", no_pool)  # `batch` imports it where it starts workers
     summary = run(__import__("deidlang").compile("basic-profile"), [src], tmp_path / "out", KEY, workers=2)
     assert summary.written == 1
+
+
+def test_installed_versions_are_importlib_metadatas():
+    """The plan cache's stamp reads pydicom's and lark's versions without importlib.metadata."""
+    from importlib.metadata import version
+
+    assert installed_version("pydicom") == version("pydicom") and installed_version("lark") == version("lark")
+    assert installed_version("click") == version("click")

@@ -8,7 +8,6 @@ import sys
 import time
 
 import click
-from tqdm import tqdm
 
 from ..plancache import compile_cached as compile_rules
 from ..dictionary import format_tag, keyword_of
@@ -84,6 +83,8 @@ def command(rules: str, inputs: tuple[str, ...], outdir: str | None, dry_run: bo
     progress = None
     if not quiet and sys.stderr.isatty():  # a live bar: files, files/s, MB/s, ETA, errors so far
         total = sum(1 for _ in discover(inputs))
+        from tqdm import tqdm  # only for the bar (its import costs a tenth of the start)
+
         progress = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
     start = time.monotonic()
     read_bytes = 0

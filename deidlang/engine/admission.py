@@ -4,17 +4,18 @@ plan, never from what the file says of itself. Shared by both engines.
 
 from __future__ import annotations
 
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
+from typing import TYPE_CHECKING
 
 from .. import limits
 from ..dictionary import format_tag, keyword_of
 from ..errors import EngineError, Rejected
-from ..pixelrisk import BURNED_IN_ANNOTATION, MODALITY, SOP_CLASS, classify
+from ..pixelrisk import READS, classify
 from ..plan import Plan
 from ..resolve import Position
 from ..valuecheck import charset_problem, decided_vr, encoded, kept_problem
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 CHARSET = 0x00080005
 
@@ -22,6 +23,8 @@ CHARSET = 0x00080005
 def charset(ds: Dataset) -> list[str]:
     """The terms of SpecificCharacterSet, which is carried over as it is: `EngineError` unless each
     is a defined term (a value there could be anything, a name and an address included)."""
+    from pydicom.dataelem import RawDataElement
+
     if CHARSET not in ds:
         return []
     stored = ds.get_item(CHARSET)
@@ -37,7 +40,12 @@ def pixels_covered(plan: Plan, ds: Dataset, truths: list[bool]) -> bool:
     not at risk of burned-in text (`pixelrisk`) or a `complete` blackout applies; False when a
     text pixel rule (not complete) or `waive pixels` lets them out. `Rejected`, naming the rule
     to add, when nothing decides them."""
-    risk = classify(*(top_text(ds, tag) for tag in (SOP_CLASS, MODALITY, BURNED_IN_ANNOTATION)))
+    return covered(plan, [top_text(ds, tag) for tag in READS], truths)
+
+
+def covered(plan: Plan, texts: list[str | None], truths: list[bool]) -> bool:
+    """`pixels_covered` from the top-level texts of `pixelrisk.READS` (`top_text`'s forms)."""
+    risk = classify(*texts)
     if risk is None:
         return True
     active = [r for r in plan.pixel_rules
@@ -69,6 +77,8 @@ def require_instance(has_class: bool, has_instance: bool) -> None:
 def readable(ds: Dataset, tag: int) -> None:
     """A value a condition compares must be valid for its dictionary VR, else `EngineError`: a value
     written `yes`, ` Y` or `YES\\YES` must neither decide a rule nor escape a `reject` (fail-closed)."""
+    from pydicom.dataelem import RawDataElement
+
     stored = ds.get_item(tag)
     what = f"{keyword_of(tag) or format_tag(tag)} {format_tag(tag)}"
     try:
@@ -98,4 +108,6 @@ def top_text(ds: Dataset, tag: int) -> str | None:
         return None if elem is None else ""
     if isinstance(value, (bytes, bytearray)):
         return "?"
+    from pydicom.multival import MultiValue  # ``ds`` is pydicom's: loaded
+
     return "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)

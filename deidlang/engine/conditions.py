@@ -12,13 +12,12 @@ nor escape a `reject`.
 from __future__ import annotations
 
 from collections.abc import Sequence as Seq
-from typing import Any
-
-from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..conditions import Atom, Compare, Condition, Exists, Member, holds
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 
 def evaluate(conditions: Seq[Condition], ds: Dataset) -> list[bool]:
@@ -31,6 +30,9 @@ def _values(ds: Dataset, tag: int, cache: dict[int, tuple[str, ...] | None]) -> 
     """The element's values as text, each trimmed as DICOM compares them; None when absent, binary, a
     sequence or undecodable."""
     if tag not in cache:
+        from pydicom.multival import MultiValue  # ``ds`` is pydicom's: loaded
+        from pydicom.sequence import Sequence
+
         try:
             elem = ds.get(tag)
             value = None if elem is None else elem.value

@@ -20,8 +20,7 @@ Every substitution returns its reason, which the engines note (never a value).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-
-from pydicom.dataelem import DataElement
+from typing import TYPE_CHECKING
 
 from .. import iod
 from ..actions import ACTIONS, Text
@@ -29,6 +28,9 @@ from ..dictionary import format_tag
 from ..dictionary import vrs_of
 from ..plan import PlanRule, Selector, is_private
 from .verdict import DROP, verdict
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
 
 VERIFICATION_FLAG, VERIFYING_OBSERVERS = 0x0040A493, 0x0040A073
 #: What a kept VerificationFlag becomes when no verifying observer stays.
@@ -76,6 +78,8 @@ def replacement(tag: int, vr: str, position, required: Mapping[iod.Path, iod.Req
     if action == "remove" or why is None:
         return None
     notes.append(why)
+    from pydicom.dataelem import DataElement
+
     return DataElement(tag, vr, ACTIONS[action].constant(vr, None))
 
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from .. import values
 from ..plan import PixelRule
 from ..resolve import Position
-from ..text import Scrubber
 from . import conformance
 from .keys import Key
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from ..text import Scrubber
 
 # Elements (besides person names) whose words the `clean` action masks in free text: patient IDs,
 # accession and study IDs, addresses, telephone numbers, birth date, institution name and address.
@@ -69,6 +72,8 @@ class Context:
     @functools.cached_property
     def scrubber(self) -> Scrubber:
         """What `clean` masks, from the identifying values of the dataset's top level."""
+        from ..text import Scrubber  # only `clean` reads it (the fast path never runs it)
+
         identifying: list[str] = []
         for tag in self.original.keys():
             try:

@@ -17,10 +17,7 @@ Structure that no rule decides (DESIGN.md, Output contract):
 
 from __future__ import annotations
 
-from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from typing import TYPE_CHECKING
 
 from .. import values
 from ..actions import ACTIONS
@@ -30,12 +27,16 @@ from ..errors import Rejected
 from ..plan import Plan, PlanRule, is_private_creator
 from ..resolve import Position, Resolver
 from ..valuecheck import decided_vr, encoded, kept_problem, multi_byte
-from . import admission, conformance, contract, filemeta, pixels, structure
+from . import admission, conformance, contract, filemeta, structure
 from .conditions import evaluate
 from .context import Context, Decision, Outcome
 from .keys import Key
 from .private import Blocks, creator_name
 from .verdict import DROP, KEEP, NO_ITEMS, WALK, Verdict, verdict
+
+if TYPE_CHECKING:  # pydicom is imported where a dataset is walked: the fast path's files never need it
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
 
 
 class Engine:
@@ -54,6 +55,8 @@ class Engine:
 
         Raises `Rejected` when a reject rule matches, `EngineError` when no valid output can be made.
         """
+        from pydicom.dataset import Dataset
+
         structure.check_dataset(ds)
         terms = admission.charset(ds)
         truths = self.admit(ds)
@@ -67,6 +70,8 @@ class Engine:
         transfer_syntax = _transfer_syntax(ds)
         active = outcome.pixel_rules = [r for r in self.plan.pixel_rules if r.condition is None or truths[r.condition]]
         if active and trace is None:  # only now are pixels decoded
+            from . import pixels
+
             transfer_syntax = pixels.apply(out, ds, active, transfer_syntax, outcome.notes)
         contract.stamp(self.plan, out, ctx)
         out.file_meta = filemeta.dataset(out.get("SOPClassUID"), out.get("SOPInstanceUID"), transfer_syntax)
@@ -94,6 +99,9 @@ class Engine:
     # ------------------------------------------------------------ the walk
 
     def _walk(self, ds: Dataset, position: Position, ctx: Context) -> Dataset:
+        from pydicom.dataelem import RawDataElement
+        from pydicom.dataset import Dataset
+
         admission.check_depth(position)
         out = Dataset()
         blocks = Blocks([(int(tag), tag, creator_name(lambda tag=tag: ds[tag].value))
@@ -130,6 +138,9 @@ class Engine:
 
     def _act(self, elem: DataElement, vr: str, creator: str | None, stored, rule: PlanRule | None, action: str,
              position: Position, ctx: Context) -> DataElement | None:
+        from pydicom.dataelem import DataElement, RawDataElement
+        from pydicom.sequence import Sequence
+
         found = self.verdict(int(elem.tag), vr, action, ctx)
         if found.kind == DROP:
             return None
@@ -172,6 +183,8 @@ class Engine:
                   position: Position = ()) -> DataElement | None:
         """The new element for an action that computes a value; when it cannot, the element is removed,
         or given the substitute its IOD needs (noted either way)."""
+        from pydicom.dataelem import DataElement
+
         try:  # the element too: pydicom refuses a value its VR cannot hold (`replace ... with "ANON1"` on an IS)
             new = DataElement(elem.tag, elem.VR, self._new_value(elem, action, rule, ctx))
         except (ValueError, TypeError):
@@ -232,6 +245,8 @@ def _length(elem: DataElement) -> int:
 
 
 def _transfer_syntax(ds: Dataset) -> str:
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
     meta = getattr(ds, "file_meta", None)
     if meta is not None and meta.get("TransferSyntaxUID"):
         return meta.TransferSyntaxUID

@@ -5,12 +5,14 @@ path writes as bytes (explicit VR little endian, PS3.10 7.1)."""
 from __future__ import annotations
 
 import struct
-
-from pydicom.dataset import FileMetaDataset
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..errors import EngineError
 from .reader import Unsupported
+
+if TYPE_CHECKING:
+    from pydicom.dataset import FileMetaDataset
 
 IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
 IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
@@ -28,6 +30,8 @@ def elements(sop_class: str | None, sop_instance: str | None, syntax: str) -> li
 
 
 def dataset(sop_class: str | None, sop_instance: str | None, syntax: str) -> FileMetaDataset:
+    from pydicom.dataset import FileMetaDataset
+
     meta = FileMetaDataset()
     for tag, vr, value in elements(sop_class, sop_instance, syntax):
         meta.add_new(tag, vr, value)

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pydicom.dataset import Dataset
 
 from ..dictionary import keyword_of
 from ..values import as_texts

@@ -14,17 +14,14 @@ from __future__ import annotations
 import dataclasses
 import struct
 from operator import itemgetter
-
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element
+from typing import TYPE_CHECKING
 
 from .. import values
+from ..actions import ACTIONS
 from ..dictionary import format_tag
 from ..plan import PlanRule
 from ..valuecheck import decided_vr, kept_problem
-from . import conformance
+from . import conformance, plain
 from .admission import check_depth, top_text
 from .context import Context, Outcome
 from .contract import CONTRACT
@@ -33,6 +30,9 @@ from .keys import Key
 from .private import Blocks, creator_name, is_private_creator
 from .reader import ElementReader, _Element
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
 
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE = 0x00080005, 0x00080016, 0x00080018
 _NAMED = frozenset((_SOP_CLASS, _SOP_INSTANCE, 0x0020000D, 0x0020000E))  # their output values are remembered
@@ -83,6 +83,10 @@ class LevelWriter(ElementReader):
     outcome: Outcome
 
     def _encode(self, elem: DataElement) -> bytes:
+        """An element pydicom made, encoded by pydicom (imported by then)."""
+        from pydicom.filebase import DicomBytesIO
+        from pydicom.filewriter import write_data_element
+
         fp = DicomBytesIO()
         fp.is_little_endian, fp.is_implicit_VR = True, self.implicit
         write_data_element(fp, elem, self.charset)
@@ -203,7 +207,14 @@ class LevelWriter(ElementReader):
         return tuple(steps)
 
     def _text(self, element: _Element) -> str | None:
-        """An element's value as text, as the reference engine reads it for a 1C/2C condition."""
+        """An element's value as text, as the reference engine reads it for a 1C/2C condition
+        (`admission.top_text`): decoded here when plain, else by pydicom."""
+        try:
+            return plain.text(plain.decode(element[1], self.data[element[3]:element[5]], self.charset))
+        except plain.NotPlain:
+            pass
+        from pydicom.dataset import Dataset
+
         item = Dataset()
         try:
             item.add(self._decode(element))
@@ -230,6 +241,14 @@ class LevelWriter(ElementReader):
         if found.kind == KEEP:
             return _COPY, date, None, action, rule, why
         if found.kind == CONSTANT:
+            argument = rule.argument if rule is not None else None
+            try:  # a plain constant is encoded here, as the engine's `transform` would have pydicom do it
+                return _CONST, date, plain.encode(tag, vr, ACTIONS[action].constant(vr, argument), self.implicit,
+                                                  self.charset), action, rule, why
+            except plain.NotPlain:
+                pass
+            from pydicom.dataelem import DataElement
+
             capture = Outcome(None)
             new = self.engine.transform(DataElement(tag, vr, None), action, rule,
                                         dataclasses.replace(self.ctx, outcome=capture))
@@ -263,6 +282,8 @@ class LevelWriter(ElementReader):
             if result is not None:
                 return result
         tag = element[0]
+        if action == "keep" and isinstance(text := self._plain_text(element), str):
+            return None, text, (), ()
         try:
             elem = self._decode(element)
         except Exception:
@@ -313,8 +334,18 @@ class LevelWriter(ElementReader):
         table = self.creators
         raw = self.data[element[3]:element[5]]
         if raw not in table:
-            table[raw] = creator_name(lambda: self._decode(element).value)
+            text = self._plain_text(element)
+            table[raw] = text.strip() if text is not None else creator_name(lambda: self._decode(element).value)
         return table[raw]
+
+    def _plain_text(self, element: _Element) -> str | None:
+        """A single plain value (`plain.decode`) as pydicom's decoded value reads as `str`; None for
+        one that is not plain or is several."""
+        try:
+            value = plain.decode(element[1], self.data[element[3]:element[5]], self.charset)
+        except plain.NotPlain:
+            return None
+        return value if isinstance(value, str) else None
 
 
 def _shape(tags: tuple[int, ...]) -> "_Shape":

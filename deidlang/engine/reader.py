@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
-from pydicom.tag import Tag
-
-from ..dictionary import ALL_VRS
+from .._tables import CHARSETS
+from ..dictionary import ALL_VRS, dictionary_vr
 from ..plan import is_private_creator
+from . import plain
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement
 
 _VRS = {vr.encode(): vr for vr in ALL_VRS}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
@@ -159,9 +161,37 @@ class ElementReader:
                 offset = end
 
     def _decode(self, element: _Element) -> DataElement:
+        """The element decoded by pydicom (imported only now: `_value` does without it where it can)."""
+        from pydicom.dataelem import RawDataElement, convert_raw_data_element
+        from pydicom.tag import Tag
+
         tag, vr, _, value, length, end = element
         raw = RawDataElement(Tag(tag), vr, length, self.data[value:end], value, self.implicit, True)
         return convert_raw_data_element(raw, encoding=self.charset)
+
+    def _value(self, element: _Element):
+        """The element's value as pydicom decodes it, several as a list (`plain.text` reads it as
+        `admission.top_text` reads pydicom's): decoded here when plain, else by pydicom."""
+        try:
+            return plain.decode(element[1], self.data[element[3]:element[5]], self.charset)
+        except plain.NotPlain:
+            from pydicom.multival import MultiValue  # loaded by now
+
+            value = self._decode(element).value
+            return list(value) if isinstance(value, MultiValue) else value
+
+
+def encodings(value) -> list[str]:
+    """The Python codecs for a SpecificCharacterSet value (a term, several, or none), as pydicom's
+    `convert_encodings` gives them: from the generated table for none or one defined term, else by
+    pydicom itself (several terms, misspellings), imported only then."""
+    if not value:
+        return [CHARSETS["ISO_IR 6"]]
+    if isinstance(value, str) and value in CHARSETS:
+        return [CHARSETS[value]]
+    from pydicom.charset import convert_encodings
+
+    return convert_encodings(value)
 
 
 def _short_run(data: bytes, offset: int, stop: int, size: int, out: list) -> int:
@@ -191,7 +221,7 @@ def _implicit_vr(tag: int, undefined: bool, pixel_rep: int) -> str:
     if is_private_creator(tag):
         return "LO"
     try:
-        vr = dictionary_VR(tag)
+        vr = dictionary_vr(tag)
     except KeyError:
         return "SQ" if undefined else "UN"
     if " or " in vr:  # pixel representation, else the first word

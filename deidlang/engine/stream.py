@@ -35,27 +35,27 @@ by its dictionary VR and check a value kept as it was (`valuecheck`), as the ref
 
 from __future__ import annotations
 
-from pydicom.charset import convert_encodings
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-from pydicom.uid import UID
+from typing import TYPE_CHECKING
 
 from .. import limits, pixelrisk
+from .._tables import TRANSFER_SYNTAXES
 from ..actions import ACTIONS
+from ..dictionary import keyword_of
 from ..errors import EngineError, Rejected
 from ..plan import Plan
 from ..validate import atoms
 from ..valuecheck import charset_problem, multi_byte
-from . import conformance, filemeta, structure
-from .admission import pixels_covered, require_instance
+from . import conformance, contract, filemeta, plain, structure
+from .admission import covered, pixels_covered, require_instance
 from .context import Context, Outcome
-from .contract import stamp
 from .dataset import Engine, engine_for
 from .keys import Key
 from .levels import (_FIRST, _PROGRAM_LIMIT, _SECOND, _SHAPE_LIMIT, _TABLES, LevelWriter, Part,  # noqa: F401 (_TABLES)
                      _shape, _table)
-from .reader import Unsupported, _Element
+from .reader import Unsupported, _Element, encodings
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE, _PIXEL_REP, _PATIENT_ID = 0x00080005, 0x00080016, 0x00080018, 0x00280103, 0x00100020
 _VERDICT_LIMIT = 1024  # verdicts hold a small decoded Dataset each; files come a study at a time
@@ -95,6 +95,18 @@ def rewrite(data: bytes, plan: Plan, key: Key | bytes) -> tuple[bytes, Outcome]:
     return b"".join(data[p.start:p.stop] if isinstance(p, range) else p for p in parts), outcome
 
 
+def _syntax(uid: str) -> tuple[bool, bool, bool, str]:
+    """(implicit VR, little endian, deflated, name) of a transfer syntax, as pydicom's `UID` says: from
+    the generated table, or (a UID it does not list) from pydicom, imported only then."""
+    known = TRANSFER_SYNTAXES.get(uid)
+    if known is not None:
+        return known
+    from pydicom.uid import UID
+
+    found = UID(uid)
+    return bool(found.is_implicit_VR), bool(found.is_little_endian), bool(found.is_deflated), found.name
+
+
 def _joined(parts: list[Part]) -> list[Part]:
     """The same output in fewer parts: each run of encoded bytes between ranges joined into one (a
     small file becomes one bytes object, written and hashed at once)."""
@@ -126,10 +138,10 @@ class _Rewriter(LevelWriter):
         meta_end, syntax = self._file_meta()
         implicit = _table("syntaxes").get(syntax)
         if implicit is None:
-            uid = UID(syntax)
-            if not uid.is_little_endian or uid.is_deflated:
-                raise Unsupported(f"transfer syntax {uid.name}")
-            implicit = _table("syntaxes")[syntax] = uid.is_implicit_VR
+            implicit, little, deflated, name = _syntax(syntax)
+            if not little or deflated:
+                raise Unsupported(f"transfer syntax {name}")
+            _table("syntaxes")[syntax] = implicit
         self.syntax, self.implicit, self.body = syntax, implicit, meta_end
         self.paths = engine.resolver.path_leaves
         self.max_depth = max_depth
@@ -166,9 +178,7 @@ class _Rewriter(LevelWriter):
         stamps_key = (self.key.persistent, frozenset(ctx.dates), ctx.covered)
         stamps = _table("stamps", *context)
         if stamps_key not in stamps:
-            made = Dataset()
-            stamp(self.plan, made, ctx)
-            stamps[stamps_key] = [(int(e.tag), self._encode(e)) for e in made]
+            stamps[stamps_key] = self._stamps(ctx)
         parts += stamps[stamps_key]
         if _CHARSET in index:  # always carried over
             charset = top[index[_CHARSET]]
@@ -179,7 +189,21 @@ class _Rewriter(LevelWriter):
                                                        self.syntax)
         return _joined([head, *map(_SECOND, parts)]), outcome
 
-    def _admit(self, top: list[_Element], index: dict[int, int]) -> tuple[Dataset, list[bool], dict]:
+    def _stamps(self, ctx: Context) -> list[tuple[int, bytes]]:
+        """The output contract's attributes encoded: here when plain (`plain.encode`), else by pydicom."""
+        try:
+            return [(tag, plain.sequence(tag, [b"".join(plain.encode(*e, self.implicit, self.charset) for e in item)
+                                               for item in value], self.implicit)
+                     if vr == "SQ" else plain.encode(tag, vr, value, self.implicit, self.charset))
+                    for tag, vr, value in contract.elements(self.plan, ctx)]
+        except plain.NotPlain:
+            from pydicom.dataset import Dataset
+
+            made = Dataset()
+            contract.stamp(self.plan, made, ctx)
+            return [(int(e.tag), self._encode(e)) for e in made]
+
+    def _admit(self, top: list[_Element], index: dict[int, int]) -> tuple[Dataset | plain.Values, list[bool], dict]:
         """What the reference engine's `admit` decides, from the few top-level values conditions, keys
         and the output contract read, decoded as pydicom decodes them (with the character set, worked
         out here). Files with equal such values share one Dataset of them, one verdict and a memo of
@@ -196,8 +220,8 @@ class _Rewriter(LevelWriter):
             [t.strip(" \0") for t in bytes(raw).decode("latin-1").split("\\")])
         charsets = _table("charsets")
         if raw not in charsets:
-            self.charset = convert_encodings("ISO_IR 6")  # to decode the character set itself
-            charsets[raw] = convert_encodings((element and self._decode(element).value) or "ISO_IR 6")
+            self.charset = encodings(None)  # to decode the character set itself
+            charsets[raw] = encodings(element and self._value(element))
         self.charset = charsets[raw]
         self.creators = _table("creators", tuple(self.charset))
         read = [by_tag[tag] for tag in self.read if tag in by_tag]
@@ -205,23 +229,55 @@ class _Rewriter(LevelWriter):
         verdicts = _table("verdicts", self.plan.plan_hash, self.implicit, tuple(self.charset), limit=_VERDICT_LIMIT)
         verdict = verdicts.get(key)
         if verdict is None:
-            ds = Dataset()
-            for element in read:
-                try:
-                    ds[element[0]] = (self._decode(element) if element[1] != "SQ"
-                                      else DataElement(element[0], "SQ", Sequence()))
-                except Exception:  # undecodable: a condition reads it as absent, as in the reference engine
-                    pass
-            try:
-                verdict = (ds, bool(ds.get("SOPClassUID")), self.engine.judge(ds), None, {})
-            except Rejected as err:
-                verdict = (ds, bool(ds.get("SOPClassUID")), None, err.message, {})
-            verdicts[key] = verdict
+            verdict = verdicts[key] = self._plain_verdict(read) or self._verdict(read)
         ds, has_class, truths, rejection, memo = verdict
         require_instance(has_class, self._has_value(by_tag.get(_SOP_INSTANCE)))
         if rejection is not None:
             raise Rejected(rejection)
         return ds, truths, memo
+
+    def _plain_verdict(self, read: list[_Element]) -> tuple | None:
+        """`_verdict` without pydicom, for a plan with no conditions (so no rejects: nothing is
+        evaluated but the pixels' risk) and read values that are each a single plain value; else None."""
+        if self.plan.conditions or self.plan.rejects:
+            return None
+        found = {}
+        for element in read:
+            try:
+                value = plain.decode(element[1], self.data[element[3]:element[5]], self.charset)
+            except plain.NotPlain:
+                return None
+            if isinstance(value, list):
+                return None
+            found[element[0]] = value
+        values = plain.Values({keyword_of(tag): value for tag, value in found.items()}, found)
+        has_class = bool(values.get("SOPClassUID"))
+        try:
+            memo = {"covered": covered(self.plan, [plain.text(found[tag]) if tag in found else None
+                                                   for tag in pixelrisk.READS], []),
+                    "class": str(values.get("SOPClassUID") or "")}
+        except Rejected as err:
+            return values, has_class, None, err.message, {}
+        return values, has_class, [], None, memo
+
+    def _verdict(self, read: list[_Element]) -> tuple:
+        """The verdict of the read values decoded by pydicom into a Dataset, as the reference engine's
+        `judge` gives it: (the Dataset, whether it has a SOP Class, truths, rejection, memo)."""
+        from pydicom.dataelem import DataElement
+        from pydicom.dataset import Dataset
+        from pydicom.sequence import Sequence
+
+        ds = Dataset()
+        for element in read:
+            try:
+                ds[element[0]] = (self._decode(element) if element[1] != "SQ"
+                                  else DataElement(element[0], "SQ", Sequence()))
+            except Exception:  # undecodable: a condition reads it as absent, as in the reference engine
+                pass
+        try:
+            return ds, bool(ds.get("SOPClassUID")), self.engine.judge(ds), None, {}
+        except Rejected as err:
+            return ds, bool(ds.get("SOPClassUID")), None, err.message, {}
 
     def _has_value(self, element: _Element | None) -> bool:
         """Whether an element's value, as pydicom decodes it, is not empty (a sequence counts as empty,

@@ -24,15 +24,16 @@ from __future__ import annotations
 import functools
 import struct
 import zlib
-
-from pydicom.datadict import dictionary_VR
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from .. import iod, limits
-from ..dictionary import ALL_VRS, format_tag, keyword_of
+from ..dictionary import ALL_VRS, dictionary_vr, format_tag, keyword_of
 from ..errors import EngineError
 from . import unsequence
 from .reader import SHORT_VR_CODES
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 
 class Malformed(EngineError):
@@ -322,7 +323,7 @@ def _implicit_sequence(tag: int, unknown: bool = False) -> bool:
     """Whether an implicit-VR element is a sequence by the dictionary (``unknown``: also when the
     dictionary does not know it, as pydicom reads an undefined length)."""
     try:
-        return dictionary_VR(tag) == "SQ"
+        return dictionary_vr(tag) == "SQ"
     except KeyError:
         return unknown
 

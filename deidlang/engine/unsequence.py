@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import struct
 
-from pydicom.datadict import dictionary_VR
-
+from ..dictionary import dictionary_vr
 from .reader import _implicit_vr
 
 _LONG = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -35,7 +34,7 @@ def is_un_sequence(tag: int) -> bool:
     if tag >> 16 & 1:
         return False
     try:
-        return dictionary_VR(tag) == "SQ"
+        return dictionary_vr(tag) == "SQ"
     except KeyError:
         return False
 

@@ -18,7 +18,6 @@ from ..errors import InputError
 from ..fileio import PRIVATE_MODE, SHARED_MODE, OutputTree
 from ..journal import Journal
 from ..plan import Plan
-from ..pool import Pool
 from ..store import PseudonymMap
 from . import outputs
 from .inputs import check_apart, discover_mirrored, inside
@@ -165,6 +164,8 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
                     done(process(source, placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
                          relative)
         else:
+            from ..pool import Pool  # worker processes (multiprocessing, ctypes) only when there are several
+
             pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
             # through the pipes as plain strings and tuples: a Path or a dataclass costs several times more to pickle
             pool.run(((str(source), relative) for source, relative in jobs),

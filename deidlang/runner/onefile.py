@@ -8,10 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom import dcmread
-from pydicom.filewriter import dcmwrite
-
-from ..engine import Key, engine_for, identifying, pixels, stream
+from ..engine import Key, engine_for, identifying, stream
 from ..errors import EngineError, Rejected
 from ..fileio import Exists, Input, NotRegular, chunks, write_file
 from ..plan import Plan
@@ -82,7 +79,11 @@ def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMa
 
 def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, store: PseudonymMap | None,
                fallback: str, verify_pixels: bool = False) -> FileResult:
-    """The reference engine: parse with pydicom, apply, encode (and read the pixels back by OCR)."""
+    """The reference engine: parse with pydicom, apply, encode (and read the pixels back by OCR).
+    pydicom (and for OCR numpy) is imported here, not before: the fast path's files never need it."""
+    from pydicom import dcmread
+    from pydicom.filewriter import dcmwrite
+
     try:
         ds = read_dataset(data)
         outcome = engine_for(plan).apply(ds, key)
@@ -91,6 +92,8 @@ def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, st
     except Exception as err:
         return _failure(source, err, "reference", fallback)
     if verify_pixels and outcome.pixel_rules:
+        from ..engine import pixels
+
         try:
             still = pixels.verify(dcmread(io.BytesIO(encoded.getvalue())),
                                   identifying.removed_or_changed(ds, outcome.dataset))

@@ -7,13 +7,11 @@ import io
 import struct
 import zlib
 
-from pydicom import dcmread
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import DeflatedExplicitVRLittleEndian
-
 from .. import limits
 from ..engine import structure
 from ..errors import EngineError, InputError
+
+_DEFLATED = b"1.2.840.10008.1.2.1.99"  # Deflated Explicit VR Little Endian
 
 
 def read_dataset(data: bytes):
@@ -22,6 +20,9 @@ def read_dataset(data: bytes):
     deflated dataset is inflated only up to the limit (`limits.inflated`). Only a well-formed file is
     parsed (`structure.check`): pydicom reads leniently, and no lenient reading of a damaged file may
     be written. Sequences written as UN are read as the sequences they are (`structure.check`)."""
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
     data = structure.check(data)
     _check_inflation(data)
     try:
@@ -42,7 +43,7 @@ def _check_inflation(data: bytes) -> None:
     if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00" or len(data) < 144:
         return  # no file meta to declare deflation: the reader refuses or reads it plainly
     end = 144 + struct.unpack_from("<L", data, 140)[0]
-    if DeflatedExplicitVRLittleEndian.encode() not in data[144:end]:
+    if _DEFLATED not in data[144:end]:
         return
     most = limits.inflated()
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)

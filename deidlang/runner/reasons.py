@@ -5,9 +5,8 @@ from __future__ import annotations
 import errno
 import logging
 import struct
+import sys
 import zlib
-
-from pydicom.errors import InvalidDicomError
 
 from .. import limits
 from ..errors import EngineError, InputError
@@ -23,7 +22,9 @@ def reason_for(err: BaseException) -> str:
         return "not enough memory to de-identify it"
     if isinstance(err, RecursionError):
         return f"its sequences are nested too deeply (more than {limits.depth()} levels)"
-    if isinstance(err, (struct.error, IndexError, EOFError, zlib.error, InvalidDicomError)):
+    pydicom_errors = sys.modules.get("pydicom.errors")  # none of its errors can exist before it is imported
+    if isinstance(err, (struct.error, IndexError, EOFError, zlib.error)) or (
+            pydicom_errors is not None and isinstance(err, pydicom_errors.InvalidDicomError)):
         return "malformed: an element or its value runs past the end of the data, or its structure is broken"
     if isinstance(err, UnicodeError):
         return "a text value cannot be decoded with the file's character set"
