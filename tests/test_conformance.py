@@ -3,8 +3,6 @@ would break what the IOD requires, in both engines; and dciodvfy over pydicom's 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from pydicom import dcmread

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 
 from deidlang.cli import main as deidlang_main
 from deidlang.compiler import compile_text

@@ -4,8 +4,6 @@ bytes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence

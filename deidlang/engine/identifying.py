@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
+from typing import TYPE_CHECKING
 
 from ..dictionary import keyword_of
 from ..values import as_texts
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 #: VRs whose values are names, IDs, places and dates that text in the pixels may repeat
 _TEXT_VRS = frozenset({"PN", "LO", "SH", "DA", "DT"})

@@ -279,7 +279,7 @@ def make_many(folder: Path, files: int, per_folder: int = 1000) -> None:
 def peak_rss(counts: list[int], work: Path) -> None:
     """Peak RSS of `deidlang run` (1 and 2 workers) on each count of small files on disk."""
     py = sys.executable
-    print(f"\npeak RSS of deidlang run on small files on disk, each its own patient and study (GNU time)")
+    print("\npeak RSS of deidlang run on small files on disk, each its own patient and study (GNU time)")
     print(f"{'files':>9}{'workers':>8}{'wall s':>8}{'peak RSS MiB':>13}")
     for count in counts:
         corpus = work / f"rss-{count}"
