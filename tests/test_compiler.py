@@ -199,12 +199,14 @@ def _cpu_seconds(text: str, runs: int = 2) -> float:
 
 @pytest.mark.integration  # a few seconds: the full run's, not the quick lane's
 def test_compile_time_grows_linearly_with_the_rule_file():
-    # the benchmark's mix of the shipped rule forms; 10x the lines must take well under 30x the time
-    # (quadratic work would take about 100x; a fresh clone measured 21x once, from warm-up and the
-    # garbage collector's larger heap), measured above what the header and include cost alone
-    base = _cpu_seconds(rule_text(2))
-    small, large = _cpu_seconds(rule_text(1_000)) - base, _cpu_seconds(rule_text(10_000), runs=1) - base
-    assert large < 30 * max(small, 0.01), (small, large)
+    # the benchmark's mix of the shipped rule forms: 10x the lines took 5.9x the time here (the header
+    # and includes are a fixed part), quadratic work would take about 50x. The whole times are compared,
+    # not the times less the fixed part: a difference of two noisy small numbers failed CI once (1,000
+    # lines measured as 0.01 s beyond the fixed part, a third of their real cost), while a whole time
+    # measured on a busy machine can only come out longer, never below its real cost
+    small = _cpu_seconds(rule_text(1_000), runs=3)
+    large = _cpu_seconds(rule_text(10_000), runs=2)
+    assert large < 25 * small, (small, large)
 
 
 @pytest.mark.integration  # a few seconds: the full run's, not the quick lane's
