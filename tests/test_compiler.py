@@ -244,6 +244,29 @@ def test_the_collector_is_paused_while_rules_compile_and_comes_back_as_it_was(tm
     assert seen == [False, False]
 
 
+def test_what_is_made_while_the_collector_is_paused_is_not_walked_when_it_comes_back_yet_cycles_are_freed():
+    import gc
+    import weakref
+
+    from deidlang.collector import collector_paused
+
+    class Node:
+        pass
+
+    assert gc.isenabled()
+    with collector_paused():
+        kept = [[] for _ in range(1000)]
+        cycle = Node()
+        cycle.self = cycle
+        gone = weakref.ref(cycle)
+        del cycle
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert all(id(o) in oldest for o in kept)  # handed to the oldest generation, not walked on the way
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gone() is None  # a full collection still frees a cycle made while paused
+
+
 def test_many_conditional_rules_on_one_element_are_proved_without_enumerating_every_assignment():
     # 30 rules on one tag, each with its own atom: past the exact analysis' atoms every condition is
     # free, and the deciders are found in one walk, not over 2**30 assignments
