@@ -6,6 +6,12 @@ The collector would only walk them again and again as the heap grows: on a 100,0
 it spent about 2 of 8.5 CPU seconds finding nothing, even with its youngest generation's threshold
 raised (docs/benchmarks.md). Nothing is lost by collecting later: the collector is switched back on
 when the last such step in any thread ends (and stays off if it was off before).
+
+Switched back on, it would at once walk every object made while it was off, as they are all in its
+youngest generation (0.34 of 3.8 CPU s on 100,000 lines). So they are handed to the oldest
+generation first (`gc.freeze` then `gc.unfreeze`, which move lists, not objects), where the next
+full collection looks at them with everything else that lives long; when the program has frozen
+objects of its own, that would unfreeze them, so then the walk is paid instead.
 """
 
 from __future__ import annotations
@@ -36,4 +42,7 @@ def collector_paused() -> Iterator[None]:
         with _lock:
             _active -= 1
             if _active == 0 and _was_enabled:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()  # INVARIANT: moves every tracked object to the oldest generation
                 gc.enable()

@@ -37,14 +37,21 @@ def tag_of(node: ast.Keyword | ast.TagPattern) -> int:
     return tag
 
 
+@functools.lru_cache(maxsize=8192)
+def tag_selector(tag: int) -> Selector:
+    """The selector of one exact tag, one object per tag: a long file names the same elements again
+    and again, and the plan's hash writes a shared selector once (`plan._rules_json`)."""
+    return Selector("tag", tag=tag)
+
+
 def selector_of(node: ast.Selector) -> Selector:
     """The plan's selector for an AST selector, or a located `CompileError`."""
     match node:
         case ast.Keyword():
-            return Selector("tag", tag=tag_of(node))
+            return tag_selector(tag_of(node))
         case ast.TagPattern(value=value, mask=mask):
             if mask == 0xFFFFFFFF:
-                return Selector("tag", tag=value)
+                return tag_selector(value)
             if mask == 0:
                 raise CompileError("this mask matches every element", node.span, "use `default keep|remove`")
             return Selector("mask", tag=value, mask=mask)
