@@ -3,6 +3,7 @@ dashboard, nothing without the certificate connects, and the key is never part o
 
 from __future__ import annotations
 
+import gc
 import pickle
 import urllib.error
 import urllib.request
@@ -27,10 +28,14 @@ def test_the_local_cluster_refuses_a_client_without_its_certificate():
     try:
         address = local.scheduler_address
         assert address.startswith("tls://127.0.0.1:")
+        # each refused client is collected at once: left to a later collection, its __del__ once ran
+        # inside the next client's start, waited for a lock that start held, and hung the suite
         with pytest.raises(Exception):  # no certificate: the TLS handshake fails
             distributed.Client(address, timeout=3)
+        gc.collect()
         with pytest.raises(Exception):  # plain TCP to the same port
             distributed.Client(address.replace("tls://", "tcp://"), timeout=3)
+        gc.collect()
         with distributed.Client(local, security=security) as client:
             assert client.submit(lambda: 2).result() == 2
             port = client.scheduler_info()["services"].get("dashboard")  # the HTTP server, not a dashboard
