@@ -3,9 +3,11 @@
 An SQLite file in the run's state folder (beside the output folder, never inside it: the delivered
 folder holds de-identified DICOM only) records, per input path, its size and modification time as
 read, the plan hash, the outcome, and the output's name (relative to the output folder), size and
-sha256. An input is skipped on resume only if it is unchanged, the plan is the same, and it was
-rejected, or written and its output is still that file; anything else is done again, and failures
-are always retried. Only the main process writes it.
+digest, which names its algorithm (``blake3:<hex>``, `fileio.DIGEST`). A journal of an earlier
+deidlang, whose column held a bare sha256, is brought to this form when opened (each such digest
+becomes ``sha256:<hex>``, and is checked with sha256). An input is skipped on resume only if it is
+unchanged, the plan is the same, and it was rejected, or written and its output is still that file;
+anything else is done again, and failures are always retried. Only the main process writes it.
 
 Records are committed in batches, at least once a second, so that a long run does not pay for a
 transaction per file; a run killed at any moment loses at most its last second of records, and those
@@ -30,18 +32,30 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS done (source TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
-                        "plan_hash TEXT, status TEXT, output TEXT, output_size INTEGER, output_sha256 TEXT)")
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(done)")}
-        for name, kind in (("output_size", "INTEGER"), ("output_sha256", "TEXT")):
-            if name not in columns:  # a journal of a deidlang that did not record outputs yet
-                self.db.execute(f"ALTER TABLE done ADD COLUMN {name} {kind}")
+                        "plan_hash TEXT, status TEXT, output TEXT, output_size INTEGER, output_digest TEXT)")
+        self._upgrade()
         self.db.execute("BEGIN")
         self.committed = time.monotonic()
 
+    def _upgrade(self) -> None:
+        """Bring a journal of an earlier deidlang to today's columns, in one transaction."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(done)")}
+        if {"output_size", "output_digest"} <= columns:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        for name, kind in (("output_size", "INTEGER"), ("output_digest", "TEXT")):
+            if name not in columns:  # a journal of a deidlang that did not record outputs, or their algorithm
+                self.db.execute(f"ALTER TABLE done ADD COLUMN {name} {kind}")
+        if "output_sha256" in columns:  # bare sha256 digests: named as such, checked as such
+            self.db.execute("UPDATE done SET output_digest = 'sha256:' || output_sha256 "
+                            "WHERE output_sha256 IS NOT NULL")
+            self.db.execute("ALTER TABLE done DROP COLUMN output_sha256")
+        self.db.execute("COMMIT")
+
     def entry(self, source: Path) -> dict | None:
         """What the journal holds for an input: its version as read, plan hash, status, output (relative
-        to the output folder) and the output's (size, sha256)."""
-        row = self.db.execute("SELECT size, mtime_ns, plan_hash, status, output, output_size, output_sha256 "
+        to the output folder) and the output's (size, digest)."""
+        row = self.db.execute("SELECT size, mtime_ns, plan_hash, status, output, output_size, output_digest "
                               "FROM done WHERE source = ?", (str(source),)).fetchone()
         if row is None:
             return None
@@ -55,8 +69,8 @@ class Journal:
                                ).fetchall()
 
     def set_output(self, source: str, output: str | None, written: tuple[int, str] | None) -> None:
-        """Record an input's output anew: its name relative to the output folder, its size and sha256."""
-        self.db.execute("UPDATE done SET output = ?, output_size = ?, output_sha256 = ? WHERE source = ?",
+        """Record an input's output anew: its name relative to the output folder, its size and digest."""
+        self.db.execute("UPDATE done SET output = ?, output_size = ?, output_digest = ? WHERE source = ?",
                         (output, *(written or (None, None)), source))
 
     def record(self, source: str, version: tuple[int, int] | None, status: str, output: str | None,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
 
+import blake3
 import pytest
 
 from deidlang.fileio import Changed, Exists, Input, NotRegular, OutputTree, chunks, write_atomically, write_file
@@ -102,7 +104,7 @@ def test_an_existing_name_is_kept_when_equal_refused_when_not(tmp_path):
     tree.place([b"same"], ("a", "b.dcm"), replace=False)  # the same bytes again: fine
     with pytest.raises(Exists):
         tree.place([b"other"], ("a", "b.dcm"), replace=False)
-    assert tree.matches(("a", "b.dcm"), 4, __import__("hashlib").sha256(b"same").hexdigest())
+    assert tree.matches(("a", "b.dcm"), 4, f"blake3:{blake3.blake3(b'same').hexdigest()}")
     tree.close()
     assert (tmp_path / "out" / "a" / "b.dcm").read_bytes() == b"same"
     assert not list((tmp_path / "state" / "tmp").iterdir())  # temporary files made there, none left
@@ -134,3 +136,14 @@ def test_temporary_names_are_hidden_and_per_thread(tmp_path):
         pass
     assert len(seen) == 1 and seen[0].startswith(".deidlang-") and seen[0].endswith(".part")
     assert str(os.getpid()) in seen[0]
+
+
+def test_a_digest_is_checked_by_the_algorithm_it_names(tmp_path):
+    tree = OutputTree(tmp_path / "out", tmp_path / "state" / "tmp")
+    size, digest = tree.place([b"same"], ("a", "b.dcm"), replace=False)
+    assert (size, digest) == (4, f"blake3:{blake3.blake3(b'same').hexdigest()}")
+    assert tree.matches(("a", "b.dcm"), 4, f"sha256:{hashlib.sha256(b'same').hexdigest()}")  # an earlier journal's
+    assert not tree.matches(("a", "b.dcm"), 4, f"sha256:{hashlib.sha256(b'other').hexdigest()}")
+    assert not tree.matches(("a", "b.dcm"), 4, hashlib.sha256(b"same").hexdigest())  # names no algorithm
+    assert not tree.matches(("a", "b.dcm"), 4, f"md5:{hashlib.md5(b'same').hexdigest()}")  # one not known
+    tree.close()

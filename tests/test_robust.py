@@ -300,6 +300,30 @@ def test_resume_of_a_run_started_before_the_state_folder_moves_and_uses_its_jour
     assert (third.written, third.skipped) == (1, 2) and snapshot(out) == clean
 
 
+def test_a_journal_that_recorded_bare_sha256_digests_is_checked_by_sha256(tmp_path):
+    # what deidlang wrote before digests named their algorithm: a column output_sha256 of bare hex digests
+    import hashlib
+    import sqlite3
+
+    src, out, state = tmp_path / "in", tmp_path / "out", tmp_path / "out.deidlang"
+    make_inputs(src, 3)
+    assert run(PLAN, [src], out, KEY).written == 3
+    clean = snapshot(out)
+    db = sqlite3.connect(state / "journal.sqlite")
+    db.execute("ALTER TABLE done RENAME COLUMN output_digest TO output_sha256")
+    for (output,) in db.execute("SELECT output FROM done").fetchall():
+        db.execute("UPDATE done SET output_sha256 = ? WHERE output = ?",
+                   (hashlib.sha256((out / output).read_bytes()).hexdigest(), output))
+    db.commit()
+    db.close()
+    changed = sorted(clean)[0]
+    changed.write_bytes(b"not what was written")
+    again = run(PLAN, [src], out, KEY, resume=True)
+    assert (again.written, again.skipped) == (1, 2) and snapshot(out) == clean
+    columns = [row[1] for row in sqlite3.connect(state / "journal.sqlite").execute("PRAGMA table_info(done)")]
+    assert "output_sha256" not in columns and "output_digest" in columns
+
+
 def _key_file(folder: Path) -> Path:
     path = folder / "site.key"
     path.write_bytes(KEY)

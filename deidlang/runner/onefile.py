@@ -30,7 +30,7 @@ class FileResult:
     fallback: str = ""  # why the fast path could not take this file
     #: (size, mtime_ns) of the input when it was read, which the journal records; None if unknown
     version: tuple[int, int] | None = None
-    #: (size, sha256) of the output written, which the journal records so that resume can check it
+    #: (size, digest naming its algorithm) of the output written, which the journal records so that resume can check it
     written: tuple[int, str] | None = None
 
 

@@ -14,7 +14,7 @@ from ..fileio import SHARED_MODE, OutputTree
 
 LAYOUTS = ("uid", "mirror")
 
-#: Writes an output's bytes somewhere; returns where, its size and sha256.
+#: Writes an output's bytes somewhere; returns where, its size and digest (`fileio.DIGEST`).
 Place = Callable[[Iterable[bytes | memoryview], object], tuple[str, tuple[int, str]]]
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")

@@ -97,7 +97,7 @@ def old_journal(out: Path, state: Path, layout: str) -> Path | None:
 def move_old_journal(path: Path, out: Path, state: Path) -> None:
     """Move an old journal into the state folder (its write-ahead log folded in first) and bring its
     rows to today's form: each output named relative to the output folder and recorded by its size
-    and sha256 as it is now. The old journal trusted every output it recorded as complete (each was
+    and digest as it is now. The old journal trusted every output it recorded as complete (each was
     renamed into place whole); one that is missing now, or outside the output folder, is made again."""
     try:
         db = sqlite3.connect(path)
