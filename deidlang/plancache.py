@@ -98,20 +98,24 @@ def _load(entry: Path, build: str) -> Plan | None:
     try:
         if not (_private(entry.parent) and _private(entry)):  # a plan someone else could write is not used
             return None
-        data = json.loads(entry.read_text(encoding="utf-8"))
+        head, _, canonical = entry.read_text(encoding="utf-8").partition("\n")
+        data = json.loads(head)
         if data["build"] != build or any(_digest(path) != digest for path, digest in data["sources"]):
             return None
-        plan = Plan.from_dict(data["plan"])
+        plan = Plan.from_canonical(canonical, data["side_tables"])
         return plan if plan.plan_hash == data["plan_hash"] else None  # the plan as it was stored
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # absent, stale or damaged: compile instead
         return None
 
 
 def _store(entry: Path, build: str, plan: Plan, sources: tuple[Path, ...]) -> None:
-    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan": plan.to_dict(),
-            "plan_hash": plan.plan_hash}
+    """One line of JSON (what the plan was made from, its hash and side tables), then the plan's
+    canonical JSON as it was hashed, so that a run reads the hash rather than writing the plan again."""
+    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan_hash": plan.plan_hash,
+            "side_tables": plan.side_tables()}
+    text = f"{json.dumps(data)}\n{plan.canonical_json()}"  # neither holds a newline: JSON escapes them
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomically(lambda f: f.write(json.dumps(data).encode()), entry)
+        write_atomically(lambda f: f.write(text.encode()), entry)
     except OSError:
         pass
