@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
+import importlib.machinery
 import json
 import os
 from pathlib import Path
@@ -79,8 +79,10 @@ def _build() -> str:
 def installed_version(name: str) -> str:
     """A distribution's installed version as `importlib.metadata.version` gives it, read from the name of
     its ``<name>-<version>.dist-info`` folder beside the package, without importing importlib.metadata
-    (a fifth of a cached run's start); by importlib.metadata where there is not exactly one such folder."""
-    spec = importlib.util.find_spec(name)
+    (a fifth of a cached run's start); by importlib.metadata where there is not exactly one such folder.
+    The package is looked for on ``sys.path`` itself, not through the import hooks (`quiet_pydicom`'s
+    takes any search for pydicom for its import, and would import `logging` then)."""
+    spec = importlib.machinery.PathFinder.find_spec(name)
     if spec is not None and spec.origin:
         found = list(Path(spec.origin).parent.parent.glob(f"{name}-*.dist-info"))
         if len(found) == 1:
