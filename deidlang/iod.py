@@ -12,12 +12,11 @@ attribute is taken as required wherever it is present.
 from __future__ import annotations
 
 import bisect
-import csv
 import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from ._resources import data_file
+from ._resources import read_rows, read_table
 
 Path = tuple[int, ...]  # the tags of the sequences an attribute sits in, then its own
 
@@ -62,7 +61,7 @@ def conditions() -> dict[int, Condition]:
     return {int(row["tag"], 16): Condition(int(row["tag"], 16), row["condition"],
                                            tuple(int(t, 16) for t in row["other"].split()), row["value"],
                                            row["otherwise"] == "absent", row["source"].split()[0])
-            for row in _read("iod_conditions.tsv")}
+            for row in read_rows("iod_conditions.tsv")}
 
 
 def _modules(sop_class: str) -> list[tuple[str, str]]:
@@ -77,22 +76,13 @@ def _attributes(module: str) -> dict[Path, str]:
             for path, kind in _rows("iod_attributes.tsv", module, ("path", "type"))}
 
 
-@functools.cache
-def _table(name: str) -> tuple[list[str], list[str]]:
-    """A generated table's column names, and its rows as lines of text."""
-    with open(data_file(name), encoding="utf-8") as f:
-        lines = f.read().rstrip("\n").split("\n")
-    header = next(i for i, line in enumerate(lines) if not line.startswith("#"))  # after the comments
-    return lines[header].split("\t"), lines[header + 1:]
-
-
 def _rows(name: str, key: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
     """These columns of the rows of a generated table whose first field is ``key``. A run needs a few
     of its thousands of rows: those are found by bisection, and only they are split.
 
     INVARIANT: tools/generate_iod_table.py writes the rows sorted by their fields, so the lines are
     sorted as text (a tab sorts below every character the fields hold) and one key's rows are the
-    lines from ``key + "\t"`` up to ``key + "\n"``; no field is quoted (a tab splits them).
+    lines from ``key + "\t"`` up to ``key + "\n"``.
     """
     if "\n" in key or "\t" in key:  # a SOP Class read from a file is any text: it names no row
         return []
@@ -102,9 +92,8 @@ def _rows(name: str, key: str, columns: tuple[str, ...]) -> list[tuple[str, ...]
     return [tuple(fields[i] for i in at) for fields in (line.split("\t") for line in block)]
 
 
-def _read(name: str) -> list[dict[str, str]]:
-    with open(data_file(name), encoding="utf-8", newline="") as f:
-        return list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
+#: The tables `_rows` reads, each read once.
+_table = functools.cache(read_table)
 
 
 def sop_classes() -> list[str]:
