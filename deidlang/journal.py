@@ -52,7 +52,7 @@ class Journal:
             self.db.execute("ALTER TABLE done DROP COLUMN output_sha256")
         self.db.execute("COMMIT")
 
-    def entry(self, source: Path) -> dict | None:
+    def entry(self, source: str | Path) -> dict | None:
         """What the journal holds for an input: its version as read, plan hash, status, output (relative
         to the output folder) and the output's (size, digest)."""
         row = self.db.execute("SELECT size, mtime_ns, plan_hash, status, output, output_size, output_digest "

@@ -146,6 +146,7 @@ def test_a_file_changed_while_read_fails_and_is_redone_on_resume(tmp_path, monke
 
 def _dying_process(real):
     def process(source, *args, **kwargs):
+        source = Path(source)
         if source.name == "killer.dcm":
             os.kill(os.getpid(), signal.SIGKILL)
         if source.name == "flaky.dcm" and not (source.parent / "flaky.seen").exists():
