@@ -42,8 +42,8 @@ _FIRST, _SECOND = itemgetter(0), itemgetter(1)  # parts are put in tag order by 
 #: Kept top-level values at least this long stay in the input and are copied by range.
 SPAN = 1 << 16
 
-# What the table says to do with an element.
-_DROP, _COPY, _CONST, _COMPUTE, _SEQ = range(5)
+# What the table says to do with an element (`_RUN`: with the kept elements after it, `_joined_runs`).
+_DROP, _COPY, _CONST, _COMPUTE, _SEQ, _RUN = range(6)
 
 # Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
 _TABLES: dict[tuple, dict] = {}
@@ -52,7 +52,8 @@ _RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 _PROGRAM_LIMIT = 64  # level layouts worked out (`LevelWriter._program`): a run meets a few at a time
 _SHAPE_LIMIT = 256  # level tag lists (`_shape`), and the modules in use by top-level tags
 _CHECKED_VALUE_LIMIT = 64  # kept values up to this long are checked once per process (`kept_problem`)
-_CHECKED_LIMIT = 32  # values remembered so per element of a level layout
+_CHECKED_LIMIT = 32  # values remembered so per element of a level layout (and bytes per run of them)
+_RUN_BYTES_LIMIT = 512  # runs of kept elements up to this long are remembered once valid (`LevelWriter._run`)
 _UNCHECKED = object()
 
 Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
@@ -126,36 +127,19 @@ class LevelWriter(ElementReader):
                 dates.add(date)
             if kind == _DROP:
                 continue
+            if kind == _RUN:
+                self._run(elements, payload, checked, position, out, blocks)
+                continue
             element = elements[index]
             tag = element[0]
-            if kind == _COPY:
-                value, end = element[3], element[5]
-                if end - value <= _CHECKED_VALUE_LIMIT:  # a series repeats most kept values: checked once
-                    raw = data[value:end]
-                    why = checked.get(raw, _UNCHECKED)
-                    if why is _UNCHECKED:
-                        if len(checked) >= _CHECKED_LIMIT:
-                            checked.clear()
-                        why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
-                else:
-                    why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
-                if why is not None:
-                    notes.append(why)
-                    # the reference engine removes a value pydicom cannot decode before it decides anything
-                    decodable = self._text(element) != "?"
-                    new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
-                    if new is not None:
-                        out.append((tag, self._encode(new)))
-                    continue
             if kind == _SEQ:
                 part = self._sequence(tag, [
                     b"".join(map(_SECOND, self._level(self._elements(start, end), (*position, (tag, index)))))
                     for index, (start, end) in enumerate(self._items(element))])
             elif named:  # the file meta and the output layout follow these
+                if kind == _COPY and not self._kept(element, vr, creator, checked, position, out):
+                    continue
                 part = self._sop_element(element, vr, kind, action, rule)
-            elif kind == _COPY:
-                start, end = element[2], element[5]
-                part = range(start, end) if top and end - start >= SPAN else data[start:end]
             elif kind == _CONST:
                 part = payload
             else:
@@ -169,10 +153,80 @@ class LevelWriter(ElementReader):
         out.sort(key=_FIRST)
         return out
 
+    def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list, blocks: Blocks) -> None:
+        """A `_RUN` step: elements kept as they are, next to each other in the input, written as one part.
+        The files of a series repeat most such runs byte for byte, so a run's bytes once found valid are
+        written without looking at its values again; other runs are checked element by element (`_kept`)."""
+        members, privates = payload
+        data, top = self.data, not position
+        first = elements[members[0][0]]
+        start, end = first[2], elements[members[-1][0]][5]
+        raw = data[start:end] if end - start <= _RUN_BYTES_LIMIT else None
+        if raw is not None and raw in checked:
+            out.append((first[0], raw))
+            for tag in privates:
+                blocks.keep(tag)
+            return
+        fine, part_tag, part_start, part_end = True, -1, 0, 0
+        for index, _, _, _, _, _, _, vr, creator, _, element_checked in members:
+            element = elements[index]
+            if not self._kept(element, vr, creator, element_checked, position, out):
+                fine = False
+                if part_tag >= 0:
+                    out.append((part_tag, data[part_start:part_end]))
+                    part_tag = -1
+                continue
+            tag = element[0]
+            if tag >> 16 & 1:
+                blocks.keep(tag)
+            if top and element[5] - element[2] >= SPAN:  # copied from the input by the kernel
+                if part_tag >= 0:
+                    out.append((part_tag, data[part_start:part_end]))
+                    part_tag = -1
+                out.append((tag, range(element[2], element[5])))
+                continue
+            if part_tag < 0:
+                part_tag, part_start = tag, element[2]
+            part_end = element[5]
+        if fine and raw is not None:  # the whole run, valid: remembered
+            if len(checked) >= _CHECKED_LIMIT:
+                checked.clear()
+            checked[raw] = True
+            out.append((first[0], raw))
+        elif part_tag >= 0:
+            out.append((part_tag, data[part_start:part_end]))
+
+    def _kept(self, element: _Element, vr: str, creator: str | None, checked: dict, position, out: list) -> bool:
+        """Whether a value the plan keeps is valid for its VR (`kept_problem`; short values remembered per
+        element of a layout, since a series repeats most). If not, the note, and in ``out`` the IOD's
+        substitute where it needs the attribute."""
+        data, multi = self.data, self.ctx.multi_byte
+        tag, value, end = element[0], element[3], element[5]
+        if end - value <= _CHECKED_VALUE_LIMIT:
+            raw = data[value:end]
+            why = checked.get(raw, _UNCHECKED)
+            if why is _UNCHECKED:
+                if len(checked) >= _CHECKED_LIMIT:
+                    checked.clear()
+                why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
+        else:
+            why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
+        if why is None:
+            return True
+        notes = self.outcome.notes
+        notes.append(why)
+        # the reference engine removes a value pydicom cannot decode before it decides anything
+        decodable = self._text(element) != "?"
+        new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
+        if new is not None:
+            out.append((tag, self._encode(new)))
+        return False
+
     def _program(self, elements: list[_Element], position, shape: "_Shape", names: tuple, changes: dict) -> tuple:
         """Per element of a level that needs any work, in order: (index, kind, notes it always gives, effect on
         dates, payload, action, rule, decided VR, creator, whether the file meta and layout follow it, and
-        for a kept value the results of `kept_problem` by value)."""
+        for a kept value the results of `kept_problem` by value); kept elements next to each other made
+        one `_RUN` step (`_joined_runs`)."""
         ops, paths, top = self.ops, self.paths, not position
         verdicts_vr = _table("decided-vr")
         seqs = tuple(seq for seq, _ in position)
@@ -204,7 +258,7 @@ class LevelWriter(ElementReader):
             if kind != _DROP or static or date:
                 steps.append((index, kind, static, date, payload, action, rule, vr, creator,
                               top and tag in _NAMED and vr != "SQ", {} if kind == _COPY else None))
-        return tuple(steps)
+        return _joined_runs(steps, elements, top)
 
     def _text(self, element: _Element) -> str | None:
         """An element's value as text, as the reference engine reads it for a 1C/2C condition
@@ -346,6 +400,39 @@ class LevelWriter(ElementReader):
         except plain.NotPlain:
             return None
         return value if isinstance(value, str) else None
+
+
+def _joined_runs(steps: list[tuple], elements: list[_Element], top: bool) -> tuple:
+    """The steps of a level with each stretch of kept elements that are next to each other in the input
+    (plain, neither named nor given notes after the first, one effect on dates) made one `_RUN` step, its
+    payload (the elements' steps, their private tags) and a table of the run's bytes found valid. Parts are
+    put in tag order by their first tag, so at the top level a run never spans a tag written after the
+    walk (`_SKIPPED_AT_TOP`), present in the input or not."""
+    out: list[tuple] = []
+    run: list[tuple] = []
+    for step in steps:
+        index, kind, static, date = step[0], step[1], step[2], step[3]
+        if kind == _COPY and not step[9]:
+            if run and index == run[-1][0] + 1 and not static and date in (None, run[0][3]) and not (
+                    top and any(elements[index - 1][0] < tag < elements[index][0] for tag in _SKIPPED_AT_TOP)):
+                run.append(step)
+                continue
+            if run:
+                out.append(_run_step(run, elements))
+            run = [step]
+            continue
+        if run:
+            out.append(_run_step(run, elements))
+            run = []
+        out.append(step)
+    if run:
+        out.append(_run_step(run, elements))
+    return tuple(out)
+
+
+def _run_step(run: list[tuple], elements: list[_Element]) -> tuple:
+    private = tuple(elements[step[0]][0] for step in run if elements[step[0]][0] >> 16 & 1)
+    return (run[0][0], _RUN, run[0][2], run[0][3], (tuple(run), private), None, None, None, None, False, {})
 
 
 def _shape(tags: tuple[int, ...]) -> "_Shape":
