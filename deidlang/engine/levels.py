@@ -74,7 +74,7 @@ class LevelWriter(ElementReader):
     """The per-level half of the rewriter. The file's half (`stream._Rewriter`) sets, before the first
     `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
     (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), the
-    tables ``ops``, ``programs`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
+    tables ``ops``, ``programs``, ``overrides`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
     `_sop_element` fills ``sop``."""
 
     engine: Engine
@@ -99,21 +99,22 @@ class LevelWriter(ElementReader):
         head += struct.pack("<L", len(body)) if self.implicit else b"SQ\0\0" + struct.pack("<L", len(body))
         return head + body
 
-    def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
+    def _level(self, elements: list[_Element], position, shape: "_Shape | None" = None) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order.
         What happens to each element is worked out once per level layout (`_program`): the files of a
-        series repeat their levels' tags, VRs, private creators and IOD conditions, and share it."""
+        series repeat their levels' tags, VRs, private creators and IOD conditions, and share it.
+        ``shape``: the level's `_shape`, when the caller has it."""
         check_depth(position, self.max_depth)
         data, top = self.data, not position
-        tags, vrs = tuple(map(_FIRST, elements)), tuple(map(_SECOND, elements))
-        shape = _shape(tags)
+        if shape is None:
+            shape = _shape(tuple(map(_FIRST, elements)))
+        vrs = tuple(map(_SECOND, elements))
         names = tuple(self._creator(elements[i]) for i in shape.creators)
-        changes = conformance.overrides(position, shape.index, lambda t: self._text(elements[shape.index[t]]),
-                                        self.engine.resolver, self.ctx.truths, self.required)
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
         place = seqs if self.paths.isdisjoint(shape.index) else position
+        changes, listed = self._changes(elements, position, shape, place)
         multi = self.ctx.multi_byte
-        key = (tags, vrs, top, place, names, tuple(sorted(changes.items())), multi)
+        key = (shape, vrs, top, place, names, listed, multi)  # a shape stands for its tags
         program = self.programs.get(key)
         if program is None:
             program = self.programs[key] = self._program(elements, position, shape, names, changes)
@@ -152,6 +153,25 @@ class LevelWriter(ElementReader):
         out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
         out.sort(key=_FIRST)
         return out
+
+    def _changes(self, elements: list[_Element], position, shape: "_Shape", place) -> tuple[dict, tuple]:
+        """What the IOD's 1C/2C conditions change in this level (`conformance.overrides`), and the same
+        sorted; remembered by layout and place where no value was read to decide it (most levels)."""
+        found = self.overrides.get((shape, place))
+        if found is not None:
+            return found
+        read = []
+
+        def value(tag: int) -> str | None:
+            read.append(tag)
+            return self._text(elements[shape.index[tag]])
+
+        changes = conformance.overrides(position, shape.index, value, self.engine.resolver, self.ctx.truths,
+                                        self.required)
+        found = changes, tuple(sorted(changes.items()))
+        if not read:
+            self.overrides[(shape, place)] = found
+        return found
 
     def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list, blocks: Blocks) -> None:
         """A `_RUN` step: elements kept as they are, next to each other in the input, written as one part.
@@ -444,7 +464,8 @@ def _shape(tags: tuple[int, ...]) -> "_Shape":
 
 
 class _Shape:
-    """What a level's tags alone say: where its private creators are, and each tag's index."""
+    """What a level's tags alone say: where its private creators are, and each tag's index. One object
+    per tag list (`_shape`), so tables key by it, hashed and compared by identity, not by a hundred tags."""
 
     __slots__ = ("creators", "index")
 
