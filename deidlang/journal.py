@@ -9,8 +9,8 @@ becomes ``sha256:<hex>``, and is checked with sha256). An input is skipped on re
 unchanged, the plan is the same, and it was rejected, or written and its output is still that file;
 anything else is done again, and failures are always retried. Only the main process writes it.
 
-Records are committed in batches, at least once a second, so that a long run does not pay for a
-transaction per file; a run killed at any moment loses at most its last second of records, and those
+Records are kept in memory and written and committed in batches, at least once a second, so that a
+long run does not pay for a statement and a transaction per file; a run killed at any moment loses at most its last second of records, and those
 files are simply done again on resume (an output already there with the same bytes is kept).
 """
 
@@ -34,7 +34,7 @@ class Journal:
         self.db.execute("CREATE TABLE IF NOT EXISTS done (source TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
                         "plan_hash TEXT, status TEXT, output TEXT, output_size INTEGER, output_digest TEXT)")
         self._upgrade()
-        self.db.execute("BEGIN")
+        self.pending: list[tuple] = []  # rows recorded and not yet written (`_write`)
         self.committed = time.monotonic()
 
     def _upgrade(self) -> None:
@@ -52,9 +52,10 @@ class Journal:
             self.db.execute("ALTER TABLE done DROP COLUMN output_sha256")
         self.db.execute("COMMIT")
 
-    def entry(self, source: Path) -> dict | None:
+    def entry(self, source: str | Path) -> dict | None:
         """What the journal holds for an input: its version as read, plan hash, status, output (relative
         to the output folder) and the output's (size, digest)."""
+        self._write()
         row = self.db.execute("SELECT size, mtime_ns, plan_hash, status, output, output_size, output_digest "
                               "FROM done WHERE source = ?", (str(source),)).fetchone()
         if row is None:
@@ -65,11 +66,13 @@ class Journal:
     def unrecorded_outputs(self) -> list[tuple[str, str | None]]:
         """(source, output) of every written input whose output has no size and hash recorded (rows of
         a journal from before they were)."""
+        self._write()
         return self.db.execute("SELECT source, output FROM done WHERE status = 'written' AND output_size IS NULL"
                                ).fetchall()
 
     def set_output(self, source: str, output: str | None, written: tuple[int, str] | None) -> None:
         """Record an input's output anew: its name relative to the output folder, its size and digest."""
+        self._write()
         self.db.execute("UPDATE done SET output = ?, output_size = ?, output_digest = ? WHERE source = ?",
                         (output, *(written or (None, None)), source))
 
@@ -79,15 +82,21 @@ class Journal:
         read (version None) is not recorded, and so is tried again on resume."""
         if version is None:
             return
-        self.db.execute("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (source, *version, plan_hash, status, output, *(written or (None, None))))
+        self.pending.append((source, *version, plan_hash, status, output, *(written or (None, None))))
         if time.monotonic() - self.committed >= 1.0:
-            self.db.execute("COMMIT")
-            self.db.execute("BEGIN")
+            self._write()
             self.committed = time.monotonic()
+
+    def _write(self) -> None:
+        """Write and commit the rows recorded since the last time, in one transaction."""
+        if self.pending:
+            rows, self.pending = self.pending, []
+            with self.db:  # BEGIN ... COMMIT, or ROLLBACK when the disk is full
+                self.db.execute("BEGIN")
+                self.db.executemany("INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         try:
-            self.db.execute("COMMIT")
+            self._write()
         finally:
             self.db.close()

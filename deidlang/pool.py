@@ -5,7 +5,13 @@ out-of-memory killer does it), failing every file in flight. Here each worker ha
 and reports each file as it finishes, so the main process knows which files a dead worker still
 held: the one it was working on is tried once more (alone, in a new worker) and failed with a reason
 the second time; the ones it had not started yet are simply handed out again. A new worker takes
-the dead one's place. Workers are killed by the kernel when the main process dies (``kill -9``
+the dead one's place.
+
+A worker answers once per batch (a wake-up of the main process and a message per file would cost
+more than a small file's de-identification), and counts the jobs it starts in memory it shares with
+the main process: so the main process still knows which job a dead worker was on. The jobs it had
+finished but not yet answered are done again; their outputs are there already, with the same bytes,
+which placing them again accepts. Workers are killed by the kernel when the main process dies (``kill -9``
 included), so none is ever left behind.
 """
 
@@ -36,8 +42,8 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _serve(conn: Connection, parent: int, others: list[int], initializer: Callable[..., None], initargs: tuple,
-           work: Callable[[Any], Any]) -> None:
+def _serve(conn: Connection, started, parent: int, others: list[int], initializer: Callable[..., None],
+           initargs: tuple, work: Callable[[Any], Any]) -> None:
     die_with_parent(parent)
     for fd in others:  # the main process's ends of the other workers' pipes: held here, they would keep
         try:           # those workers waiting for input after the main process is gone
@@ -47,8 +53,11 @@ def _serve(conn: Connection, parent: int, others: list[int], initializer: Callab
     initializer(*initargs)
     try:
         while (batch := conn.recv()) is not None:
+            results = []
             for job in batch:
-                conn.send(work(job))
+                started.value += 1  # before the job: a death now is this job's
+                results.append(work(job))
+            conn.send(results)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):  # the main process is gone or stopping
         pass
 
@@ -57,7 +66,10 @@ def _serve(conn: Connection, parent: int, others: list[int], initializer: Callab
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: Connection
+    #: how many jobs the worker has started, counted by the worker in shared memory
+    started: Any
     held: deque = field(default_factory=deque)  # (job, tries) sent and not yet answered, in order
+    answered: int = 0  # how many jobs the worker has answered
 
 
 class Pool:
@@ -73,11 +85,13 @@ class Pool:
 
     def _start(self) -> _Worker:
         mine, theirs = self.context.Pipe()
+        started = self.context.RawValue("q", 0)
         others = [w.conn.fileno() for w in self.workers if not w.conn.closed]
-        process = self.context.Process(target=_serve, args=(theirs, os.getpid(), others, *self.args), daemon=True)
+        process = self.context.Process(target=_serve, args=(theirs, started, os.getpid(), others, *self.args),
+                                       daemon=True)
         process.start()
         theirs.close()
-        return _Worker(process, mine)
+        return _Worker(process, mine, started)
 
     def run(self, jobs: Iterator[Any], done: Callable[[Any, Any], None], lost: Callable[[Any, str], None]) -> None:
         """Every job through the workers; ``done(result, job)`` for each answer, ``lost(job, why)``
@@ -125,8 +139,10 @@ class Pool:
         """Take what a worker has answered; False when it has died."""
         try:
             while worker.held and worker.conn.poll():
-                result = worker.conn.recv()
-                done(result, worker.held.popleft()[0])
+                results = worker.conn.recv()
+                worker.answered += len(results)
+                for result in results:
+                    done(result, worker.held.popleft()[0])
         except (EOFError, OSError):
             return False
         return worker.process.is_alive()
@@ -138,14 +154,16 @@ class Pool:
         why = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 and -code in
                signal.valid_signals() else f"exited with status {code}")
         worker.conn.close()
-        if worker.held:
+        finished = worker.started.value - worker.answered - 1  # held jobs done but not answered
+        if finished >= 0:  # the next one held is the job it died on
+            retry.extend(worker.held.popleft() for _ in range(finished))
             job, tries = worker.held.popleft()
             if tries + 1 >= TRIES:
                 lost(job, f"the worker process died while de-identifying it, {TRIES} times ({why}, for example "
                           "by the out-of-memory killer)")
             else:
                 retry.append((job, tries + 1))
-            retry.extend(worker.held)
+        retry.extend(worker.held)  # not started yet
         return self._start()
 
     def close(self) -> None:

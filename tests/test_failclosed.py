@@ -583,3 +583,20 @@ def test_the_library_api_lets_no_pydicom_warning_out():
         outcome = deidlang.apply(plan, ds, key=deidlang.Key.random())
     assert not seen, [str(w.message) for w in seen]
     assert "InstitutionName" not in outcome.dataset  # and the value that cannot be kept is removed
+
+
+def test_quiet_blocks_nest_and_only_the_outermost_gives_warnings_back():
+    """A run is quiet once around all its files, and each file's own block inside it: the inner block's
+    end must not let warnings out while the outer one lasts, and the outer one's end restores them."""
+    import warnings
+
+    from deidlang.quiet import quiet
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with quiet():
+            with quiet():
+                warnings.warn("inner")
+            warnings.warn("between")  # the inner block is over, the outer one holds
+        warnings.warn("after")
+    assert [str(w.message) for w in seen] == ["after"]

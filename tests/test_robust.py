@@ -146,6 +146,7 @@ def test_a_file_changed_while_read_fails_and_is_redone_on_resume(tmp_path, monke
 
 def _dying_process(real):
     def process(source, *args, **kwargs):
+        source = Path(source)
         if source.name == "killer.dcm":
             os.kill(os.getpid(), signal.SIGKILL)
         if source.name == "flaky.dcm" and not (source.parent / "flaky.seen").exists():
@@ -170,6 +171,32 @@ def test_a_dead_worker_fails_only_its_file_and_the_run_goes_on(tmp_path, monkeyp
     assert "SIGKILL" in failure.reason
     assert len(results) == 20 and len((tmp_path / "report.jsonl").read_text().splitlines()) == 20
     assert len(list((tmp_path / "out").rglob("*.dcm"))) == 19
+
+
+def _kill_on(marker: Path, victim: int, once: bool):
+    """A pool's work: the job itself, except that ``victim`` kills its worker (only the first time
+    when ``once``)."""
+    def work(job: int) -> int:
+        if job == victim and not (once and marker.exists()):
+            marker.write_text("died")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return job
+    return work
+
+
+@pytest.mark.parametrize("once", [True, False])
+def test_a_worker_answering_per_batch_is_blamed_only_for_the_job_it_died_on(tmp_path, once):
+    """Workers answer a batch at once; one that dies mid-batch, with jobs of it finished and not yet
+    answered, costs only the job it was on: the finished ones are done again, none is lost or answered twice."""
+    from deidlang.pool import Pool
+
+    answered, lost = [], []
+    pool = Pool(2, lambda: None, (), _kill_on(tmp_path / "marker", 37, once))
+    pool.run(iter(range(100)), lambda result, job: answered.append((job, result)),
+             lambda job, why: lost.append((job, why)))
+    assert sorted(job for job, _ in answered) == [j for j in range(100) if once or j != 37]
+    assert all(job == result for job, result in answered)
+    assert lost == ([] if once else [(37, lost[0][1])]) and (once or "SIGKILL" in lost[0][1])
 
 
 def _children(pid: int) -> list[int]:

@@ -18,9 +18,10 @@ from ..errors import InputError
 from ..fileio import PRIVATE_MODE, SHARED_MODE, OutputTree
 from ..journal import Journal
 from ..plan import Plan
+from ..quiet import quiet, quiet_for_good
 from ..store import PseudonymMap
 from . import outputs
-from .inputs import check_apart, discover_mirrored, inside
+from .inputs import check_apart, files, inside
 from .onefile import FileResult, process
 from .outputs import LAYOUTS, Target, placer
 from .quarantine import quarantine_input
@@ -110,20 +111,20 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
     claimed: set[tuple[str, ...]] = set()  # mirrored names, so that two inputs never share one
     prefix = os.path.join(out, "")
 
-    def todo() -> Iterator[tuple[Path, tuple[str, ...]]]:
-        for _, source, relative in discover_mirrored(inputs):
-            if os.path.islink(source) and any(inside(source.resolve(), p) for p in places.values()):
-                done(FileResult(str(source), "skipped", reason="not read: a link into a folder this run writes"),
+    def todo() -> Iterator[tuple[str, tuple[str, ...]]]:
+        for _, source, relative, link in files(inputs):
+            if link and any(inside(Path(source).resolve(), p) for p in places.values()):
+                done(FileResult(source, "skipped", reason="not read: a link into a folder this run writes"),
                      relative)
                 continue
             if layout == "mirror":
                 if relative in claimed:
-                    done(FileResult(str(source), "failed", reason="another input is also written to "
+                    done(FileResult(source, "failed", reason="another input is also written to "
                                                                   f"`{os.path.join(*relative)}`"), relative)
                     continue
                 claimed.add(relative)
             if resume and finished(journal, tree, source, plan.plan_hash):
-                done(FileResult(str(source), "skipped", reason=FINISHED), relative)
+                done(FileResult(source, "skipped", reason=FINISHED), relative)
                 continue
             yield source, relative
 
@@ -146,11 +147,11 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
         if on_result:
             on_result(result)
 
-    def lost(job: tuple[Path | str, tuple[str, ...]], why: str) -> None:
-        done(FileResult(str(job[0]), "failed", reason=why), job[1])
+    def lost(job: tuple[str, tuple[str, ...]], why: str) -> None:
+        done(FileResult(job[0], "failed", reason=why), job[1])
 
     try:
-        jobs: Iterator[tuple[Path, tuple[str, ...]]] = todo()
+        jobs: Iterator[tuple[str, tuple[str, ...]]] = todo()
         if engine != "dask" and workers > 1:  # no more worker processes than files (one file: none)
             first = list(itertools.islice(jobs, workers))
             workers, jobs = len(first), itertools.chain(first, jobs)
@@ -159,7 +160,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
 
             run_dask(plan, key, map_path, workers, scheduler, target, jobs, done, verify_pixels)
         elif workers <= 1:
-            with fewer_collections():
+            with fewer_collections(), quiet():  # quiet once for the run, not per file
                 for source, relative in jobs:
                     done(process(source, placer(target, relative), plan, key, store, verify_pixels=verify_pixels),
                          relative)
@@ -168,8 +169,7 @@ def run(plan: Plan, inputs: Iterable[str | Path], outdir: str | Path, key: Key |
 
             pool = Pool(workers, _init_worker, (plan, key, map_path, target, verify_pixels), _work)
             # through the pipes as plain strings and tuples: a Path or a dataclass costs several times more to pickle
-            pool.run(((str(source), relative) for source, relative in jobs),
-                     lambda result, job: done(FileResult(*result), job[1]), lost)
+            pool.run(jobs, lambda result, job: done(FileResult(*result), job[1]), lost)
     finally:
         for resource in (store, journal, report_file, tree):
             if resource is not None:
@@ -206,7 +206,8 @@ _WORKER: tuple[Plan, Key, PseudonymMap | None, Target, bool] | None = None
 def _init_worker(plan: Plan, key: Key, map_path: str | Path | None, target: Target, verify_pixels: bool) -> None:
     global _WORKER
     quiet_pydicom()
-    gc.set_threshold(*GC_THRESHOLD)  # the worker only de-identifies files
+    quiet_for_good()  # the worker only de-identifies files
+    gc.set_threshold(*GC_THRESHOLD)
     outputs.forget()  # the main process's descriptors are not this worker's to use
     store = PseudonymMap(map_path, key) if map_path is not None else None
     _WORKER = (plan, key, store, target, verify_pixels)
@@ -216,7 +217,7 @@ def _work(job: tuple[str, tuple[str, ...]]) -> tuple:
     """One file in a pool worker: its `FileResult`'s fields, in order."""
     assert _WORKER is not None
     plan, key, store, target, verify_pixels = _WORKER
-    result = process(Path(job[0]), placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)
+    result = process(job[0], placer(target, job[1]), plan, key, store, verify_pixels=verify_pixels)
     return tuple(getattr(result, name) for name in _RESULT_FIELDS)
 
 

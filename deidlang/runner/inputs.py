@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from pathlib import Path
 
 from ..errors import InputError
+
+_BY_NAME = attrgetter("name")
 
 
 def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
@@ -17,22 +20,48 @@ def discover(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
 
 
 def discover_mirrored(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, Path, tuple[str, ...]]]:
-    """`discover`, with each file's `mirrored` name (worked out once per folder: a run asks it of every
-    file)."""
+    """`discover`, with each file's `mirrored` name."""
+    for root, source, relative, _ in files(inputs):
+        yield root, Path(source), relative
+
+
+def files(inputs: Iterable[str | Path]) -> Iterator[tuple[Path, str, tuple[str, ...], bool]]:
+    """(input root, file path, its `mirrored` name, whether it is a symlink) for every file under the
+    inputs, in `discover`'s order: a folder's files by name, then its folders by name. Read from each
+    folder's listing (no call per file: a run asks it of every file). Raises `InputError` for a
+    missing input."""
     roots = [Path(p) for p in inputs]
     for root in roots:
         if not os.path.lexists(root) or not root.exists():
             raise InputError(f"no such file or folder `{root}`")
     for root in roots:
         if not root.is_dir():
-            yield root, root, (root.name,)
+            yield root, str(root), (root.name,), root.is_symlink()
             continue
-        for folder, dirs, files in os.walk(root):
-            dirs.sort()
-            parent = Path(folder)
-            under = parent.relative_to(root).parts
-            for name in sorted(files):
-                yield root, parent / name, (*under, name)
+        folders = [(str(root), ())]
+        while folders:
+            folder, under = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=_BY_NAME)
+            except OSError:  # unreadable, or gone since it was listed
+                continue
+            inner = []
+            for entry in entries:
+                if _is_folder(entry):
+                    if not entry.is_symlink():  # links to folders are not followed
+                        inner.append((entry.path, (*under, entry.name)))
+                else:
+                    yield root, entry.path, (*under, entry.name), entry.is_symlink()
+            folders.extend(reversed(inner))
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    """Whether a listed entry is a folder, or a link to one."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def mirrored(root: Path, source: Path) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ does not take; every outcome a `FileResult`, never an exception."""
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,20 +47,21 @@ def deidentify_file(source: str | Path, destination: str | Path, plan: Plan, key
     repeating a removed or changed value is still read.
     """
     destination = Path(destination)
-    return process(Path(source), lambda data, outcome: (str(destination), write_file(data, destination)),
+    return process(source, lambda data, outcome: (str(destination), write_file(data, destination)),
                    plan, Key.of(key), store, engine, verify_pixels)
 
 
-def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMap | None = None,
+def process(source: str | Path, place: Place, plan: Plan, key: Key, store: PseudonymMap | None = None,
             engine: str = "auto", verify_pixels: bool = False) -> FileResult:
     """`deidentify_file` with the output put where ``place`` says."""
+    source = os.fspath(source)
     with quiet():  # pydicom's warnings can quote values: they must not reach a log
         try:
             data = Input(source)
         except NotRegular as err:
-            return FileResult(str(source), "skipped", reason=f"not read: {err.strerror}")
+            return FileResult(source, "skipped", reason=f"not read: {err.strerror}")
         except OSError as err:
-            return FileResult(str(source), "failed", reason=f"cannot read: {os_reason(err)}")
+            return FileResult(source, "failed", reason=f"cannot read: {os_reason(err)}")
         result = None
         fallback = "asked for" if engine == "reference" else ""
         if not fallback:
@@ -77,7 +79,7 @@ def process(source: Path, place: Place, plan: Plan, key: Key, store: PseudonymMa
         return result
 
 
-def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, store: PseudonymMap | None,
+def _reference(source: str, data: bytes, place: Place, plan: Plan, key: Key, store: PseudonymMap | None,
                fallback: str, verify_pixels: bool = False) -> FileResult:
     """The reference engine: parse with pydicom, apply, encode (and read the pixels back by OCR).
     pydicom (and for OCR numpy) is imported here, not before: the fast path's files never need it."""
@@ -98,40 +100,40 @@ def _reference(source: Path, data: bytes, place: Place, plan: Plan, key: Key, st
             still = pixels.verify(dcmread(io.BytesIO(encoded.getvalue())),
                                   identifying.removed_or_changed(ds, outcome.dataset))
         except EngineError as err:
-            return FileResult(str(source), "failed", reason=f"--verify-pixels: {err.message}", engine="reference",
+            return FileResult(source, "failed", reason=f"--verify-pixels: {err.message}", engine="reference",
                               fallback=fallback)
         if still:
-            return FileResult(str(source), "failed", engine="reference", fallback=fallback,
+            return FileResult(source, "failed", engine="reference", fallback=fallback,
                               reason=f"--verify-pixels: OCR still reads text repeating {', '.join(still)} in the "
                                      "redacted pixels: not written")
     return _finish(source, outcome, [encoded.getbuffer()], place, store, "reference", fallback)
 
 
-def _failure(source: Path, err: Exception, engine: str, fallback: str) -> FileResult:
+def _failure(source: str, err: Exception, engine: str, fallback: str) -> FileResult:
     status = "rejected" if isinstance(err, Rejected) else "failed"
-    return FileResult(str(source), status, reason=reason_for(err), engine=engine, fallback=fallback)
+    return FileResult(source, status, reason=reason_for(err), engine=engine, fallback=fallback)
 
 
-def _finish(source: Path, outcome, data: Iterable[bytes | memoryview], place: Place, store: PseudonymMap | None,
+def _finish(source: str, outcome, data: Iterable[bytes | memoryview], place: Place, store: PseudonymMap | None,
             engine: str, fallback: str) -> FileResult:
     """Record the keyed pairs, then ``place`` the output."""
     try:
         if store is not None:  # before the write: no output ever exists without its pairs
             store.record(outcome.pairs)
     except Exception as err:
-        return FileResult(str(source), "failed", reason=f"cannot record pseudonyms in the map: {reason_for(err)}",
+        return FileResult(source, "failed", reason=f"cannot record pseudonyms in the map: {reason_for(err)}",
                           engine=engine, fallback=fallback)
     try:
         output, written = place(data, outcome)
     except Exists:
-        return FileResult(str(source), "failed", engine=engine, fallback=fallback,
+        return FileResult(source, "failed", engine=engine, fallback=fallback,
                           reason="another output with other content already has this file's name (the same "
                                  "SOP Instance UID twice, or an earlier run into this folder with other rules or "
                                  "another key)")
     except EngineError as err:
-        return FileResult(str(source), "failed", reason=err.message, engine=engine, fallback=fallback)
+        return FileResult(source, "failed", reason=err.message, engine=engine, fallback=fallback)
     except Exception as err:
-        return FileResult(str(source), "failed", reason=f"cannot write the output: {reason_for(err)}", engine=engine,
+        return FileResult(source, "failed", reason=f"cannot write the output: {reason_for(err)}", engine=engine,
                           fallback=fallback)
-    return FileResult(str(source), "written", output, notes=outcome.notes, engine=engine, fallback=fallback,
+    return FileResult(source, "written", output, notes=outcome.notes, engine=engine, fallback=fallback,
                       written=written)

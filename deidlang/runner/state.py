@@ -55,7 +55,7 @@ def prepare(out: Path, state: Path) -> int:
     return lock
 
 
-def finished(journal: Journal, tree: OutputTree, source: Path, plan_hash: str) -> bool:
+def finished(journal: Journal, tree: OutputTree, source: str, plan_hash: str) -> bool:
     """Whether the journal says this input, unchanged, was finished with this plan, and its output
     is still the file it recorded. When it is not, an output recorded for it is removed (it is
     made again)."""
@@ -63,7 +63,7 @@ def finished(journal: Journal, tree: OutputTree, source: Path, plan_hash: str) -
     if row is None:
         return False
     try:
-        info = source.stat()
+        info = os.stat(source)
     except OSError:
         return False
     status, output, written = row["status"], row["output"], row["written"]
