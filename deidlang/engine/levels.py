@@ -14,25 +14,18 @@ from __future__ import annotations
 import dataclasses
 import struct
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
-from .. import values
 from ..actions import ACTIONS
-from ..dictionary import format_tag
 from ..plan import PlanRule
 from ..valuecheck import decided_vr, kept_problem
 from . import conformance, plain
-from .admission import check_depth, top_text
-from .context import Context, Outcome
+from .admission import check_depth
+from .context import Outcome
 from .contract import CONTRACT
-from .dataset import Engine
-from .keys import Key
-from .private import Blocks, creator_name, is_private_creator
-from .reader import ElementReader, _Element
+from .private import Blocks, is_private_creator
+from .reader import _Element
+from .valuewriter import ValueWriter
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
-
-if TYPE_CHECKING:
-    from pydicom.dataelem import DataElement
 
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE = 0x00080005, 0x00080016, 0x00080018
 _NAMED = frozenset((_SOP_CLASS, _SOP_INSTANCE, 0x0020000D, 0x0020000E))  # their output values are remembered
@@ -48,7 +41,6 @@ _DROP, _COPY, _CONST, _COMPUTE, _SEQ, _RUN = range(6)
 # Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
 _TABLES: dict[tuple, dict] = {}
 _TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
-_RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 _PROGRAM_LIMIT = 64  # level layouts worked out (`LevelWriter._program`): a run meets a few at a time
 _SHAPE_LIMIT = 256  # level tag lists (`_shape`), and the modules in use by top-level tags
 _CHECKED_VALUE_LIMIT = 64  # kept values up to this long are checked once per process (`kept_problem`)
@@ -70,28 +62,14 @@ def _table(*key, limit: int | None = None) -> dict:
     return table
 
 
-class LevelWriter(ElementReader):
-    """The per-level half of the rewriter. The file's half (`stream._Rewriter`) sets, before the first
+class LevelWriter(ValueWriter):
+    """The per-level half of the rewriter (`valuewriter.ValueWriter` the per-element half). The file's half (`stream._Rewriter`) sets, before the first
     `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
     (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), the
     tables ``ops``, ``programs``, ``overrides`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
     `_sop_element` fills ``sop``."""
 
-    engine: Engine
-    key: Key
     max_depth: int
-    ctx: Context
-    outcome: Outcome
-
-    def _encode(self, elem: DataElement) -> bytes:
-        """An element pydicom made, encoded by pydicom (imported by then)."""
-        from pydicom.filebase import DicomBytesIO
-        from pydicom.filewriter import write_data_element
-
-        fp = DicomBytesIO()
-        fp.is_little_endian, fp.is_implicit_VR = True, self.implicit
-        write_data_element(fp, elem, self.charset)
-        return fp.getvalue()
 
     def _sequence(self, tag: int, items: list[bytes]) -> bytes:
         body = b"".join(struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items)
@@ -280,22 +258,6 @@ class LevelWriter(ElementReader):
                               top and tag in _NAMED and vr != "SQ", {} if kind == _COPY else None))
         return _joined_runs(steps, elements, top)
 
-    def _text(self, element: _Element) -> str | None:
-        """An element's value as text, as the reference engine reads it for a 1C/2C condition
-        (`admission.top_text`): decoded here when plain, else by pydicom."""
-        try:
-            return plain.text(plain.decode(element[1], self.data[element[3]:element[5]], self.charset))
-        except plain.NotPlain:
-            pass
-        from pydicom.dataset import Dataset
-
-        item = Dataset()
-        try:
-            item.add(self._decode(element))
-        except Exception:
-            return "?"
-        return top_text(item, element[0])
-
     def _op(self, tag: int, vr: str, creator: str | None, position, changes=None) -> tuple:
         """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
         dates, payload, action, rule, the note of an IOD substitution); the payload is the encoded constant
@@ -331,64 +293,6 @@ class LevelWriter(ElementReader):
             return _CONST, date, self._encode(new), action, rule, why
         return _COMPUTE, date, None, action, rule, why
 
-    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None,
-                 position=()) -> tuple[bytes | None, str]:
-        """The encoded result of an action that reads the old value, and the new value as text;
-        remembered by the input bytes (and the patient, for per-patient date shifts, and the sequences
-        the element is in, which decide the IOD's substitute where the action cannot handle the value)."""
-        raw = self.data[element[3]:element[5]]
-        per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
-        key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if per_patient else None, tuple(s for s, _ in position), self.modules)
-        result = self.results.get(key)
-        if result is None:
-            result = self._transform(element, action, rule, position)
-            if len(raw) <= _RESULT_VALUE_LIMIT:
-                self.results[key] = result
-        encoded, text, pairs, notes = result
-        self.outcome.pairs.update(pairs)
-        self.outcome.notes.extend(notes)
-        return encoded, text
-
-    def _transform(self, element: _Element, action: str, rule: PlanRule | None, position=()) -> tuple:
-        if action == "uid" and element[1] == "UI":
-            result = self._new_uid(element)
-            if result is not None:
-                return result
-        tag = element[0]
-        if action == "keep" and isinstance(text := self._plain_text(element), str):
-            return None, text, (), ()
-        try:
-            elem = self._decode(element)
-        except Exception:
-            return None, None, (), (f"{format_tag(tag)}: value could not be decoded: removed",)
-        if action == "keep":
-            return None, str(elem.value), (), ()
-        capture = Outcome(None)
-        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture), position)
-        if new is None:
-            return None, None, tuple(capture.pairs), tuple(capture.notes)
-        return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)
-
-    def _new_uid(self, element: _Element) -> tuple | None:
-        """The `uid` action on a single UI value, decoded and encoded here as pydicom does it (a UI
-        value is ASCII, padded with NUL or space), since every file has a new SOP Instance UID and
-        pydicom's general machinery would cost most of the file's time. Several values (rare): None,
-        and the general way is taken."""
-        text = self._ui_text(element)
-        if "\\" in text:
-            return None
-        text = text.strip()
-        new = values.new_uid(self.key.secret, text) if text else text
-        encoded = new.encode("ascii") + b"\0" * (len(new) % 2)
-        head = (struct.pack("<HHL", element[0] >> 16, element[0] & 0xFFFF, len(encoded)) if self.implicit else
-                struct.pack("<HH2sH", element[0] >> 16, element[0] & 0xFFFF, b"UI", len(encoded)))
-        return head + encoded, new, (("uid", text.rstrip("\0"), new),) if new else (), ()
-
-    def _ui_text(self, element: _Element) -> str:
-        """A UI value as pydicom decodes it before splitting: its default encoding, padding removed."""
-        return self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
-
     def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
         """SOP Class or Instance, Study or Series UID at the top level: its output value is remembered
         (the file meta and the output's name are made from them)."""
@@ -401,25 +305,6 @@ class LevelWriter(ElementReader):
         if encoded is not None:
             self.sop[element[0]] = text
         return encoded
-
-    def _creator(self, element: _Element) -> str | None:
-        """A private creator's name as the reference engine reads it (`private.creator_name`), None
-        when undecodable; remembered by its bytes."""
-        table = self.creators
-        raw = self.data[element[3]:element[5]]
-        if raw not in table:
-            text = self._plain_text(element)
-            table[raw] = text.strip() if text is not None else creator_name(lambda: self._decode(element).value)
-        return table[raw]
-
-    def _plain_text(self, element: _Element) -> str | None:
-        """A single plain value (`plain.decode`) as pydicom's decoded value reads as `str`; None for
-        one that is not plain or is several."""
-        try:
-            value = plain.decode(element[1], self.data[element[3]:element[5]], self.charset)
-        except plain.NotPlain:
-            return None
-        return value if isinstance(value, str) else None
 
 
 def _joined_runs(steps: list[tuple], elements: list[_Element], top: bool) -> tuple:
