@@ -8,13 +8,12 @@ own copies under ``deidlang/data``.
 
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
 from dataclasses import dataclass
 
 from . import _tables
-from ._resources import data_file
+from ._resources import read_rows
 
 #: Every VR of PS3.5 6.2.
 ALL_VRS = frozenset(
@@ -140,14 +139,14 @@ def aryanto50() -> tuple[MinimumElement, ...]:
     """The 50 elements of Aryanto et al. 2015, Table 1."""
     return tuple(
         MinimumElement(parse_tag(row["tag"]), row["keyword"], row["vr"], row["kind"])
-        for row in _read_tsv("aryanto50.tsv")
+        for row in read_rows("aryanto50.tsv")
     )
 
 
 @functools.cache
 def e1_1() -> tuple[dict[str, str], ...]:
     """PS3.15 Annex E Table E.1-1, one dict per row with the column names of the TSV."""
-    return tuple(_read_tsv("ps315_e1_1.tsv"))
+    return tuple(read_rows("ps315_e1_1.tsv"))
 
 
 #: The four pattern rows of Table E.1-1 and the (tag, VR) of the element that represents each when a
@@ -164,13 +163,13 @@ E1_1_PATTERNS = {
 @functools.cache
 def safe_private() -> tuple[dict[str, str], ...]:
     """PS3.15 Annex E Table E.3.10-1, the safe private attributes."""
-    return tuple(_read_tsv("ps315_e3_10_1_safe_private.tsv"))
+    return tuple(read_rows("ps315_e3_10_1_safe_private.tsv"))
 
 
 @functools.cache
 def cid7050() -> dict[int, str]:
     """CID 7050 "De-identification Method": code value to code meaning."""
-    return {int(row["code"]): row["meaning"] for row in _read_tsv("cid7050.tsv")}
+    return {int(row["code"]): row["meaning"] for row in read_rows("cid7050.tsv")}
 
 
 @functools.cache
@@ -188,13 +187,8 @@ def tcia_creators() -> tuple[str, ...]:
 def tcia_private_kb() -> tuple[dict[str, str], ...]:
     """The TCIA private tag knowledge base (2024-02-01), rows whose element is private: group,
     creator, offset (hex), vr, disposition (k d h o oi na, or blank) and depth (tools/generate_kb.py)."""
-    return tuple(_read_tsv("tcia_private_kb.tsv"))
+    return tuple(read_rows("tcia_private_kb.tsv"))
 
-
-def _read_tsv(name: str) -> list[dict[str, str]]:
-    with open(data_file(name), encoding="utf-8", newline="") as f:
-        lines = [line for line in f if not line.startswith("#")]
-    return list(csv.DictReader(lines, delimiter="\t"))
 
 #: The option columns of Table E.1-1: CID 7050 code and the ruleset name the generator gives it.
 OPTION_COLUMNS: dict[str, tuple[int, str]] = {

@@ -11,12 +11,12 @@ attribute is taken as required wherever it is present.
 
 from __future__ import annotations
 
-import csv
+import bisect
 import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from ._resources import data_file
+from ._resources import read_rows, read_table
 
 Path = tuple[int, ...]  # the tags of the sequences an attribute sits in, then its own
 
@@ -61,59 +61,49 @@ def conditions() -> dict[int, Condition]:
     return {int(row["tag"], 16): Condition(int(row["tag"], 16), row["condition"],
                                            tuple(int(t, 16) for t in row["other"].split()), row["value"],
                                            row["otherwise"] == "absent", row["source"].split()[0])
-            for row in _read("iod_conditions.tsv")}
+            for row in read_rows("iod_conditions.tsv")}
 
 
-@functools.cache
-def _modules() -> dict[str, tuple[tuple[str, str], ...]]:
-    out: dict[str, list[tuple[str, str]]] = {}
-    for sop_class, module, usage in _columns("iod_modules.tsv", ("sop_class", "module", "usage")):
-        out.setdefault(sop_class, []).append((module, usage))
-    return {uid: tuple(rows) for uid, rows in out.items()}
-
-
-@functools.cache
-def _attribute_rows() -> dict[str, list[tuple[str, str]]]:
-    """The attributes table's (path, type) rows by module, as written: a run reads a few modules of
-    its thousands of rows (`_attributes`), so only those are converted."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    for module, path, kind in _columns("iod_attributes.tsv", ("module", "path", "type")):
-        out.setdefault(module, []).append((path, kind))
-    return out
+def _modules(sop_class: str) -> list[tuple[str, str]]:
+    """The IOD's (module, usage) rows; none for a SOP Class the tables do not know."""
+    return _rows("iod_modules.tsv", sop_class, ("module", "usage"))
 
 
 @functools.lru_cache(maxsize=512)
 def _attributes(module: str) -> dict[Path, str]:
     """A module's required attributes: path (tags) -> type."""
-    return {tuple(int(t, 16) for t in path.split("/")): kind for path, kind in _attribute_rows().get(module, ())}
+    return {tuple([int(t, 16) for t in path.split("/")]): kind
+            for path, kind in _rows("iod_attributes.tsv", module, ("path", "type"))}
 
 
-def _columns(name: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """These columns of every row of a generated table whose fields are never quoted (a tab splits
-    them; several times faster than `csv` on the thousands of rows a run's start reads)."""
-    with open(data_file(name), encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
-    at = [rows[0].index(column) for column in columns]
-    return [tuple(row[i] for i in at) for row in rows[1:]]
+def _rows(name: str, key: str, columns: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """These columns of the rows of a generated table whose first field is ``key``. A run needs a few
+    of its thousands of rows: those are found by bisection, and only they are split.
+
+    INVARIANT: tools/generate_iod_table.py writes the rows sorted by their fields, so the lines are
+    sorted as text (a tab sorts below every character the fields hold) and one key's rows are the
+    lines from ``key + "\t"`` up to ``key + "\n"``.
+    """
+    if "\n" in key or "\t" in key:  # a SOP Class read from a file is any text: it names no row
+        return []
+    header, lines = _table(name)
+    at = [header.index(column) for column in columns]
+    block = lines[bisect.bisect_left(lines, f"{key}\t"):bisect.bisect_left(lines, f"{key}\n")]
+    return [tuple(fields[i] for i in at) for fields in (line.split("\t") for line in block)]
 
 
-def _read(name: str) -> list[dict[str, str]]:
-    with open(data_file(name), encoding="utf-8", newline="") as f:
-        return list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
-
-
-def known(sop_class: str) -> bool:
-    return sop_class in _modules()
+#: The tables `_rows` reads, each read once.
+_table = functools.cache(read_table)
 
 
 def sop_classes() -> list[str]:
     """The SOP Classes the tables know, sorted."""
-    return sorted(_modules())
+    return sorted({line.split("\t", 1)[0] for line in _table("iod_modules.tsv")[1]})
 
 
 def all_modules(sop_class: str) -> tuple[str, ...]:
     """Every module of the IOD, whether or not a dataset would use it."""
-    return tuple(sorted(module for module, _ in _modules().get(sop_class, ())))
+    return tuple(sorted(module for module, _ in _modules(sop_class)))
 
 
 def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...]:
@@ -127,7 +117,7 @@ def modules_in_use(sop_class: str, top_level: Collection[int]) -> tuple[str, ...
 def _triggers(sop_class: str) -> tuple[tuple[str, ...], tuple[tuple[str, frozenset[int]], ...]]:
     """The IOD's mandatory modules, and each other module with the top-level tags that put it in use."""
     mandatory, optional = [], []
-    for module, usage in sorted(_modules().get(sop_class, ())):
+    for module, usage in sorted(_modules(sop_class)):
         if usage == "M":
             mandatory.append(module)
         else:

@@ -20,6 +20,7 @@ fall below it (measured: lines of 7-9 px lost on XA and cine frames; docs/pixels
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import logging
@@ -51,25 +52,47 @@ def int8_detector(source: Path, scale: float) -> bytes:
                                      onnxruntime.__version__.encode(), onnx.__version__.encode()])).hexdigest()[:20]
     folder = _cache.folder()
     cached = folder / f"{source.stem}-{key}.onnx" if folder else None
-    try:
-        if cached and _cache.private(cached.parent) and _cache.private(cached):
-            return cached.read_bytes()
-    except OSError:
-        pass  # not there yet
-    with tempfile.TemporaryDirectory() as work:
-        model = _build(source, Path(work), scale).read_bytes()
-    if cached is None:
+    with _building(cached):
+        try:
+            if cached and _cache.private(cached.parent) and _cache.private(cached):
+                return cached.read_bytes()
+        except OSError:
+            pass  # not there yet
+        with tempfile.TemporaryDirectory() as work:
+            model = _build(source, Path(work), scale).read_bytes()
+        if cached is None:
+            return model
+        part = None
+        try:  # a process that could not take the lock may build the same: each renames its own whole file
+            cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as part:
+                part.write(model)  # readable by this user alone, as NamedTemporaryFile makes it
+            os.replace(part.name, cached)
+        except OSError:  # an unwritable cache costs a rebuild per process, nothing else
+            if part is not None:
+                Path(part.name).unlink(missing_ok=True)
         return model
-    part = None
-    try:  # another process may build the same at the same time: each renames its own whole file
+
+
+@contextlib.contextmanager
+def _building(cached: Path | None) -> Iterator[None]:
+    """Hold the cache's build lock for ``cached``: the calibration takes gigabytes, so processes
+    starting together (test workers, a run's workers) build one at a time, and the later ones find
+    the model cached. Without a cache folder to lock in, no lock: the process builds alone anyway."""
+    if cached is None:
+        yield
+        return
+    try:
         cached.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".part", delete=False) as part:
-            part.write(model)  # readable by this user alone, as NamedTemporaryFile makes it
-        os.replace(part.name, cached)
-    except OSError:  # an unwritable cache costs a rebuild per process, nothing else
-        if part is not None:
-            Path(part.name).unlink(missing_ok=True)
-    return model
+        fd = os.open(cached.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:  # an unwritable cache folder: built for the process alone
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _build(source: Path, work: Path, scale: float) -> Path:

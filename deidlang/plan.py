@@ -200,6 +200,10 @@ class Plan:
         data["format"] = FORMAT
         return data
 
+    def side_tables(self) -> dict:
+        """`to_dict`'s origins, warnings and columns: what the hash does not cover."""
+        return {name: _jsonable(getattr(self, name)) for name in _SIDE_TABLES}
+
     def canonical_json(self) -> str:
         """What the hash covers: `to_dict` without the side tables, as sorted-key JSON, exactly as
         ``json.dumps(sort_keys=True, separators=(",", ":"))`` writes it. Written from the plan's
@@ -244,6 +248,16 @@ class Plan:
             warnings=tuple(tuple(w) for w in data.get("warnings", ())),
             columns=tuple(tuple(c) for c in data.get("columns", ())),
         )
+
+    @classmethod
+    def from_canonical(cls, text: str, side_tables: dict) -> "Plan":
+        """The plan whose `canonical_json` is ``text``, with its `side_tables`. Its hash is that of
+        ``text``, not of the plan's JSON written again (which costs as much as reading it): ``text`` must
+        be what `canonical_json` wrote (a plan cache checks it has the hash it was stored with).
+        `ValueError` as for `from_dict`."""
+        plan = cls.from_dict({**json.loads(text), **side_tables})
+        plan.__dict__["plan_hash"] = hashlib.sha256(text.encode()).hexdigest()  # as `plan_hash` caches it
+        return plan
 
     def origin(self, order: int) -> Origin | None:
         return self.origins[order] if 0 <= order < len(self.origins) else None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
+import importlib.machinery
 import json
 import os
 from pathlib import Path
@@ -79,8 +79,10 @@ def _build() -> str:
 def installed_version(name: str) -> str:
     """A distribution's installed version as `importlib.metadata.version` gives it, read from the name of
     its ``<name>-<version>.dist-info`` folder beside the package, without importing importlib.metadata
-    (a fifth of a cached run's start); by importlib.metadata where there is not exactly one such folder."""
-    spec = importlib.util.find_spec(name)
+    (a fifth of a cached run's start); by importlib.metadata where there is not exactly one such folder.
+    The package is looked for on ``sys.path`` itself, not through the import hooks (`quiet_pydicom`'s
+    takes any search for pydicom for its import, and would import `logging` then)."""
+    spec = importlib.machinery.PathFinder.find_spec(name)
     if spec is not None and spec.origin:
         found = list(Path(spec.origin).parent.parent.glob(f"{name}-*.dist-info"))
         if len(found) == 1:
@@ -98,20 +100,24 @@ def _load(entry: Path, build: str) -> Plan | None:
     try:
         if not (_private(entry.parent) and _private(entry)):  # a plan someone else could write is not used
             return None
-        data = json.loads(entry.read_text(encoding="utf-8"))
+        head, _, canonical = entry.read_text(encoding="utf-8").partition("\n")
+        data = json.loads(head)
         if data["build"] != build or any(_digest(path) != digest for path, digest in data["sources"]):
             return None
-        plan = Plan.from_dict(data["plan"])
+        plan = Plan.from_canonical(canonical, data["side_tables"])
         return plan if plan.plan_hash == data["plan_hash"] else None  # the plan as it was stored
     except (OSError, ValueError, KeyError, TypeError, AttributeError):  # absent, stale or damaged: compile instead
         return None
 
 
 def _store(entry: Path, build: str, plan: Plan, sources: tuple[Path, ...]) -> None:
-    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan": plan.to_dict(),
-            "plan_hash": plan.plan_hash}
+    """One line of JSON (what the plan was made from, its hash and side tables), then the plan's
+    canonical JSON as it was hashed, so that a run reads the hash rather than writing the plan again."""
+    data = {"build": build, "sources": [[str(p), _digest(str(p))] for p in sources], "plan_hash": plan.plan_hash,
+            "side_tables": plan.side_tables()}
+    text = f"{json.dumps(data)}\n{plan.canonical_json()}"  # neither holds a newline: JSON escapes them
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomically(lambda f: f.write(json.dumps(data).encode()), entry)
+        write_atomically(lambda f: f.write(text.encode()), entry)
     except OSError:
         pass

@@ -12,7 +12,6 @@ original, which is what makes pseudonymisation reversible for authorised staff a
 
 from __future__ import annotations
 
-import csv
 import os
 import sqlite3
 import stat
@@ -110,6 +109,8 @@ class PseudonymMap:
 def write_crosswalk(path: str | Path, pairs: Iterable[tuple[str, str]]) -> int:
     """An ``id_old,id_new`` CSV (as consortia exchange them and MIDI-B's scorer reads them), created
     readable by its owner only: it links every pseudonym to its original. Returns the row count."""
+    import csv  # only here: a run never writes one
+
     path = Path(path)
     fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise

@@ -34,11 +34,42 @@ def test_the_derived_model_is_built_once_and_then_read_from_the_cache(monkeypatc
     monkeypatch.setenv("DEIDLANG_CACHE", str(tmp_path / "cache"))
     assert ocrmodel.int8_detector(source, 2.5) == b"int8 of shipped"
     assert ocrmodel.int8_detector(source, 2.5) == b"int8 of shipped" and calls == [2.5]
-    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".onnx"]  # no part file left
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".lock", ".onnx"]  # no part file left
     source.write_bytes(b"another")  # another shipped model (or scale, recipe, library) is another file
     assert ocrmodel.int8_detector(source, 2.5) == b"int8 of another" and calls == [2.5, 2.5]
     ocrmodel.int8_detector(source, 2.0)
-    assert calls == [2.5, 2.5, 2.0] and len(list((tmp_path / "cache").iterdir())) == 3
+    assert calls == [2.5, 2.5, 2.0] and len(list((tmp_path / "cache").glob("*.onnx"))) == 3
+
+
+def test_processes_starting_together_build_the_model_once(monkeypatch, tmp_path):
+    """The calibration takes gigabytes: processes that need the model at the same time (test workers,
+    a run's workers) take turns, and those after the first read what it cached."""
+    import multiprocessing
+    import time
+
+    log = tmp_path / "builds.log"
+
+    def build(source: Path, work: Path, scale: float) -> Path:
+        with open(log, "a") as f:
+            f.write("built\n")
+        time.sleep(0.5)  # long enough for the others to be waiting
+        out = work / "int8.onnx"
+        out.write_bytes(b"int8 of " + source.read_bytes())
+        return out
+
+    monkeypatch.setattr(ocrmodel, "_build", build)
+    monkeypatch.setenv("DEIDLANG_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "det.onnx"
+    source.write_bytes(b"shipped")
+    context = multiprocessing.get_context("fork")  # the children keep the replaced `_build`
+    children = [context.Process(target=ocrmodel.int8_detector, args=(source, 2.5)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0, 0, 0]
+    assert log.read_text() == "built\n"
+    assert ocrmodel.int8_detector(source, 2.5) == b"int8 of shipped"
 
 
 def test_an_unwritable_cache_costs_a_rebuild_not_a_failure(monkeypatch, tmp_path, fake_build):
@@ -54,7 +85,7 @@ def test_a_cached_model_others_could_write_is_not_used(monkeypatch, tmp_path, fa
     source, calls = fake_build
     monkeypatch.setenv("DEIDLANG_CACHE", str(tmp_path / "cache"))
     ocrmodel.int8_detector(source, 2.5)
-    (cached,) = (tmp_path / "cache").iterdir()
+    (cached,) = (tmp_path / "cache").glob("*.onnx")
     cached.write_bytes(b"planted")
     cached.chmod(0o666)
     assert ocrmodel.int8_detector(source, 2.5) == b"int8 of shipped" and calls == [2.5, 2.5]

@@ -104,17 +104,31 @@ def test_an_entry_others_could_write_is_not_used(cache, compiles):
 def test_an_entry_edited_on_disk_is_never_used_unproved(cache, compiles, rehash):
     """Issue 13: a cached plan edited to keep PatientName used to be used while `check` said valid.
     Edited with its stored hash updated too, it still fails the proof it is put to again."""
+    import hashlib
     import json
 
     plancache.compile_cached("basic-profile")
     [entry] = cache.glob("*.json")
-    data = json.loads(entry.read_text())
-    for rule in data["plan"]["rules"]:
+    head, canonical = entry.read_text().split("\n")
+    data, plan = json.loads(head), json.loads(canonical)
+    for rule in plan["rules"]:
         if rule["selector"]["kind"] == "tag" and rule["selector"]["tag"] == 0x00100010:
             rule["action"] = "keep"
+    canonical = json.dumps(plan, sort_keys=True, separators=(",", ":"))
     if rehash:
-        data["plan_hash"] = deidlang.Plan.from_dict(data["plan"]).plan_hash
-    entry.write_text(json.dumps(data))
+        data["plan_hash"] = hashlib.sha256(canonical.encode()).hexdigest()
+    entry.write_text(f"{json.dumps(data)}\n{canonical}")
     plan = plancache.compile_cached("basic-profile")
     assert plan == deidlang.compile("basic-profile") and len(compiles) == 2
     assert [r.action for r in plan.rules if r.selector.tag == 0x00100010 and r.selector.kind == "tag"] != ["keep"]
+
+
+def test_an_entry_holds_the_plan_as_hashed(cache):
+    """The entry keeps the canonical JSON the hash was taken of, so a run reads the hash rather than writing
+    the plan's JSON again; the plan read from it writes that same JSON."""
+    plancache.compile_cached("basic-profile")
+    [entry] = cache.glob("*.json")
+    canonical = entry.read_text().split("\n")[1]
+    plan = plancache.compile_cached("basic-profile")
+    assert "plan_hash" in plan.__dict__ and plan.canonical_json() == canonical
+    assert plan.plan_hash == deidlang.compile("basic-profile").plan_hash

@@ -351,6 +351,23 @@ def test_a_journal_that_recorded_bare_sha256_digests_is_checked_by_sha256(tmp_pa
     assert "output_sha256" not in columns and "output_digest" in columns
 
 
+def test_journal_records_are_read_back_before_they_are_written_and_kept_at_close(tmp_path):
+    """Records wait in memory for the once-a-second commit: a read sees them first, and closing writes
+    them; a journal opened again holds every one."""
+    from deidlang.journal import Journal
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    for i in range(3):
+        journal.record(f"/in/{i}.dcm", (10, i), "written", f"o/{i}.dcm", (7, "blake3:00"), "plan")
+    assert journal.pending  # not yet written
+    assert journal.entry("/in/1.dcm")["output"] == "o/1.dcm" and not journal.pending
+    journal.record("/in/3.dcm", (10, 3), "rejected", None, None, "plan")
+    journal.close()
+    again = Journal(tmp_path / "journal.sqlite")
+    assert [again.entry(f"/in/{i}.dcm")["status"] for i in range(4)] == ["written"] * 3 + ["rejected"]
+    again.close()
+
+
 def _key_file(folder: Path) -> Path:
     path = folder / "site.key"
     path.write_bytes(KEY)

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from deidlang import pool
 from deidlang.phantom import phantom
 from deidlang.plancache import installed_version
@@ -18,9 +20,9 @@ from .conftest import KEY, ROOT
 NOT_LOADED = ("lark", "deidlang.syntax", "deidlang.ast", "deidlang.compiler", "deidlang.review", "deidlang.explain")
 #: What a run of plain header-only files the fast path takes must not import either: pydicom (whose import
 #: alone takes several times Python's start: numpy, its pixel handlers, requests) and numpy; nor the
-#: pixel and OCR modules.
+#: pixel and OCR modules; nor `logging`, there only to silence pydicom's logger.
 NOT_LOADED_PLAIN = ("pydicom", "numpy", "PIL", "requests", "deidlang.engine.pixels", "deidlang.engine.ocr",
-                    "deidlang.engine.encode", "tqdm", "deidlang.pool", "importlib.metadata")
+                    "deidlang.engine.encode", "tqdm", "deidlang.pool", "importlib.metadata", "logging")
 
 _PROBE = """
 import json, sys
@@ -78,6 +80,27 @@ def test_a_cached_run_of_a_plain_file_imports_no_pydicom_or_numpy(tmp_path):
                                     str(tmp_path / "r2.json")], env)
     assert code == 0 and json.loads((tmp_path / "r2.json").read_text())["engine"] == "reference"
     assert "pydicom" in loaded and len(list((tmp_path / "out2").rglob("*.dcm"))) == 1
+
+
+@pytest.mark.parametrize("first", ["pydicom", "deidlang"])
+def test_pydicom_logs_nothing_whether_imported_before_or_after_it_is_quieted(first):
+    """`quiet_pydicom` silences pydicom's logger (its warnings can quote values) before pydicom is
+    imported as well as after, without importing `logging` until pydicom is."""
+    probe = f"""
+import sys
+if {first!r} == "pydicom":
+    import pydicom
+from deidlang.runner import quiet_pydicom
+quiet_pydicom()
+assert ("logging" in sys.modules) == ({first!r} == "pydicom")
+import pydicom
+pydicom.config.logger.warning("DOE^JANE")
+import logging
+logging.getLogger("pydicom.pixels").error("DOE^JANE")
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
 def test_importing_deidlang_loads_no_compiler_or_engine():

@@ -84,15 +84,35 @@ def test_transfer_syntaxes_as_pydicom():
             _syntax(uid)
 
 
-def test_the_iod_tables_read_without_csv_as_with_it():
-    """`iod._columns` splits by tab where `csv` would parse quotes: the tables it reads have none."""
+def test_the_tables_read_without_csv_as_with_it():
+    """`read_rows` splits by tab where `csv` would parse quotes: the shipped tables have none."""
     import csv
 
+    from deidlang._resources import data_file, read_rows
+
+    names = sorted(p.name for p in data_file("x").parent.glob("*.tsv"))
+    assert "iod_attributes.tsv" in names and "aryanto50.tsv" in names
+    for name in names:
+        with open(data_file(name), encoding="utf-8", newline="") as f:
+            assert read_rows(name) == list(csv.DictReader((line for line in f if not line.startswith("#")),
+                                                          delimiter="\t")), name
+
+
+def test_the_iod_tables_read_by_key_as_read_whole():
+    """`iod._rows` finds one key's rows by bisection: the same rows as the whole table has for it, as
+    the generator sorts them (lines sorted as text)."""
     from deidlang import iod
-    from deidlang._resources import data_file
+    from deidlang._resources import read_rows
 
     for name, columns in (("iod_modules.tsv", ("sop_class", "module", "usage")),
                           ("iod_attributes.tsv", ("module", "path", "type"))):
-        with open(data_file(name), encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t"))
-        assert iod._columns(name, columns) == [tuple(row[c] for c in columns) for row in rows]
+        rows = read_rows(name)
+        keys = [row[columns[0]] for row in rows]
+        lines = ["\t".join(row[c] for c in columns) for row in rows]
+        assert lines == sorted(lines) and iod._table(name) == (list(columns), lines)
+        for key in set(keys):
+            assert iod._rows(name, key, columns[1:]) == [tuple(row[c] for c in columns[1:]) for row in rows
+                                                         if row[columns[0]] == key]
+        assert iod._rows(name, "1.2.3", columns[1:]) == [] and iod._rows(name, f"{keys[0]}\t", columns[1:]) == []
+        if name == "iod_modules.tsv":
+            assert iod.sop_classes() == sorted(set(keys))
