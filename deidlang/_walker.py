@@ -31,8 +31,8 @@ import sys
 from pathlib import Path
 
 #: The modules compiled, in import order (dependencies first).
-COMPILED = ("deidlang.valuecheck", "deidlang.engine.reader", "deidlang.engine.structure", "deidlang.engine.levels",
-            "deidlang.engine.stream")
+COMPILED = ("deidlang.valuecheck", "deidlang.engine.reader", "deidlang.engine.structure",
+            "deidlang.engine.valuewriter", "deidlang.engine.levels", "deidlang.engine.stream")
 #: Set to 1 to run the pure-Python walker whatever is installed.
 PURE_ENV = "DEIDLANG_PURE"
 #: Written by the build beside the package's ``__init__.py``: {"cython": version, "sources": {module: sha256}}.

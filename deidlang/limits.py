@@ -13,8 +13,13 @@ _DEFAULTS = {INFLATED_ENV: 1024, PIXELS_ENV: 2048, DEPTH_ENV: 32}
 
 
 def _setting(name: str) -> int:
+    """The setting, or its default when unset, not a number or not positive. Asked once per file: an unset
+    one is answered without raising (a caught ValueError costs several microseconds)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return _DEFAULTS[name]
     try:
-        value = int(os.environ.get(name, ""))
+        value = int(raw)
     except ValueError:
         return _DEFAULTS[name]
     return value if value > 0 else _DEFAULTS[name]

@@ -168,3 +168,25 @@ def test_a_constant_its_vr_cannot_hold_is_removed_by_both_engines(tmp_path):
     assert fast.status == reference.status == "written", (fast.reason, reference.reason)
     assert 0x00081160 not in dcmread(tmp_path / "fast.dcm")
     assert_same(tmp_path)
+
+
+def test_a_run_found_valid_is_checked_again_when_its_bytes_differ(tmp_path):
+    """Kept elements next to each other are written as one part, their bytes remembered once valid
+    (`levels.LevelWriter._run`): a later file of the same layout with one invalid value in the middle of
+    such a run has it replaced, and its neighbours kept, as the reference engine does."""
+    plan = compile_text('include "basic-profile"\nkeep Modality, Manufacturer, BodyPartExamined, SliceThickness\n'
+                        'waive pixels because "test"\n')
+    ds = dcmread(CORPUS / "CT_small.dcm")
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.SliceThickness = "7.25"  # a placeholder of the length of each value planted
+    fp = io.BytesIO()
+    ds.save_as(fp, enforce_file_format=True)
+    head = struct.pack("<HH", 0x0018, 0x0050) + b"DS" + struct.pack("<H", 4)
+    assert fp.getvalue().count(head + b"7.25") == 1
+    for planted_value in (b"1.00", b"x!y ", b"2.50"):  # DS: the second is no decimal string
+        (tmp_path / "in.dcm").write_bytes(fp.getvalue().replace(head + b"7.25", head + planted_value))
+        fast, reference = both(tmp_path / "in.dcm", plan, tmp_path)
+        assert fast.engine == "fast" and fast.status == reference.status == "written"
+        assert_same(tmp_path, same_bytes=True)
+        kept = head + planted_value in (tmp_path / "fast.dcm").read_bytes()  # else written empty (Type 2)
+        assert kept == (planted_value != b"x!y ")

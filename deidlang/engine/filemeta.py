@@ -4,6 +4,7 @@ path writes as bytes (explicit VR little endian, PS3.10 7.1)."""
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 IMPLEMENTATION_CLASS_UID = "2.25.334988505321491280022850772193694334904"
 IMPLEMENTATION_VERSION = f"DEIDLANG_{__version__}"[:16]
+_SOP_INSTANCE = 0x00020003  # MediaStorageSOPInstanceUID
 
 
 def elements(sop_class: str | None, sop_instance: str | None, syntax: str) -> list[tuple[int, str, str | bytes]]:
@@ -39,10 +41,24 @@ def dataset(sop_class: str | None, sop_instance: str | None, syntax: str) -> Fil
 
 
 def encoded(sop_class: str | None, sop_instance: str | None, syntax: str) -> bytes:
-    """The file meta as bytes, its group length first; `Unsupported` for a value that is not ASCII."""
-    body = b"".join(_element(tag & 0xFFFF, vr.encode(), value if isinstance(value, bytes) else _text(value, vr))
-                    for tag, vr, value in elements(sop_class, sop_instance, syntax))
+    """The file meta as bytes, its group length first; `Unsupported` for a value that is not ASCII. Only
+    the SOP Instance UID differs between the files of a series: the rest is encoded once (`_around`)."""
+    if not sop_class or not sop_instance:
+        elements(sop_class, sop_instance, syntax)  # raises, naming what is missing
+    before, after = _around(sop_class, syntax)
+    body = before + _element(_SOP_INSTANCE & 0xFFFF, b"UI", _text(sop_instance, "UI")) + after
     return _element(0x0000, b"UL", struct.pack("<L", len(body))) + body
+
+
+@functools.lru_cache(maxsize=64)
+def _around(sop_class: str, syntax: str) -> tuple[bytes, bytes]:
+    """The file meta elements before and after the SOP Instance UID, encoded."""
+    parts: tuple[list[bytes], list[bytes]] = ([], [])
+    for tag, vr, value in elements(sop_class, "0", syntax):
+        if tag != _SOP_INSTANCE:
+            parts[tag > _SOP_INSTANCE].append(_element(tag & 0xFFFF, vr.encode(),
+                                                       value if isinstance(value, bytes) else _text(value, vr)))
+    return b"".join(parts[0]), b"".join(parts[1])
 
 
 def _element(element: int, vr: bytes, value: bytes) -> bytes:

@@ -14,25 +14,18 @@ from __future__ import annotations
 import dataclasses
 import struct
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
-from .. import values
 from ..actions import ACTIONS
-from ..dictionary import format_tag
 from ..plan import PlanRule
 from ..valuecheck import decided_vr, kept_problem
 from . import conformance, plain
-from .admission import check_depth, top_text
-from .context import Context, Outcome
+from .admission import check_depth
+from .context import Outcome
 from .contract import CONTRACT
-from .dataset import Engine
-from .keys import Key
-from .private import Blocks, creator_name, is_private_creator
-from .reader import ElementReader, _Element
+from .private import Blocks, is_private_creator
+from .reader import _Element
+from .valuewriter import ValueWriter
 from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
-
-if TYPE_CHECKING:
-    from pydicom.dataelem import DataElement
 
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE = 0x00080005, 0x00080016, 0x00080018
 _NAMED = frozenset((_SOP_CLASS, _SOP_INSTANCE, 0x0020000D, 0x0020000E))  # their output values are remembered
@@ -42,17 +35,17 @@ _FIRST, _SECOND = itemgetter(0), itemgetter(1)  # parts are put in tag order by 
 #: Kept top-level values at least this long stay in the input and are copied by range.
 SPAN = 1 << 16
 
-# What the table says to do with an element.
-_DROP, _COPY, _CONST, _COMPUTE, _SEQ = range(5)
+# What the table says to do with an element (`_RUN`: with the kept elements after it, `_joined_runs`).
+_DROP, _COPY, _CONST, _COMPUTE, _SEQ, _RUN = range(6)
 
 # Per-process tables, keyed by everything their entries depend on; cleared when they grow too big.
 _TABLES: dict[tuple, dict] = {}
 _TABLE_LIMIT = 20_000  # entries; a few MiB at most, so memory stays flat on any archive
-_RESULT_VALUE_LIMIT = 1024  # longer inputs of keyed actions are not remembered
 _PROGRAM_LIMIT = 64  # level layouts worked out (`LevelWriter._program`): a run meets a few at a time
 _SHAPE_LIMIT = 256  # level tag lists (`_shape`), and the modules in use by top-level tags
 _CHECKED_VALUE_LIMIT = 64  # kept values up to this long are checked once per process (`kept_problem`)
-_CHECKED_LIMIT = 32  # values remembered so per element of a level layout
+_CHECKED_LIMIT = 32  # values remembered so per element of a level layout (and bytes per run of them)
+_RUN_BYTES_LIMIT = 512  # runs of kept elements up to this long are remembered once valid (`LevelWriter._run`)
 _UNCHECKED = object()
 
 Part = bytes | range  # encoded bytes, or a range of the input to copy as it is
@@ -69,28 +62,14 @@ def _table(*key, limit: int | None = None) -> dict:
     return table
 
 
-class LevelWriter(ElementReader):
-    """The per-level half of the rewriter. The file's half (`stream._Rewriter`) sets, before the first
+class LevelWriter(ValueWriter):
+    """The per-level half of the rewriter (`valuewriter.ValueWriter` the per-element half). The file's half (`stream._Rewriter`) sets, before the first
     `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
     (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), the
-    tables ``ops``, ``programs`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
+    tables ``ops``, ``programs``, ``overrides`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
     `_sop_element` fills ``sop``."""
 
-    engine: Engine
-    key: Key
     max_depth: int
-    ctx: Context
-    outcome: Outcome
-
-    def _encode(self, elem: DataElement) -> bytes:
-        """An element pydicom made, encoded by pydicom (imported by then)."""
-        from pydicom.filebase import DicomBytesIO
-        from pydicom.filewriter import write_data_element
-
-        fp = DicomBytesIO()
-        fp.is_little_endian, fp.is_implicit_VR = True, self.implicit
-        write_data_element(fp, elem, self.charset)
-        return fp.getvalue()
 
     def _sequence(self, tag: int, items: list[bytes]) -> bytes:
         body = b"".join(struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items)
@@ -98,21 +77,22 @@ class LevelWriter(ElementReader):
         head += struct.pack("<L", len(body)) if self.implicit else b"SQ\0\0" + struct.pack("<L", len(body))
         return head + body
 
-    def _level(self, elements: list[_Element], position) -> list[tuple[int, Part]]:
+    def _level(self, elements: list[_Element], position, shape: "_Shape | None" = None) -> list[tuple[int, Part]]:
         """One dataset level rewritten: (tag, encoded bytes or input range) of what stays, in tag order.
         What happens to each element is worked out once per level layout (`_program`): the files of a
-        series repeat their levels' tags, VRs, private creators and IOD conditions, and share it."""
+        series repeat their levels' tags, VRs, private creators and IOD conditions, and share it.
+        ``shape``: the level's `_shape`, when the caller has it."""
         check_depth(position, self.max_depth)
         data, top = self.data, not position
-        tags, vrs = tuple(map(_FIRST, elements)), tuple(map(_SECOND, elements))
-        shape = _shape(tags)
+        if shape is None:
+            shape = _shape(tuple(map(_FIRST, elements)))
+        vrs = tuple(map(_SECOND, elements))
         names = tuple(self._creator(elements[i]) for i in shape.creators)
-        changes = conformance.overrides(position, shape.index, lambda t: self._text(elements[shape.index[t]]),
-                                        self.engine.resolver, self.ctx.truths, self.required)
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
         place = seqs if self.paths.isdisjoint(shape.index) else position
+        changes, listed = self._changes(elements, position, shape, place)
         multi = self.ctx.multi_byte
-        key = (tags, vrs, top, place, names, tuple(sorted(changes.items())), multi)
+        key = (shape, vrs, top, place, names, listed, multi)  # a shape stands for its tags
         program = self.programs.get(key)
         if program is None:
             program = self.programs[key] = self._program(elements, position, shape, names, changes)
@@ -126,36 +106,19 @@ class LevelWriter(ElementReader):
                 dates.add(date)
             if kind == _DROP:
                 continue
+            if kind == _RUN:
+                self._run(elements, payload, checked, position, out, blocks)
+                continue
             element = elements[index]
             tag = element[0]
-            if kind == _COPY:
-                value, end = element[3], element[5]
-                if end - value <= _CHECKED_VALUE_LIMIT:  # a series repeats most kept values: checked once
-                    raw = data[value:end]
-                    why = checked.get(raw, _UNCHECKED)
-                    if why is _UNCHECKED:
-                        if len(checked) >= _CHECKED_LIMIT:
-                            checked.clear()
-                        why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
-                else:
-                    why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
-                if why is not None:
-                    notes.append(why)
-                    # the reference engine removes a value pydicom cannot decode before it decides anything
-                    decodable = self._text(element) != "?"
-                    new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
-                    if new is not None:
-                        out.append((tag, self._encode(new)))
-                    continue
             if kind == _SEQ:
                 part = self._sequence(tag, [
                     b"".join(map(_SECOND, self._level(self._elements(start, end), (*position, (tag, index)))))
                     for index, (start, end) in enumerate(self._items(element))])
             elif named:  # the file meta and the output layout follow these
+                if kind == _COPY and not self._kept(element, vr, creator, checked, position, out):
+                    continue
                 part = self._sop_element(element, vr, kind, action, rule)
-            elif kind == _COPY:
-                start, end = element[2], element[5]
-                part = range(start, end) if top and end - start >= SPAN else data[start:end]
             elif kind == _CONST:
                 part = payload
             else:
@@ -169,10 +132,99 @@ class LevelWriter(ElementReader):
         out.sort(key=_FIRST)
         return out
 
+    def _changes(self, elements: list[_Element], position, shape: "_Shape", place) -> tuple[dict, tuple]:
+        """What the IOD's 1C/2C conditions change in this level (`conformance.overrides`), and the same
+        sorted; remembered by layout and place where no value was read to decide it (most levels)."""
+        found = self.overrides.get((shape, place))
+        if found is not None:
+            return found
+        read = []
+
+        def value(tag: int) -> str | None:
+            read.append(tag)
+            return self._text(elements[shape.index[tag]])
+
+        changes = conformance.overrides(position, shape.index, value, self.engine.resolver, self.ctx.truths,
+                                        self.required)
+        found = changes, tuple(sorted(changes.items()))
+        if not read:
+            self.overrides[(shape, place)] = found
+        return found
+
+    def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list, blocks: Blocks) -> None:
+        """A `_RUN` step: elements kept as they are, next to each other in the input, written as one part.
+        The files of a series repeat most such runs byte for byte, so a run's bytes once found valid are
+        written without looking at its values again; other runs are checked element by element (`_kept`)."""
+        members, privates = payload
+        data, top = self.data, not position
+        first = elements[members[0][0]]
+        start, end = first[2], elements[members[-1][0]][5]
+        raw = data[start:end] if end - start <= _RUN_BYTES_LIMIT else None
+        if raw is not None and raw in checked:
+            out.append((first[0], raw))
+            for tag in privates:
+                blocks.keep(tag)
+            return
+        fine, part_tag, part_start, part_end = True, -1, 0, 0
+        for index, _, _, _, _, _, _, vr, creator, _, element_checked in members:
+            element = elements[index]
+            if not self._kept(element, vr, creator, element_checked, position, out):
+                fine = False
+                if part_tag >= 0:
+                    out.append((part_tag, data[part_start:part_end]))
+                    part_tag = -1
+                continue
+            tag = element[0]
+            if tag >> 16 & 1:
+                blocks.keep(tag)
+            if top and element[5] - element[2] >= SPAN:  # copied from the input by the kernel
+                if part_tag >= 0:
+                    out.append((part_tag, data[part_start:part_end]))
+                    part_tag = -1
+                out.append((tag, range(element[2], element[5])))
+                continue
+            if part_tag < 0:
+                part_tag, part_start = tag, element[2]
+            part_end = element[5]
+        if fine and raw is not None:  # the whole run, valid: remembered
+            if len(checked) >= _CHECKED_LIMIT:
+                checked.clear()
+            checked[raw] = True
+            out.append((first[0], raw))
+        elif part_tag >= 0:
+            out.append((part_tag, data[part_start:part_end]))
+
+    def _kept(self, element: _Element, vr: str, creator: str | None, checked: dict, position, out: list) -> bool:
+        """Whether a value the plan keeps is valid for its VR (`kept_problem`; short values remembered per
+        element of a layout, since a series repeats most). If not, the note, and in ``out`` the IOD's
+        substitute where it needs the attribute."""
+        data, multi = self.data, self.ctx.multi_byte
+        tag, value, end = element[0], element[3], element[5]
+        if end - value <= _CHECKED_VALUE_LIMIT:
+            raw = data[value:end]
+            why = checked.get(raw, _UNCHECKED)
+            if why is _UNCHECKED:
+                if len(checked) >= _CHECKED_LIMIT:
+                    checked.clear()
+                why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
+        else:
+            why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
+        if why is None:
+            return True
+        notes = self.outcome.notes
+        notes.append(why)
+        # the reference engine removes a value pydicom cannot decode before it decides anything
+        decodable = self._text(element) != "?"
+        new = conformance.replacement(tag, vr, position, self.required, notes) if decodable else None
+        if new is not None:
+            out.append((tag, self._encode(new)))
+        return False
+
     def _program(self, elements: list[_Element], position, shape: "_Shape", names: tuple, changes: dict) -> tuple:
         """Per element of a level that needs any work, in order: (index, kind, notes it always gives, effect on
         dates, payload, action, rule, decided VR, creator, whether the file meta and layout follow it, and
-        for a kept value the results of `kept_problem` by value)."""
+        for a kept value the results of `kept_problem` by value); kept elements next to each other made
+        one `_RUN` step (`_joined_runs`)."""
         ops, paths, top = self.ops, self.paths, not position
         verdicts_vr = _table("decided-vr")
         seqs = tuple(seq for seq, _ in position)
@@ -204,23 +256,7 @@ class LevelWriter(ElementReader):
             if kind != _DROP or static or date:
                 steps.append((index, kind, static, date, payload, action, rule, vr, creator,
                               top and tag in _NAMED and vr != "SQ", {} if kind == _COPY else None))
-        return tuple(steps)
-
-    def _text(self, element: _Element) -> str | None:
-        """An element's value as text, as the reference engine reads it for a 1C/2C condition
-        (`admission.top_text`): decoded here when plain, else by pydicom."""
-        try:
-            return plain.text(plain.decode(element[1], self.data[element[3]:element[5]], self.charset))
-        except plain.NotPlain:
-            pass
-        from pydicom.dataset import Dataset
-
-        item = Dataset()
-        try:
-            item.add(self._decode(element))
-        except Exception:
-            return "?"
-        return top_text(item, element[0])
+        return _joined_runs(steps, elements, top)
 
     def _op(self, tag: int, vr: str, creator: str | None, position, changes=None) -> tuple:
         """What to do with such an element (the engine's `verdict`, made once): (kind, effect on
@@ -257,64 +293,6 @@ class LevelWriter(ElementReader):
             return _CONST, date, self._encode(new), action, rule, why
         return _COMPUTE, date, None, action, rule, why
 
-    def _compute(self, element: _Element, vr: str, action: str, rule: PlanRule | None,
-                 position=()) -> tuple[bytes | None, str]:
-        """The encoded result of an action that reads the old value, and the new value as text;
-        remembered by the input bytes (and the patient, for per-patient date shifts, and the sequences
-        the element is in, which decide the IOD's substitute where the action cannot handle the value)."""
-        raw = self.data[element[3]:element[5]]
-        per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
-        key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if per_patient else None, tuple(s for s, _ in position), self.modules)
-        result = self.results.get(key)
-        if result is None:
-            result = self._transform(element, action, rule, position)
-            if len(raw) <= _RESULT_VALUE_LIMIT:
-                self.results[key] = result
-        encoded, text, pairs, notes = result
-        self.outcome.pairs.update(pairs)
-        self.outcome.notes.extend(notes)
-        return encoded, text
-
-    def _transform(self, element: _Element, action: str, rule: PlanRule | None, position=()) -> tuple:
-        if action == "uid" and element[1] == "UI":
-            result = self._new_uid(element)
-            if result is not None:
-                return result
-        tag = element[0]
-        if action == "keep" and isinstance(text := self._plain_text(element), str):
-            return None, text, (), ()
-        try:
-            elem = self._decode(element)
-        except Exception:
-            return None, None, (), (f"{format_tag(tag)}: value could not be decoded: removed",)
-        if action == "keep":
-            return None, str(elem.value), (), ()
-        capture = Outcome(None)
-        new = self.engine.transform(elem, action, rule, dataclasses.replace(self.ctx, outcome=capture), position)
-        if new is None:
-            return None, None, tuple(capture.pairs), tuple(capture.notes)
-        return self._encode(new), str(new.value), tuple(capture.pairs), tuple(capture.notes)
-
-    def _new_uid(self, element: _Element) -> tuple | None:
-        """The `uid` action on a single UI value, decoded and encoded here as pydicom does it (a UI
-        value is ASCII, padded with NUL or space), since every file has a new SOP Instance UID and
-        pydicom's general machinery would cost most of the file's time. Several values (rare): None,
-        and the general way is taken."""
-        text = self._ui_text(element)
-        if "\\" in text:
-            return None
-        text = text.strip()
-        new = values.new_uid(self.key.secret, text) if text else text
-        encoded = new.encode("ascii") + b"\0" * (len(new) % 2)
-        head = (struct.pack("<HHL", element[0] >> 16, element[0] & 0xFFFF, len(encoded)) if self.implicit else
-                struct.pack("<HH2sH", element[0] >> 16, element[0] & 0xFFFF, b"UI", len(encoded)))
-        return head + encoded, new, (("uid", text.rstrip("\0"), new),) if new else (), ()
-
-    def _ui_text(self, element: _Element) -> str:
-        """A UI value as pydicom decodes it before splitting: its default encoding, padding removed."""
-        return self.data[element[3]:element[5]].decode("latin-1").rstrip(" \0")
-
     def _sop_element(self, element: _Element, vr: str, kind: int, action: str, rule: PlanRule | None) -> bytes | None:
         """SOP Class or Instance, Study or Series UID at the top level: its output value is remembered
         (the file meta and the output's name are made from them)."""
@@ -328,24 +306,38 @@ class LevelWriter(ElementReader):
             self.sop[element[0]] = text
         return encoded
 
-    def _creator(self, element: _Element) -> str | None:
-        """A private creator's name as the reference engine reads it (`private.creator_name`), None
-        when undecodable; remembered by its bytes."""
-        table = self.creators
-        raw = self.data[element[3]:element[5]]
-        if raw not in table:
-            text = self._plain_text(element)
-            table[raw] = text.strip() if text is not None else creator_name(lambda: self._decode(element).value)
-        return table[raw]
 
-    def _plain_text(self, element: _Element) -> str | None:
-        """A single plain value (`plain.decode`) as pydicom's decoded value reads as `str`; None for
-        one that is not plain or is several."""
-        try:
-            value = plain.decode(element[1], self.data[element[3]:element[5]], self.charset)
-        except plain.NotPlain:
-            return None
-        return value if isinstance(value, str) else None
+def _joined_runs(steps: list[tuple], elements: list[_Element], top: bool) -> tuple:
+    """The steps of a level with each stretch of kept elements that are next to each other in the input
+    (plain, neither named nor given notes after the first, one effect on dates) made one `_RUN` step, its
+    payload (the elements' steps, their private tags) and a table of the run's bytes found valid. Parts are
+    put in tag order by their first tag, so at the top level a run never spans a tag written after the
+    walk (`_SKIPPED_AT_TOP`), present in the input or not."""
+    out: list[tuple] = []
+    run: list[tuple] = []
+    for step in steps:
+        index, kind, static, date = step[0], step[1], step[2], step[3]
+        if kind == _COPY and not step[9]:
+            if run and index == run[-1][0] + 1 and not static and date in (None, run[0][3]) and not (
+                    top and any(elements[index - 1][0] < tag < elements[index][0] for tag in _SKIPPED_AT_TOP)):
+                run.append(step)
+                continue
+            if run:
+                out.append(_run_step(run, elements))
+            run = [step]
+            continue
+        if run:
+            out.append(_run_step(run, elements))
+            run = []
+        out.append(step)
+    if run:
+        out.append(_run_step(run, elements))
+    return tuple(out)
+
+
+def _run_step(run: list[tuple], elements: list[_Element]) -> tuple:
+    private = tuple(elements[step[0]][0] for step in run if elements[step[0]][0] >> 16 & 1)
+    return (run[0][0], _RUN, run[0][2], run[0][3], (tuple(run), private), None, None, None, None, False, {})
 
 
 def _shape(tags: tuple[int, ...]) -> "_Shape":
@@ -357,7 +349,8 @@ def _shape(tags: tuple[int, ...]) -> "_Shape":
 
 
 class _Shape:
-    """What a level's tags alone say: where its private creators are, and each tag's index."""
+    """What a level's tags alone say: where its private creators are, and each tag's index. One object
+    per tag list (`_shape`), so tables key by it, hashed and compared by identity, not by a hundred tags."""
 
     __slots__ = ("creators", "index")
 

@@ -148,8 +148,8 @@ class _Rewriter(LevelWriter):
 
     def run(self) -> tuple[list[Part], Outcome]:
         top = self._elements(self.body, self.size)
-        tags = tuple(map(_FIRST, top))
-        index = _shape(tags).index
+        shape = _shape(tuple(map(_FIRST, top)))
+        index = shape.index
         original, truths, memo = self._admit(top, index)
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
             raise Unsupported("a pixel rule applies")
@@ -166,15 +166,16 @@ class _Rewriter(LevelWriter):
                                  covered=memo["covered"])
         context = (self.plan.plan_hash, self.implicit, tuple(self.charset))
         requirements = _table("requirements", limit=_SHAPE_LIMIT)
-        found = requirements.get((memo["class"], tags))
+        found = requirements.get((memo["class"], shape))
         if found is None:  # the modules in use follow from the SOP Class and the top-level tags
-            found = requirements[(memo["class"], tags)] = conformance.requirements(memo["class"], tags)
+            found = requirements[(memo["class"], shape)] = conformance.requirements(memo["class"], tuple(index))
         self.modules, self.required = found
         self.ops = _table("ops", tuple(truths), self.modules, *context)
         self.programs = _table("programs", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
+        self.overrides = _table("overrides", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
         self.results = _table("results", self.key, *context)
         self.sop: dict[int, str] = {}
-        parts = self._level(top, ())
+        parts = self._level(top, (), shape)
         stamps_key = (self.key.persistent, frozenset(ctx.dates), ctx.covered)
         stamps = _table("stamps", *context)
         if stamps_key not in stamps:
