@@ -55,7 +55,7 @@ def _table(*key, limit: int | None = None) -> dict:
     """The per-process table for ``key``, emptied once it holds more than ``limit`` entries (at most
     `_TABLE_LIMIT`)."""
     table = _TABLES.get(key)
-    if table is None or len(table) > min(limit or _TABLE_LIMIT, _TABLE_LIMIT):
+    if table is None or len(table) > (limit if limit and limit < _TABLE_LIMIT else _TABLE_LIMIT):
         if len(_TABLES) > 64:
             _TABLES.clear()
         table = _TABLES[key] = {}
@@ -89,7 +89,7 @@ class LevelWriter(ValueWriter):
         vrs = tuple(map(_SECOND, elements))
         names = tuple(self._creator(elements[i]) for i in shape.creators)
         seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
-        place = seqs if self.paths.isdisjoint(shape.index) else position
+        place = seqs if not self.paths or self.paths.isdisjoint(shape.index) else position
         changes, listed = self._changes(elements, position, shape, place)
         multi = self.ctx.multi_byte
         key = (shape, vrs, top, place, names, listed, multi)  # a shape stands for its tags
@@ -97,7 +97,9 @@ class LevelWriter(ValueWriter):
         if program is None:
             program = self.programs[key] = self._program(elements, position, shape, names, changes)
         notes, dates = self.outcome.notes, self.ctx.dates
-        blocks = Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
+        # a level without private creators writes none, whatever private elements stay
+        blocks = (Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
+                  if shape.creators else None)
         out: list[tuple[int, Part]] = []
         for index, kind, static, date, payload, action, rule, vr, creator, named, checked in program:
             if static:
@@ -126,9 +128,10 @@ class LevelWriter(ValueWriter):
             if part is None:
                 continue
             out.append((tag, part))
-            if tag >> 16 & 1:
+            if tag >> 16 & 1 and blocks is not None:
                 blocks.keep(tag)
-        out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
+        if blocks is not None:
+            out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
         out.sort(key=_FIRST)
         return out
 
@@ -151,7 +154,8 @@ class LevelWriter(ValueWriter):
             self.overrides[(shape, place)] = found
         return found
 
-    def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list, blocks: Blocks) -> None:
+    def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list,
+             blocks: Blocks | None) -> None:
         """A `_RUN` step: elements kept as they are, next to each other in the input, written as one part.
         The files of a series repeat most such runs byte for byte, so a run's bytes once found valid are
         written without looking at its values again; other runs are checked element by element (`_kept`)."""
@@ -162,8 +166,9 @@ class LevelWriter(ValueWriter):
         raw = data[start:end] if end - start <= _RUN_BYTES_LIMIT else None
         if raw is not None and raw in checked:
             out.append((first[0], raw))
-            for tag in privates:
-                blocks.keep(tag)
+            if blocks is not None:
+                for tag in privates:
+                    blocks.keep(tag)
             return
         fine, part_tag, part_start, part_end = True, -1, 0, 0
         for index, _, _, _, _, _, _, vr, creator, _, element_checked in members:
@@ -175,7 +180,7 @@ class LevelWriter(ValueWriter):
                     part_tag = -1
                 continue
             tag = element[0]
-            if tag >> 16 & 1:
+            if tag >> 16 & 1 and blocks is not None:
                 blocks.keep(tag)
             if top and element[5] - element[2] >= SPAN:  # copied from the input by the kernel
                 if part_tag >= 0:
