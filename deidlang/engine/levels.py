@@ -30,7 +30,7 @@ from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE = 0x00080005, 0x00080016, 0x00080018
 _NAMED = frozenset((_SOP_CLASS, _SOP_INSTANCE, 0x0020000D, 0x0020000E))  # their output values are remembered
 _SKIPPED_AT_TOP = frozenset((*CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)  # parts are put in tag order by their first item
+_FIRST = itemgetter(0)  # parts are put in tag order by their first item
 
 #: Kept top-level values at least this long stay in the input and are copied by range.
 SPAN = 1 << 16
@@ -72,7 +72,7 @@ class LevelWriter(ValueWriter):
     max_depth: int
 
     def _sequence(self, tag: int, items: list[bytes]) -> bytes:
-        body = b"".join(struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items)
+        body = b"".join([struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items])
         head = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
         head += struct.pack("<L", len(body)) if self.implicit else b"SQ\0\0" + struct.pack("<L", len(body))
         return head + body
@@ -84,11 +84,12 @@ class LevelWriter(ValueWriter):
         ``shape``: the level's `_shape`, when the caller has it."""
         check_depth(position, self.max_depth)
         data, top = self.data, not position
+        # tuples made from list comprehensions: compiled, those are C loops (map and generators are not)
         if shape is None:
-            shape = _shape(tuple(map(_FIRST, elements)))
-        vrs = tuple(map(_SECOND, elements))
-        names = tuple(self._creator(elements[i]) for i in shape.creators)
-        seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
+            shape = _shape(tuple([e[0] for e in elements]))
+        vrs = tuple([e[1] for e in elements])
+        names = tuple([self._creator(elements[i]) for i in shape.creators])
+        seqs = tuple([seq for seq, _ in position])  # what the IOD's requirements depend on
         place = seqs if not self.paths or self.paths.isdisjoint(shape.index) else position
         changes, listed = self._changes(elements, position, shape, place)
         multi = self.ctx.multi_byte
@@ -115,7 +116,7 @@ class LevelWriter(ValueWriter):
             tag = element[0]
             if kind == _SEQ:
                 part = self._sequence(tag, [
-                    b"".join(map(_SECOND, self._level(self._elements(start, end), (*position, (tag, index)))))
+                    b"".join([p for _, p in self._level(self._elements(start, end), (*position, (tag, index)))])
                     for index, (start, end) in enumerate(self._items(element))])
             elif named:  # the file meta and the output layout follow these
                 if kind == _COPY and not self._kept(element, vr, creator, checked, position, out):
