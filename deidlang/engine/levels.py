@@ -17,7 +17,7 @@ from operator import itemgetter
 
 from ..actions import ACTIONS
 from ..plan import PlanRule
-from ..valuecheck import decided_vr, kept_problem
+from ..valuecheck import check_key, decided_vr, kept_problem
 from . import conformance, plain
 from .admission import check_depth
 from .context import Outcome
@@ -202,17 +202,18 @@ class LevelWriter(ValueWriter):
 
     def _kept(self, element: _Element, vr: str, creator: str | None, checked: dict, position, out: list) -> bool:
         """Whether a value the plan keeps is valid for its VR (`kept_problem`; short values remembered per
-        element of a layout, since a series repeats most). If not, the note, and in ``out`` the IOD's
-        substitute where it needs the attribute."""
+        element of a layout by their `check_key`, since a series repeats most). If not, the note, and in
+        ``out`` the IOD's substitute where it needs the attribute."""
         data, multi = self.data, self.ctx.multi_byte
         tag, value, end = element[0], element[3], element[5]
         if end - value <= _CHECKED_VALUE_LIMIT:
             raw = data[value:end]
-            why = checked.get(raw, _UNCHECKED)
+            key = check_key(tag, vr, raw)
+            why = checked.get(key, _UNCHECKED)
             if why is _UNCHECKED:
                 if len(checked) >= _CHECKED_LIMIT:
                     checked.clear()
-                why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
+                why = checked[key] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
         else:
             why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
         if why is None:
