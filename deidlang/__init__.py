@@ -11,21 +11,26 @@ The library raises (`RuleError`, `EngineError`, ...) and never prints or exits; 
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import re
-from pathlib import Path
-from typing import TYPE_CHECKING
+from .collector import collector_paused
 
-from . import _walker
+# What is imported lives as long as the process, and holds no garbage for the collector to find: it
+# is paused meanwhile rather than walking the growing heap again and again (`deidlang.collector`).
+with collector_paused():
+    import difflib
+    import importlib
+    import re
+    from pathlib import Path
+    from typing import TYPE_CHECKING
 
-_walker.install()  # before any module of the fast path is imported: which walker runs is decided here
+    from . import _walker
 
-from ._version import __version__  # noqa: E402
-from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError,  # noqa: E402
-                     KeyPolicyError, ObligationError, Rejected, RuleError, RuleErrors)
-# Eager, as the function `validate` must replace the subpackage of that name, which importing it sets here.
-from .validate import Finding, proved, validate  # noqa: E402
+    _walker.install()  # before any module of the fast path is imported: which walker runs is decided here
+
+    from ._version import __version__
+    from .errors import (CompileError, DeidError, DeidSyntaxError, EngineError, ErrorLevel, InputError,
+                         KeyPolicyError, ObligationError, Rejected, RuleError, RuleErrors)
+    # Eager, as the function `validate` must replace the subpackage of that name, which importing it sets here.
+    from .validate import Finding, proved, validate
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset

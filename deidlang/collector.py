@@ -1,4 +1,5 @@
-"""The cyclic garbage collector paused while rule text becomes a proved, hashed plan.
+"""The cyclic garbage collector paused while rule text becomes a proved, hashed plan (or a cached plan
+is read), and while the package and a subcommand's modules are imported.
 
 Parsing, compiling, proving and hashing allocate hundreds of thousands of small objects that all
 live as long as the plan (or die by reference counting), and none of them form reference cycles.

@@ -29,6 +29,7 @@ from ._cache import folder as _folder
 from ._cache import private as _private
 from ._resources import INCLUDE_PATH_ENV, resolve_ruleset, shipped_dir
 from ._version import __version__
+from .collector import collector_paused
 from .fileio import write_atomically
 from .plan import Plan
 from .validate import proved, validate
@@ -46,9 +47,10 @@ def compile_cached(rules: str) -> Plan:
     allowed = os.environ.get(INCLUDE_PATH_ENV, "")  # what includes may reach changes what compiles
     name = hashlib.sha256(json.dumps([build, str(path.resolve()), os.getcwd(), allowed]).encode()).hexdigest()
     entry = folder / f"{name}.json"
-    plan = _load(entry, build)
-    if plan is not None and [f for f in validate(plan) if f.is_error]:
-        plan = None  # an entry edited (or damaged) into an unproved plan is never used
+    with collector_paused():  # as while rule text becomes a plan: many objects, no garbage
+        plan = _load(entry, build)
+        if plan is not None and [f for f in validate(plan) if f.is_error]:
+            plan = None  # an entry edited (or damaged) into an unproved plan is never used
     if plan is None:
         plan, sources = _compile(path)
         proved(plan)

@@ -103,6 +103,25 @@ logging.getLogger("pydicom.pixels").error("DOE^JANE")
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
+def test_a_cached_run_imports_and_loads_its_plan_with_the_collector_paused(tmp_path):
+    """What `deidlang run` imports and the plan it reads from the cache live as long as the process and
+    hold no garbage: the cyclic collector runs not once meanwhile (it did 35 times, 6 ms)."""
+    probe = """
+import gc, sys
+before = sum(s["collections"] for s in gc.get_stats())
+from deidlang.cli import cli
+cli.get_command(None, "run")
+from deidlang.plancache import compile_cached
+compile_cached("basic-profile")
+print(sum(s["collections"] for s in gc.get_stats()) - before, gc.isenabled())
+"""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DEIDLANG_CACHE": str(tmp_path / "cache"),
+           "HOME": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env,
+                           timeout=300).stdout.split() for _ in range(2)]
+    assert runs[1] == ["0", "True"]  # the first compiled the rules and filled the cache
+
+
 def test_importing_deidlang_loads_no_compiler_or_engine():
     """`import deidlang` (as the command line does first) loads neither the compiler nor the engines."""
     done = subprocess.run([sys.executable, "-c", "import deidlang, sys, json; print(json.dumps(sorted(sys.modules)))"],

@@ -13,11 +13,13 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
-import click
-
 from .._version import __version__
 from .._walker import describe
+from ..collector import collector_paused
 from ..errors import DeidError, InputError, RuleError
+
+with collector_paused():  # imported for the process's life, as the package's own modules are (deidlang/__init__.py)
+    import click
 
 OK, VERDICT, USAGE, INTERNAL = 0, 1, 2, 3
 
@@ -46,7 +48,8 @@ class _LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, function = COMMANDS[name].split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), function)
+        with collector_paused():  # as the package's own imports (deidlang/__init__.py)
+            return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -41,7 +41,7 @@ class Malformed(EngineError):
 
 
 _VRS = frozenset(vr.encode() for vr in ALL_VRS)
-_LONG = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
@@ -53,8 +53,19 @@ _IMAGE = frozenset((_ROWS, _COLUMNS, _SAMPLES, _BITS, _FRAMES, _PHOTOMETRIC))
 _SOP_CLASS = 0x00080016
 _READ = _IMAGE | {_SOP_CLASS}  # the top-level values the checks read
 _WATCHED = frozenset(_READ | _NATIVE_PIXELS.keys())  # elements `_short_run` leaves to the general way
-_LE = (struct.Struct("<HH").unpack_from, struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from)
-_BE = (struct.Struct(">HH").unpack_from, struct.Struct(">H").unpack_from, struct.Struct(">L").unpack_from)
+_LE16, _BE16 = struct.Struct("<H").unpack_from, struct.Struct(">H").unpack_from
+
+
+def _vr_table() -> list[str | None]:
+    """Each valid VR by its letters A-Z (``(first - 65) * 26 + second - 65``), None for the others:
+    read by index, so that compiled it takes no slice, hashing or decoding."""
+    table: list[str | None] = [None] * 26 * 26
+    for raw in _VRS:
+        table[(raw[0] - 65) * 26 + raw[1] - 65] = raw.decode()
+    return table
+
+
+_VR_BY_CODE = _vr_table()
 
 
 def check(data: bytes, max_depth: int | None = None) -> bytes:
@@ -94,7 +105,7 @@ def _check(data: bytes, max_depth: int | None = None) -> int | None:
     if syntax is None:  # as pydicom guesses: explicit VR when the first element names one; the byte order
         # that gives the first group the smaller number (groups start low: 0008)
         implicit = data[offset + 4:offset + 6] not in _VRS
-        little = _LE[1](data, offset)[0] <= _BE[1](data, offset)[0]
+        little = _LE16(data, offset)[0] <= _BE16(data, offset)[0]
     else:
         implicit, little = syntax == _IMPLICIT, syntax != _BIG
     body, start = data, offset
@@ -156,7 +167,7 @@ class _Reader:
     def __init__(self, data: bytes, implicit: bool, little: bool, un_sequences: bool = False,
                  max_depth: int | None = None) -> None:
         self.data, self.implicit, self.little = data, implicit, little
-        self.tag_of, self.u16, self.u32 = _LE if little else _BE
+        self.view = data  # compiled (`structure.pxd`): the bytes as a typed view, read byte by byte
         #: whether public sequences written as UN are read (and re-encoded) as sequences; `found`: seen one
         self.un_sequences, self.found = un_sequences, False
         # read once per file: the environment is slow to ask per item
@@ -164,22 +175,36 @@ class _Reader:
 
     def header(self, offset: int, stop: int) -> tuple[int, str | None, int, int]:
         """(tag, VR or None when implicit, start of value, length) of the element at ``offset``."""
-        data = self.data
         if offset + 8 > stop:
-            raise Malformed("an element header runs past the end of " + ("the file" if stop == len(data) else
+            raise Malformed("an element header runs past the end of " + ("the file" if stop == len(self.data) else
                                                                           "its item"))
-        group, elem = self.tag_of(data, offset)
+        group, elem = self.u16(offset), self.u16(offset + 2)
         tag = group << 16 | elem
         if group == 0xFFFE or self.implicit:
-            return tag, None, offset + 8, self.u32(data, offset + 4)[0]
-        raw = bytes(data[offset + 4:offset + 6])
-        if raw not in _VRS:
+            return tag, None, offset + 8, self.u32(offset + 4)
+        first, second = self.view[offset + 4] - 65, self.view[offset + 5] - 65
+        vr = _VR_BY_CODE[first * 26 + second] if 0 <= first < 26 and 0 <= second < 26 else None
+        if vr is None:
             raise Malformed(f"{_name(tag)} has no valid VR")
-        if raw in _LONG:
+        if vr in _LONG_VRS:
             if offset + 12 > stop:
                 raise Malformed("an element header runs past the end of its item or file")
-            return tag, raw.decode(), offset + 12, self.u32(data, offset + 8)[0]
-        return tag, raw.decode(), offset + 8, self.u16(data, offset + 6)[0]
+            return tag, vr, offset + 12, self.u32(offset + 8)
+        return tag, vr, offset + 8, self.u16(offset + 6)
+
+    def u16(self, offset: int) -> int:
+        """The unsigned 16-bit number at ``offset``, in the body's byte order."""
+        if self.little:
+            return self.view[offset] | self.view[offset + 1] << 8
+        return self.view[offset] << 8 | self.view[offset + 1]
+
+    def u32(self, offset: int) -> int:
+        """The unsigned 32-bit number at ``offset``, in the body's byte order."""
+        first, second, third, fourth = (self.view[offset], self.view[offset + 1], self.view[offset + 2],
+                                        self.view[offset + 3])  # compiled: as 64-bit numbers, before shifting
+        if self.little:
+            return first | second << 8 | third << 16 | fourth << 24
+        return first << 24 | second << 16 | third << 8 | fourth
 
     def dataset(self, offset: int, stop: int, depth: int, delimited: bool) -> int:
         """Check the elements from ``offset`` to ``stop``, or (``delimited``) to an item delimiter;
@@ -190,7 +215,7 @@ class _Reader:
         short = not self.implicit and self.little  # most headers: skipped by `_short_run`
         while offset < stop:
             if short:
-                offset, last = _short_run(self.data, offset, stop, last)
+                offset, last = _short_run(self.view, offset, stop, last)
                 if offset >= stop:
                     break
             tag, vr, value, length = self.header(offset, stop)
@@ -282,7 +307,7 @@ class _Reader:
         and SOPClassUID."""
         if tag in (_FRAMES, _PHOTOMETRIC, _SOP_CLASS):
             return bytes(self.data[value:end]).decode("latin-1").strip(" \0")
-        return self.u16(self.data, value)[0] if end - value >= 2 else None
+        return self.u16(value) if end - value >= 2 else None
 
 
 def _short_run(data: bytes, offset: int, stop: int, last: int) -> tuple[int, int]:
