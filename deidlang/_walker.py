@@ -22,7 +22,6 @@ package is imported.
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
@@ -95,8 +94,10 @@ def uses_compiled(name: str) -> bool:
     return _decided[name]
 
 
-class _SourceUnlessCompiled(importlib.abc.MetaPathFinder):
-    """Loads the ``.py`` of a compiled module unless its extension is to be used."""
+class _SourceUnlessCompiled:
+    """Loads the ``.py`` of a compiled module unless its extension is to be used. A finder on
+    ``sys.meta_path`` needs only `find_spec` (importlib.abc.MetaPathFinder adds nothing more, and
+    importing importlib.abc costs a run's start several milliseconds: importlib.resources, tempfile)."""
 
     def find_spec(self, name, path=None, target=None):
         if name not in COMPILED or uses_compiled(name):

@@ -253,11 +253,15 @@ class Unit(Argument):
 
 @dataclass(frozen=True)
 class DateUnit(Unit):
+    """A date cut to its year or month."""
+
     UNITS: ClassVar[tuple[str, ...]] = ("year", "month")
     TERMINALS: ClassVar[Mapping[str, str]] = {"DATE_UNIT": "`year` or `month`"}
 
 
 @dataclass(frozen=True)
 class TimeUnit(Unit):
+    """A time cut to its hour or minute."""
+
     UNITS: ClassVar[tuple[str, ...]] = ("hour", "minute")
     TERMINALS: ClassVar[Mapping[str, str]] = {"TIME_UNIT": "`hour` or `minute`"}

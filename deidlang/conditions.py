@@ -26,6 +26,8 @@ from typing import Any, Union
 
 @dataclass(frozen=True)
 class Compare:
+    """``TAG op VALUE``: the element's value against ``value`` (``op``: ``==`` ... ``contains``, ``startswith``)."""
+
     tag: int
     op: str
     value: str | float
@@ -33,28 +35,38 @@ class Compare:
 
 @dataclass(frozen=True)
 class Member:
+    """``TAG in (...)``: the element's value is one of ``values``."""
+
     tag: int
     values: tuple[str | float, ...]
 
 
 @dataclass(frozen=True)
 class Exists:
+    """``TAG exists``: the element is at the top level, whatever its value."""
+
     tag: int
 
 
 @dataclass(frozen=True)
 class Not:
+    """``not C``."""
+
     operand: "Condition"
 
 
 @dataclass(frozen=True)
 class And:
+    """``A and B``."""
+
     left: "Condition"
     right: "Condition"
 
 
 @dataclass(frozen=True)
 class Or:
+    """``A or B``."""
+
     left: "Condition"
     right: "Condition"
 

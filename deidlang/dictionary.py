@@ -128,6 +128,8 @@ def parse_tag(text: str) -> int:
 
 @dataclass(frozen=True)
 class MinimumElement:
+    """One of the Aryanto 50; ``kind``: a direct or an indirect identifier, as the paper's table classes it."""
+
     tag: int
     keyword: str
     vr: str

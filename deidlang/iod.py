@@ -23,6 +23,8 @@ Path = tuple[int, ...]  # the tags of the sequences an attribute sits in, then i
 
 @dataclass(frozen=True)
 class Requirement:
+    """How an IOD requires an attribute, and the module that says so."""
+
     type: str  # 1, 1C, 2 or 2C
     module: str  # the PS3.3 table of the module, e.g. C.8.20-2
 

@@ -113,6 +113,8 @@ class PlanRule:
 
 @dataclass(frozen=True)
 class Waiver:
+    """``waive TAG because "..."``: an element of the minimum kept on purpose, with the reason written."""
+
     tag: int
     reason: str
     order: int
@@ -129,6 +131,8 @@ class PixelWaiver:
 
 @dataclass(frozen=True)
 class RejectRule:
+    """``reject if C``: a file for which the plan's condition number ``condition`` holds is not written."""
+
     condition: int
     reason: str
     order: int
@@ -172,6 +176,9 @@ class Origin:
 
 @dataclass(frozen=True)
 class Plan:
+    """A compiled, proved ruleset: everything the engines need, and nothing of the rule text but its
+    lines (`origins`, outside the hash)."""
+
     name: str
     version: str
     default: str

@@ -20,9 +20,12 @@ from .conftest import KEY, ROOT
 NOT_LOADED = ("lark", "deidlang.syntax", "deidlang.ast", "deidlang.compiler", "deidlang.review", "deidlang.explain")
 #: What a run of plain header-only files the fast path takes must not import either: pydicom (whose import
 #: alone takes several times Python's start: numpy, its pixel handlers, requests) and numpy; nor the
-#: pixel and OCR modules; nor `logging`, there only to silence pydicom's logger.
+#: pixel and OCR modules; nor `logging`, there only to silence pydicom's logger; nor
+#: `deidlang.engine.identifying`, which only --verify-pixels needs; nor importlib.abc (with importlib.resources
+#: and tempfile, a few milliseconds where nothing else imports them).
 NOT_LOADED_PLAIN = ("pydicom", "numpy", "PIL", "requests", "deidlang.engine.pixels", "deidlang.engine.ocr",
-                    "deidlang.engine.encode", "tqdm", "deidlang.pool", "importlib.metadata", "logging")
+                    "deidlang.engine.encode", "tqdm", "deidlang.pool", "importlib.metadata", "logging",
+                    "deidlang.engine.identifying", "importlib.abc")
 
 _PROBE = """
 import json, sys

@@ -58,6 +58,9 @@ class Decision:
 
 @dataclass
 class Context:
+    """What one file's de-identification carries along: the original, the key, the conditions'
+    truths, the outcome being built."""
+
     original: Dataset
     key: Key
     truths: list[bool]

@@ -20,6 +20,9 @@ MIN_KEY_BYTES = 16
 
 @dataclass(frozen=True, repr=False)
 class Key:
+    """The secret of the keyed actions: persistent (a site key: pseudonymisation) or made for one run
+    (anonymisation). Its repr never shows the secret."""
+
     secret: bytes
     persistent: bool = True
 

@@ -25,6 +25,8 @@ _KIND_OF_RESULT = {"keep": KEEP, "constant": CONSTANT, "value": COMPUTE, "keyed"
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """What happens to one element: its kind (`DROP` ... `COMPUTE`), the action, its date effect."""
+
     kind: int
     action: str
     date: str | None

@@ -32,6 +32,8 @@ from .state import FINISHED, JOURNAL, finished, move_old_journal, old_journal, p
 
 @dataclass
 class Summary:
+    """What a run did: files by status and by engine, the failures, and any trouble keeping its records."""
+
     written: int = 0
     failed: int = 0
     rejected: int = 0

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..engine import Key, engine_for, identifying, stream
+from ..engine import Key, engine_for, stream
 from ..errors import EngineError, Rejected
 from ..fileio import Exists, Input, NotRegular, chunks, write_file
 from ..plan import Plan
@@ -94,7 +94,7 @@ def _reference(source: str, data: bytes, place: Place, plan: Plan, key: Key, sto
     except Exception as err:
         return _failure(source, err, "reference", fallback)
     if verify_pixels and outcome.pixel_rules:
-        from ..engine import pixels
+        from ..engine import identifying, pixels
 
         try:
             still = pixels.verify(dcmread(io.BytesIO(encoded.getvalue())),
