@@ -45,6 +45,8 @@ _PATTERN = {vr: re.compile(p) for vr, p in {
           rb"([+-]\d{4})? *",
     "AS": rb"\d{3}[DWMY]",
 }.items()}
+#: Every ASCII digit read as 0 (`check_key`).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]")  # ESC (ISO 2022) allowed, TAB too
 _CONTROL_TEXT = re.compile(rb"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")  # LT, ST, UT: also CR, LF, FF
 #: Multi-byte character sets: lengths are characters, bytes can be up to four times more.
@@ -94,6 +96,16 @@ def kept_problem(tag: int, vr: str, creator: str | None, length: int, read: Call
     if vr in ("OB", "UN", "SQ"):
         return None
     return problem(tag, vr, read(), multi_byte)
+
+
+def check_key(tag: int, vr: str, raw: bytes) -> bytes:
+    """A key to remember `kept_problem`'s answer on the encoded value ``raw`` by: values with equal keys get
+    equal answers. A public DS or IS value is judged by its pattern, length and VM, none of which depends on
+    which digits it holds, so its digits are read as 0 (an IS of at most 9 bytes is always in range): the
+    instance numbers and positions of a series then share one answer. Any other value is its own key."""
+    if (vr == "DS" or vr == "IS" and len(raw) <= 9) and not tag >> 16 & 1:
+        return raw.translate(_DIGITS_AS_ZERO)
+    return raw
 
 
 def problem(tag: int, vr: str, raw: bytes, multi_byte: bool = False) -> str | None:

@@ -17,7 +17,7 @@ from operator import itemgetter
 
 from ..actions import ACTIONS
 from ..plan import PlanRule
-from ..valuecheck import decided_vr, kept_problem
+from ..valuecheck import check_key, decided_vr, kept_problem
 from . import conformance, plain
 from .admission import check_depth
 from .context import Outcome
@@ -30,7 +30,7 @@ from .verdict import CONSTANT, DROP, KEEP, NO_ITEMS, WALK, verdict
 _CHARSET, _SOP_CLASS, _SOP_INSTANCE = 0x00080005, 0x00080016, 0x00080018
 _NAMED = frozenset((_SOP_CLASS, _SOP_INSTANCE, 0x0020000D, 0x0020000E))  # their output values are remembered
 _SKIPPED_AT_TOP = frozenset((*CONTRACT, _CHARSET))  # set after the walk, or carried over as it is
-_FIRST, _SECOND = itemgetter(0), itemgetter(1)  # parts are put in tag order by their first item
+_FIRST = itemgetter(0)  # parts are put in tag order by their first item
 
 #: Kept top-level values at least this long stay in the input and are copied by range.
 SPAN = 1 << 16
@@ -55,7 +55,7 @@ def _table(*key, limit: int | None = None) -> dict:
     """The per-process table for ``key``, emptied once it holds more than ``limit`` entries (at most
     `_TABLE_LIMIT`)."""
     table = _TABLES.get(key)
-    if table is None or len(table) > min(limit or _TABLE_LIMIT, _TABLE_LIMIT):
+    if table is None or len(table) > (limit if limit and limit < _TABLE_LIMIT else _TABLE_LIMIT):
         if len(_TABLES) > 64:
             _TABLES.clear()
         table = _TABLES[key] = {}
@@ -72,7 +72,7 @@ class LevelWriter(ValueWriter):
     max_depth: int
 
     def _sequence(self, tag: int, items: list[bytes]) -> bytes:
-        body = b"".join(struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items)
+        body = b"".join([struct.pack("<HHL", 0xFFFE, 0xE000, len(item)) + item for item in items])
         head = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
         head += struct.pack("<L", len(body)) if self.implicit else b"SQ\0\0" + struct.pack("<L", len(body))
         return head + body
@@ -84,12 +84,13 @@ class LevelWriter(ValueWriter):
         ``shape``: the level's `_shape`, when the caller has it."""
         check_depth(position, self.max_depth)
         data, top = self.data, not position
+        # tuples made from list comprehensions: compiled, those are C loops (map and generators are not)
         if shape is None:
-            shape = _shape(tuple(map(_FIRST, elements)))
-        vrs = tuple(map(_SECOND, elements))
-        names = tuple(self._creator(elements[i]) for i in shape.creators)
-        seqs = tuple(seq for seq, _ in position)  # what the IOD's requirements depend on
-        place = seqs if self.paths.isdisjoint(shape.index) else position
+            shape = _shape(tuple([e[0] for e in elements]))
+        vrs = tuple([e[1] for e in elements])
+        names = tuple([self._creator(elements[i]) for i in shape.creators])
+        seqs = tuple([seq for seq, _ in position])  # what the IOD's requirements depend on
+        place = seqs if not self.paths or self.paths.isdisjoint(shape.index) else position
         changes, listed = self._changes(elements, position, shape, place)
         multi = self.ctx.multi_byte
         key = (shape, vrs, top, place, names, listed, multi)  # a shape stands for its tags
@@ -97,7 +98,9 @@ class LevelWriter(ValueWriter):
         if program is None:
             program = self.programs[key] = self._program(elements, position, shape, names, changes)
         notes, dates = self.outcome.notes, self.ctx.dates
-        blocks = Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
+        # a level without private creators writes none, whatever private elements stay
+        blocks = (Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
+                  if shape.creators else None)
         out: list[tuple[int, Part]] = []
         for index, kind, static, date, payload, action, rule, vr, creator, named, checked in program:
             if static:
@@ -113,7 +116,7 @@ class LevelWriter(ValueWriter):
             tag = element[0]
             if kind == _SEQ:
                 part = self._sequence(tag, [
-                    b"".join(map(_SECOND, self._level(self._elements(start, end), (*position, (tag, index)))))
+                    b"".join([p for _, p in self._level(self._elements(start, end), (*position, (tag, index)))])
                     for index, (start, end) in enumerate(self._items(element))])
             elif named:  # the file meta and the output layout follow these
                 if kind == _COPY and not self._kept(element, vr, creator, checked, position, out):
@@ -126,9 +129,10 @@ class LevelWriter(ValueWriter):
             if part is None:
                 continue
             out.append((tag, part))
-            if tag >> 16 & 1:
+            if tag >> 16 & 1 and blocks is not None:
                 blocks.keep(tag)
-        out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
+        if blocks is not None:
+            out += [(e[0], data[e[2]:e[5]]) for e in blocks.kept_creators()]
         out.sort(key=_FIRST)
         return out
 
@@ -151,7 +155,8 @@ class LevelWriter(ValueWriter):
             self.overrides[(shape, place)] = found
         return found
 
-    def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list, blocks: Blocks) -> None:
+    def _run(self, elements: list[_Element], payload: tuple, checked: dict, position, out: list,
+             blocks: Blocks | None) -> None:
         """A `_RUN` step: elements kept as they are, next to each other in the input, written as one part.
         The files of a series repeat most such runs byte for byte, so a run's bytes once found valid are
         written without looking at its values again; other runs are checked element by element (`_kept`)."""
@@ -162,8 +167,9 @@ class LevelWriter(ValueWriter):
         raw = data[start:end] if end - start <= _RUN_BYTES_LIMIT else None
         if raw is not None and raw in checked:
             out.append((first[0], raw))
-            for tag in privates:
-                blocks.keep(tag)
+            if blocks is not None:
+                for tag in privates:
+                    blocks.keep(tag)
             return
         fine, part_tag, part_start, part_end = True, -1, 0, 0
         for index, _, _, _, _, _, _, vr, creator, _, element_checked in members:
@@ -175,7 +181,7 @@ class LevelWriter(ValueWriter):
                     part_tag = -1
                 continue
             tag = element[0]
-            if tag >> 16 & 1:
+            if tag >> 16 & 1 and blocks is not None:
                 blocks.keep(tag)
             if top and element[5] - element[2] >= SPAN:  # copied from the input by the kernel
                 if part_tag >= 0:
@@ -196,17 +202,18 @@ class LevelWriter(ValueWriter):
 
     def _kept(self, element: _Element, vr: str, creator: str | None, checked: dict, position, out: list) -> bool:
         """Whether a value the plan keeps is valid for its VR (`kept_problem`; short values remembered per
-        element of a layout, since a series repeats most). If not, the note, and in ``out`` the IOD's
-        substitute where it needs the attribute."""
+        element of a layout by their `check_key`, since a series repeats most). If not, the note, and in
+        ``out`` the IOD's substitute where it needs the attribute."""
         data, multi = self.data, self.ctx.multi_byte
         tag, value, end = element[0], element[3], element[5]
         if end - value <= _CHECKED_VALUE_LIMIT:
             raw = data[value:end]
-            why = checked.get(raw, _UNCHECKED)
+            key = check_key(tag, vr, raw)
+            why = checked.get(key, _UNCHECKED)
             if why is _UNCHECKED:
                 if len(checked) >= _CHECKED_LIMIT:
                     checked.clear()
-                why = checked[raw] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
+                why = checked[key] = kept_problem(tag, vr, creator, end - value, lambda: raw, multi)
         else:
             why = kept_problem(tag, vr, creator, end - value, lambda: data[value:end], multi)
         if why is None:

@@ -50,7 +50,7 @@ from .admission import covered, pixels_covered, require_instance
 from .context import Context, Outcome
 from .dataset import Engine, engine_for
 from .keys import Key
-from .levels import (_FIRST, _PROGRAM_LIMIT, _SECOND, _SHAPE_LIMIT, _TABLES, LevelWriter, Part,  # noqa: F401 (_TABLES)
+from .levels import (_FIRST, _PROGRAM_LIMIT, _SHAPE_LIMIT, _TABLES, LevelWriter, Part,  # noqa: F401 (_TABLES)
                      _shape, _table)
 from .reader import Unsupported, _Element, encodings
 
@@ -107,12 +107,12 @@ def _syntax(uid: str) -> tuple[bool, bool, bool, str]:
     return bool(found.is_implicit_VR), bool(found.is_little_endian), bool(found.is_deflated), found.name
 
 
-def _joined(parts: list[Part]) -> list[Part]:
-    """The same output in fewer parts: each run of encoded bytes between ranges joined into one (a
-    small file becomes one bytes object, written and hashed at once)."""
+def _joined(head: bytes, parts: list[tuple[int, Part]]) -> list[Part]:
+    """``head`` and the (tag, part) ``parts`` as the output's parts, fewer: each run of encoded bytes between
+    ranges joined into one (a small file becomes one bytes object, written and hashed at once)."""
     out: list[Part] = []
-    run: list[bytes] = []
-    for part in parts:
+    run: list[bytes] = [head]
+    for _, part in parts:
         if isinstance(part, range):
             if run:
                 out.append(b"".join(run))
@@ -148,7 +148,7 @@ class _Rewriter(LevelWriter):
 
     def run(self) -> tuple[list[Part], Outcome]:
         top = self._elements(self.body, self.size)
-        shape = _shape(tuple(map(_FIRST, top)))
+        shape = _shape(tuple([e[0] for e in top]))  # a C loop, compiled (`LevelWriter._level`)
         index = shape.index
         original, truths, memo = self._admit(top, index)
         if any(r.condition is None or truths[r.condition] for r in self.plan.pixel_rules):
@@ -188,7 +188,7 @@ class _Rewriter(LevelWriter):
         outcome.uids = self.sop
         head = bytes(128) + b"DICM" + filemeta.encoded(self.sop.get(_SOP_CLASS), self.sop.get(_SOP_INSTANCE),
                                                        self.syntax)
-        return _joined([head, *map(_SECOND, parts)]), outcome
+        return _joined(head, parts), outcome
 
     def _stamps(self, ctx: Context) -> list[tuple[int, bytes]]:
         """The output contract's attributes encoded: here when plain (`plain.encode`), else by pydicom."""
@@ -226,7 +226,7 @@ class _Rewriter(LevelWriter):
         self.charset = charsets[raw]
         self.creators = _table("creators", tuple(self.charset))
         read = [by_tag[tag] for tag in self.read if tag in by_tag]
-        key = tuple((e[0], e[1], data[e[3]:e[5]]) for e in read)
+        key = tuple([(e[0], e[1], data[e[3]:e[5]]) for e in read])
         verdicts = _table("verdicts", self.plan.plan_hash, self.implicit, tuple(self.charset), limit=_VERDICT_LIMIT)
         verdict = verdicts.get(key)
         if verdict is None:

@@ -70,7 +70,7 @@ class ValueWriter(ElementReader):
         raw = self.data[element[3]:element[5]]
         per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
         key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if per_patient else None, tuple(s for s, _ in position), self.modules)
+               self.ctx.patient_id if per_patient else None, tuple([s for s, _ in position]), self.modules)
         result = self.results.get(key)
         if result is None:
             result = self._transform(element, action, rule, position)
