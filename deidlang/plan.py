@@ -235,8 +235,15 @@ class Plan:
         if data.get("format") != FORMAT:
             raise ValueError(f"unsupported plan format {data.get('format')!r}")
 
-        def selector(d: dict) -> Selector:
-            return Selector(**{**d, "path": tuple((int(t), str(i)) for t, i in d["path"])})
+        def selector(d: dict) -> Selector:  # by position: a cached plan's start reads hundreds
+            path = d["path"]
+            return Selector(d["kind"], d["tag"], d["mask"], d["vr"], d["creator"], d["group"],
+                            tuple([(int(t), str(i)) for t, i in path]) if path else ())
+
+        def origin(o: dict) -> Origin:
+            span = o["span"]
+            return Origin(Span(span["source"], span["start"], span["end"], span["line"], span["col"], span["end_line"],
+                               span["end_col"]), o["text"])
 
         return cls(
             name=data["name"], version=data["version"], default=data["default"], minimum=data["minimum"],
@@ -251,7 +258,7 @@ class Plan:
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             pixel_waiver=PixelWaiver(**data["pixel_waiver"]) if data.get("pixel_waiver") else None,
-            origins=tuple(Origin(Span(**o["span"]), o["text"]) for o in data.get("origins", ())),
+            origins=tuple([origin(o) for o in data.get("origins", ())]),
             warnings=tuple(tuple(w) for w in data.get("warnings", ())),
             columns=tuple(tuple(c) for c in data.get("columns", ())),
         )

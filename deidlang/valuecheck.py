@@ -135,7 +135,7 @@ def problem(tag: int, vr: str, raw: bytes, multi_byte: bool = False) -> str | No
                 return f"{format_tag(tag)}: not a valid PN value: removed"
         elif limit is not None and len(value) > limit * (4 if multi_byte and pattern is None else 1):
             return f"{format_tag(tag)}: a {vr} value longer than {limit} characters: removed"
-        if vr == "IS" and not -(2**31) <= int(value) < 2**31:
+        if vr == "IS" and value and not -(2**31) <= int(value) < 2**31:
             return f"{format_tag(tag)}: an IS value out of range: removed"
     return None if vr in _SINGLE else _vm(tag, vr, len(values))
 

@@ -369,6 +369,20 @@ def test_an_invalid_kept_value_is_removed_with_a_note_or_given_its_iod_substitut
     assert "Modality" in dcmread(both(valid, plan, tmp_path)[0][0].output)
 
 
+def test_an_empty_value_among_several_is_a_valid_kept_value(tmp_path):
+    """PS3.5 6.4: one of several values may be empty (ReferencedFrameNumber ``\\1``): it is kept, not
+    taken for a number out of range."""
+    source = tmp_path / "in.dcm"
+    source.write_bytes(_file(b"".join(sorted([_HEAD, _explicit(0x00081160, "IS", b"\\12 ")]))))
+    plan = deidlang.compile('require minimum none because "test"\nkeep ReferencedFrameNumber')
+    results = both(source, plan, tmp_path)
+    assert results[0][1] == results[1][1]
+    for result, _ in results:
+        assert result.status == "written", result.reason
+        assert not any(n.startswith("(0008,1160)") for n in result.notes)
+    assert dcmread(results[0][0].output)[0x00081160].VM == 2
+
+
 @pytest.mark.parametrize("charset", ["JOHN DOE 19470317 1 MAIN STREET", "ISO_IR 100\\JOHN", "iso_ir 100"])
 def test_a_specific_character_set_that_is_not_defined_terms_fails_the_file(charset, tmp_path):
     ds = ct()
