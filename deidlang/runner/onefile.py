@@ -22,6 +22,8 @@ from ..quiet import quiet
 
 @dataclass
 class FileResult:
+    """What became of one input: its outcome, where its output went and why, in words (never a value)."""
+
     source: str
     status: str  # written | failed | rejected | skipped
     output: str | None = None
