@@ -8,7 +8,6 @@ The VR of an implicit-VR element is settled as pydicom settles it. What the read
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -20,24 +19,24 @@ from . import plain
 if TYPE_CHECKING:
     from pydicom.dataelem import DataElement
 
-_VRS = {vr.encode(): vr for vr in ALL_VRS}
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+#: VRs whose explicit-VR header has a 4-byte length (PS3.5 7.1.2).
+LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 
 
-def _short_vr_codes() -> list[str | None]:
+def _vr_codes(short_only: bool) -> list[str | None]:
     codes: list[str | None] = [None] * 26 * 26
-    for raw, vr in _VRS.items():
-        if raw not in _LONG_VRS:
-            codes[(raw[0] - 65) * 26 + raw[1] - 65] = vr
+    for vr in ALL_VRS:
+        if not (short_only and vr in LONG_VRS):
+            codes[(ord(vr[0]) - 65) * 26 + ord(vr[1]) - 65] = vr
     return codes
 
 
-#: The VRs of short explicit-VR headers (2-byte length) by their letters A-Z (``(first - 65) * 26 +
-#: second - 65``); None for the others. Read by index, so that compiled it takes no hashing.
-SHORT_VR_CODES = _short_vr_codes()
+#: Each VR by its letters A-Z (``(first - 65) * 26 + second - 65``), None for the others; SHORT_VR_CODES
+#: only those of short explicit-VR headers (2-byte length). Read by index, so that compiled it takes no
+#: slice, hashing or decoding.
+VR_CODES, SHORT_VR_CODES = _vr_codes(False), _vr_codes(True)
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_U16, _U32, _TAG = struct.Struct("<H").unpack_from, struct.Struct("<L").unpack_from, struct.Struct("<HH").unpack_from
 
 # An element: (tag, VR, start of header, start of value, value length or _UNDEFINED, end).
 _Element = tuple[int, str, int, int, int, int]
@@ -50,17 +49,17 @@ class Unsupported(Exception):
 class ElementReader:
     """The elements of ``data`` (explicit or implicit VR little endian, set by the subclass once the
     transfer syntax is known). ``implicit_vrs`` is a table the VRs of implicit elements are kept in;
-    ``charset`` (the Python encodings of the character set) must be set before `_decode`."""
-
-    charset: list[str]
+    ``charset`` (the Python encodings of the character set) must be set before `_decode`. Compiled
+    (`reader.pxd`), an extension type whose headers are read byte by byte from a typed view."""
 
     def __init__(self, data: bytes, implicit_vrs: dict) -> None:
         self.data, self.size = data, len(data)
+        self.view = data  # compiled: the bytes as a typed view
         self.implicit, self.implicit_vrs, self.pixel_rep = False, implicit_vrs, 0
 
     def _file_meta(self) -> tuple[int, str]:
         offset, syntax = 132, None
-        while offset + 8 <= self.size and _U16(self.data, offset)[0] == 0x0002:
+        while offset + 8 <= self.size and (self.view[offset] | self.view[offset + 1] << 8) == 0x0002:
             tag, _, _, value, length, end = self._header(offset)
             if tag == 0x00020010:
                 syntax = self.data[value:value + length].rstrip(b"\0 ").decode("ascii", "replace")
@@ -70,26 +69,27 @@ class ElementReader:
         return offset, syntax
 
     def _header(self, offset: int) -> _Element:
-        data = self.data
         if offset + 8 > self.size:
             raise Unsupported("truncated element")
-        group, elem = _TAG(data, offset)
+        group, elem = self.view[offset] | self.view[offset + 1] << 8, self.view[offset + 2] | self.view[offset + 3] << 8
         tag = group << 16 | elem
         if group == 0xFFFE:  # item or delimiter: no VR in any syntax
-            length = _U32(data, offset + 4)[0]
+            length = self._u32(offset + 4)
             return tag, "", offset, offset + 8, length, offset + 8 + (0 if length == _UNDEFINED else length)
         if self.implicit:
-            length = _U32(data, offset + 4)[0]
+            length = self._u32(offset + 4)
             vr, value = self._implicit_vr(tag, length), offset + 8
         else:
-            raw_vr = data[offset + 4:offset + 6]
-            vr = _VRS.get(raw_vr)
+            first, second = self.view[offset + 4] - 65, self.view[offset + 5] - 65
+            vr = VR_CODES[first * 26 + second] if 0 <= first < 26 and 0 <= second < 26 else None
             if vr is None:
                 raise Unsupported("malformed VR")
-            if raw_vr in _LONG_VRS:
-                length, value = _U32(data, offset + 8)[0], offset + 12
+            if vr in LONG_VRS:
+                if offset + 12 > self.size:
+                    raise Unsupported("truncated element")
+                length, value = self._u32(offset + 8), offset + 12
             else:
-                length, value = _U16(data, offset + 6)[0], offset + 8
+                length, value = self.view[offset + 6] | self.view[offset + 7] << 8, offset + 8
         if length == _UNDEFINED:
             if vr == "UN" and not self.implicit:
                 raise Unsupported("undefined-length UN element")
@@ -99,6 +99,12 @@ class ElementReader:
         if end > self.size:
             raise Unsupported("an element runs past the end of the file")
         return tag, vr, offset, value, length, end
+
+    def _u32(self, offset: int) -> int:
+        """The little-endian unsigned 32-bit number at ``offset``."""
+        first, second, third, fourth = (self.view[offset], self.view[offset + 1], self.view[offset + 2],
+                                        self.view[offset + 3])  # compiled: as 64-bit numbers, before shifting
+        return first | second << 8 | third << 16 | fourth << 24
 
     def _implicit_vr(self, tag: int, length: int) -> str:
         table = self.implicit_vrs
@@ -129,13 +135,13 @@ class ElementReader:
     def _elements(self, offset: int, stop: int) -> list[_Element]:
         """The elements of one level, from ``offset`` to ``stop`` or an item delimiter. Short
         explicit-VR headers, most of a file, are read by `_short_run`; everything else by `_header`."""
-        data, size, header, explicit, out = self.data, self.size, self._header, not self.implicit, []
+        size, explicit, out = self.size, not self.implicit, []
         while offset < stop:
             if explicit:
-                offset = _short_run(data, offset, stop, size, out)
+                offset = _short_run(self.view, offset, stop, size, out)
                 if offset >= stop:
                     break
-            element = header(offset)
+            element = self._header(offset)
             if element[0] == _ITEM_END:
                 break
             out.append(element)

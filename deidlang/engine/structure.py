@@ -30,7 +30,7 @@ from .. import iod, limits
 from ..dictionary import ALL_VRS, dictionary_vr, format_tag, keyword_of
 from ..errors import EngineError
 from . import unsequence
-from .reader import SHORT_VR_CODES
+from .reader import LONG_VRS, SHORT_VR_CODES, VR_CODES
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -41,7 +41,6 @@ class Malformed(EngineError):
 
 
 _VRS = frozenset(vr.encode() for vr in ALL_VRS)
-_LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
@@ -55,17 +54,6 @@ _READ = _IMAGE | {_SOP_CLASS}  # the top-level values the checks read
 _WATCHED = frozenset(_READ | _NATIVE_PIXELS.keys())  # elements `_short_run` leaves to the general way
 _LE16, _BE16 = struct.Struct("<H").unpack_from, struct.Struct(">H").unpack_from
 
-
-def _vr_table() -> list[str | None]:
-    """Each valid VR by its letters A-Z (``(first - 65) * 26 + second - 65``), None for the others:
-    read by index, so that compiled it takes no slice, hashing or decoding."""
-    table: list[str | None] = [None] * 26 * 26
-    for raw in _VRS:
-        table[(raw[0] - 65) * 26 + raw[1] - 65] = raw.decode()
-    return table
-
-
-_VR_BY_CODE = _vr_table()
 
 
 def check(data: bytes, max_depth: int | None = None) -> bytes:
@@ -183,10 +171,10 @@ class _Reader:
         if group == 0xFFFE or self.implicit:
             return tag, None, offset + 8, self.u32(offset + 4)
         first, second = self.view[offset + 4] - 65, self.view[offset + 5] - 65
-        vr = _VR_BY_CODE[first * 26 + second] if 0 <= first < 26 and 0 <= second < 26 else None
+        vr = VR_CODES[first * 26 + second] if 0 <= first < 26 and 0 <= second < 26 else None
         if vr is None:
             raise Malformed(f"{_name(tag)} has no valid VR")
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             if offset + 12 > stop:
                 raise Malformed("an element header runs past the end of its item or file")
             return tag, vr, offset + 12, self.u32(offset + 8)

@@ -35,6 +35,7 @@ class ValueWriter(ElementReader):
     key: Key
     ctx: Context
     outcome: Outcome
+    charset: list[str]
 
     def _encode(self, elem: DataElement) -> bytes:
         """An element pydicom made, encoded by pydicom (imported by then)."""
