@@ -173,7 +173,7 @@ class _Rewriter(LevelWriter):
         self.ops = _table("ops", tuple(truths), self.modules, *context)
         self.programs = _table("programs", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
         self.overrides = _table("overrides", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
-        self.results = _table("results", self.key, *context)
+        self.results = _table("results", self.key, self.modules, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, (), shape)
         stamps_key = (self.key.persistent, frozenset(ctx.dates), ctx.covered)
