@@ -63,11 +63,11 @@ def _table(*key, limit: int | None = None) -> dict:
 
 
 class LevelWriter(ValueWriter):
-    """The per-level half of the rewriter (`valuewriter.ValueWriter` the per-element half). The file's half (`stream._Rewriter`) sets, before the first
-    `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
-    (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), the
-    tables ``ops``, ``programs``, ``overrides`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
-    `_sop_element` fills ``sop``."""
+    """The per-level half of the rewriter (`valuewriter.ValueWriter` is the per-element half). The file's
+    half (`stream._Rewriter`) sets, before the first `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the
+    plan's path leaves), ``charset``, ``creators`` (a table of creator names), ``ctx`` and ``outcome``,
+    ``modules`` and ``required`` (the IOD's), the tables ``ops``, ``programs``, ``overrides`` and
+    ``results``, and ``max_depth`` (`limits.depth`, read once per file); `_sop_element` fills ``sop``."""
 
     max_depth: int
 
