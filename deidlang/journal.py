@@ -10,8 +10,9 @@ unchanged, the plan is the same, and it was rejected, or written and its output 
 anything else is done again, and failures are always retried. Only the main process writes it.
 
 Records are kept in memory and written and committed in batches, at least once a second, so that a
-long run does not pay for a statement and a transaction per file; a run killed at any moment loses at most its last second of records, and those
-files are simply done again on resume (an output already there with the same bytes is kept).
+long run does not pay for a statement and a transaction per file; a run killed at any moment loses at
+most its last second of records, and those files are simply done again on resume (an output already
+there with the same bytes is kept).
 """
 
 from __future__ import annotations

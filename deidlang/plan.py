@@ -240,11 +240,6 @@ class Plan:
             return Selector(d["kind"], d["tag"], d["mask"], d["vr"], d["creator"], d["group"],
                             tuple([(int(t), str(i)) for t, i in path]) if path else ())
 
-        def origin(o: dict) -> Origin:
-            span = o["span"]
-            return Origin(Span(span["source"], span["start"], span["end"], span["line"], span["col"], span["end_line"],
-                               span["end_col"]), o["text"])
-
         return cls(
             name=data["name"], version=data["version"], default=data["default"], minimum=data["minimum"],
             minimum_reason=data["minimum_reason"], codes=tuple(data["codes"]),
@@ -258,17 +253,15 @@ class Plan:
             pixel_rules=tuple(PixelRule(pixel_kind(p["kind"]).name, tuple(tuple(r) for r in p["regions"]), p["complete"],
                                         p["condition"], p["order"]) for p in data.get("pixel_rules", ())),
             pixel_waiver=PixelWaiver(**data["pixel_waiver"]) if data.get("pixel_waiver") else None,
-            origins=tuple([origin(o) for o in data.get("origins", ())]),
+            origins=tuple([Origin(Span(**o["span"]), o["text"]) for o in data.get("origins", ())]),
             warnings=tuple(tuple(w) for w in data.get("warnings", ())),
             columns=tuple(tuple(c) for c in data.get("columns", ())),
         )
 
     @classmethod
     def from_canonical(cls, text: str, side_tables: dict) -> "Plan":
-        """The plan whose `canonical_json` is ``text``, with its `side_tables`. Its hash is that of
-        ``text``, not of the plan's JSON written again (which costs as much as reading it): ``text`` must
-        be what `canonical_json` wrote (a plan cache checks it has the hash it was stored with).
-        `ValueError` as for `from_dict`."""
+        """The plan whose `canonical_json` (as written, and checked by the caller) is ``text``, with its
+        `side_tables`; its hash is ``text``'s, not the plan's JSON written again. `ValueError` as `from_dict`."""
         plan = cls.from_dict({**json.loads(text), **side_tables})
         plan.__dict__["plan_hash"] = hashlib.sha256(text.encode()).hexdigest()  # as `plan_hash` caches it
         return plan

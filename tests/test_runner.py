@@ -115,3 +115,26 @@ def test_dask_local_cluster_matches_the_local_runner(tmp_path):
     assert (dask.written, dask.failed) == (local.written, local.failed) == (6, 1)
     for path in (tmp_path / "local").rglob("*.dcm"):
         assert path.read_bytes() == (tmp_path / "dask" / path.relative_to(tmp_path / "local")).read_bytes()
+
+
+def test_inputs_are_listed_as_a_walk_lists_them_and_links_are_known_from_the_listing(tmp_path):
+    """`inputs.files` reads each folder's listing once: a folder's files by name, then its folders by
+    name; a link to a folder is not followed (nor listed as a file), a link to a file is listed as a link."""
+    from deidlang.runner.inputs import files
+
+    root = tmp_path / "in"
+    for name in ("b/2.dcm", "b/1.dcm", "a/z/9.dcm", "a/0.dcm", "top.dcm"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    (root / "a" / "to-b").symlink_to(root / "b")
+    (root / "link.dcm").symlink_to(root / "top.dcm")
+    (root / "dangling.dcm").symlink_to(root / "nowhere")
+    listed = [(relative, link) for _, _, relative, link in files([root])]
+    walked = []
+    for folder, dirs, names in os.walk(root):  # the order runs had before: os.walk, sorted
+        dirs.sort()
+        under = os.path.relpath(folder, root).split(os.sep) if folder != str(root) else []
+        walked += [((*under, name), os.path.islink(os.path.join(folder, name))) for name in sorted(names)]
+    assert listed == walked
+    assert (("link.dcm",), True) in listed and (("dangling.dcm",), True) in listed
+    assert not any("to-b" in relative for relative, _ in listed)

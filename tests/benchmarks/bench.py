@@ -13,7 +13,8 @@ dicognito and dicom-anonymizer from the `bench` extra, GDCM's gdcmanon from Debi
 with ratios to dcmanon and to `cp` paired round by round, the peak RSS of each, the time to compile
 the basic profile and the start of `deidlang run` with a cached plan. Each tool also runs on a tenth
 of each corpus, which separates its fixed start from its cost per file, and the fast path is timed
-in-process. Every figure is measured in the run. ``--only deidlang,dcmanon,cp`` times only the tools
+in-process. Last, a table of issue 20's targets against what the run measured. Every figure is
+measured in the run (the targets are the issue's). ``--only deidlang,dcmanon,cp`` times only the tools
 whose labels start so; ``--rss 10000,200000`` measures deidlang's peak RSS on that many small files
 on disk instead.
 """
@@ -213,10 +214,11 @@ def fast_path_per_file(corpus: Path, repeat: int) -> tuple[float, float]:
 
 
 def bench(name: str, corpus: Path, subset: Path, work: Path, repeat: int, walker: str,
-          only: tuple[str, ...] = ()) -> None:
+          only: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:
     """Every tool ``repeat`` times on the corpus and on a tenth of it, interleaved, so that drift of
     the machine hits all alike. The difference between the two gives each tool's cost per file
-    beyond its fixed start, which is what a run over an archive of millions of files pays."""
+    beyond its fixed start, which is what a run over an archive of millions of files pays. Returns,
+    by tool, its paired ratios (``x dcmanon``, ``x cp``), ms per file beyond start and peak RSS (MiB)."""
     found = tools(work, only)
     runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in found}
     small_runs: dict[str, list[float]] = {label: [] for label, _ in found}
@@ -249,6 +251,38 @@ def bench(name: str, corpus: Path, subset: Path, work: Path, repeat: int, walker
     for label, ms in per_file.items():
         fixed = max(start[label] - ms * few / 1000, 0.0)
         print(f"{label:<42}{ms:>8.3f}{ms / per_file['cp -r']:>7.2f}{fixed:>8.2f}")
+    return {label: {**{f"x {b.split()[0]}": paired(label, b) for b in baselines}, "ms/file": per_file[label],
+                    "rss": max(r for _, _, r in runs[label]) / 1024} for label in runs}
+
+
+#: Issue 20's targets: (what, corpus, tool, figure, most allowed).
+TARGETS = (
+    ("start of deidlang run, cached plan (ms)", None, None, "start", 120),
+    ("small corpus, 1 worker (x dcmanon)", "small-file", "deidlang, 1 worker", "x dcmanon", 1.0),
+    ("small corpus, 2 workers (x dcmanon)", "small-file", "deidlang, 2 workers", "x dcmanon", 0.6),
+    ("per small file beyond start, 1 worker (ms)", "small-file", "deidlang, 1 worker", "ms/file", 0.1),
+    ("CT corpus, 1 worker (x dcmanon)", "CT", "deidlang, 1 worker", "x dcmanon", 0.8),
+    ("CT corpus, 2 workers (x cp -r)", "CT", "deidlang, 2 workers", "x cp", 1.3),
+    ("peak RSS of any deidlang run (MiB)", None, None, "rss", 150),
+)
+
+
+def targets(start_ms: float, results: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Each target of issue 20 beside what this run measured, and whether it is met."""
+    print("\nissue 20's targets, against this run")
+    print(f"{'target':<46}{'measured':>10}{'at most':>9}  met")
+    rss = [row["rss"] for corpus in results.values() for label, row in corpus.items() if label.startswith("deidlang")]
+    for what, corpus, tool, figure, most in TARGETS:
+        if figure == "start":
+            value = start_ms
+        elif figure == "rss":
+            value = max(rss, default=None)
+        else:
+            value = results.get(corpus, {}).get(tool, {}).get(figure)
+        if value is None:
+            print(f"{what:<46}{'-':>10}{most:>9}  not measured")
+            continue
+        print(f"{what:<46}{value:>10.3g}{most:>9}  {'yes' if value <= most else 'no'}")
 
 
 def make_many(folder: Path, files: int, per_folder: int = 1000) -> None:
@@ -343,8 +377,10 @@ def main() -> None:
             peak_rss([int(n) for n in args.rss.split(",")], work)
             return
         bare = statistics.median(timed([sys.executable, "-c", "pass"], work / "x")[0] for _ in range(args.repeat))
-        print(f"start of deidlang run on one file, plan cached: {run_start(work, args.repeat) * 1000:.0f} ms "
+        start_ms = run_start(work, args.repeat) * 1000
+        print(f"start of deidlang run on one file, plan cached: {start_ms:.0f} ms "
               f"(python -c pass: {bare * 1000:.0f} ms)")
+        results: dict[str, dict[str, dict[str, float]]] = {}
         for name, files, size in (("CT corpus", args.ct, 512), ("small-file corpus", args.small, 16)):
             if not files:
                 continue
@@ -355,10 +391,11 @@ def main() -> None:
             first, later = fast_path_per_file(corpus, args.repeat)
             print(f"\n{name}: fast path in-process {first:.3f} ms per file on the first pass "
                   f"(new UIDs keyed), {later:.3f} ms on later passes")
-            bench(f"{name}: {files} files, {size_bytes / 1e6:.0f} MB", corpus, subset, work, args.repeat, walker,
-                  only)
+            results[name.split()[0]] = bench(f"{name}: {files} files, {size_bytes / 1e6:.0f} MB", corpus, subset, work,
+                                             args.repeat, walker, only)
             shutil.rmtree(corpus)
             shutil.rmtree(subset)
+        targets(start_ms, results)
 
 
 if __name__ == "__main__":
