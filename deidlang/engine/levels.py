@@ -63,11 +63,11 @@ def _table(*key, limit: int | None = None) -> dict:
 
 
 class LevelWriter(ValueWriter):
-    """The per-level half of the rewriter (`valuewriter.ValueWriter` the per-element half). The file's half (`stream._Rewriter`) sets, before the first
-    `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the plan's path leaves), ``charset``, ``creators``
-    (a table of creator names), ``ctx`` and ``outcome``, ``modules`` and ``required`` (the IOD's), the
-    tables ``ops``, ``programs``, ``overrides`` and ``results``, and ``max_depth`` (`limits.depth`, read once per file);
-    `_sop_element` fills ``sop``."""
+    """The per-level half of the rewriter (`valuewriter.ValueWriter` is the per-element half). The file's
+    half (`stream._Rewriter`) sets, before the first `_level`: ``engine``, ``plan``, ``key``, ``paths`` (the
+    plan's path leaves), ``charset``, ``creators`` (a table of creator names), ``ctx`` and ``outcome``,
+    ``modules`` and ``required`` (the IOD's), the tables ``ops``, ``programs``, ``overrides`` and
+    ``results``, and ``max_depth`` (`limits.depth`, read once per file); `_sop_element` fills ``sop``."""
 
     max_depth: int
 
@@ -94,13 +94,15 @@ class LevelWriter(ValueWriter):
         changes, listed = self._changes(elements, position, shape, place)
         multi = self.ctx.multi_byte
         key = (shape, vrs, top, place, names, listed, multi)  # a shape stands for its tags
-        program = self.programs.get(key)
-        if program is None:
-            program = self.programs[key] = self._program(elements, position, shape, names, changes)
+        found = self.programs.get(key)
+        if found is None:
+            program = self._program(elements, position, shape, names, changes)
+            found = self.programs[key] = program, _keeps_private(program, elements)
+        program, keeps_private = found
         notes, dates = self.outcome.notes, self.ctx.dates
-        # a level without private creators writes none, whatever private elements stay
+        # creators are written for the private elements that stay (and noted where undecodable): none, none
         blocks = (Blocks([(elements[i][0], elements[i], name) for i, name in zip(shape.creators, names)], notes)
-                  if shape.creators else None)
+                  if shape.creators and (keeps_private or None in names) else None)
         out: list[tuple[int, Part]] = []
         for index, kind, static, date, payload, action, rule, vr, creator, named, checked in program:
             if static:
@@ -340,6 +342,12 @@ def _joined_runs(steps: list[tuple], elements: list[_Element], top: bool) -> tup
     if run:
         out.append(_run_step(run, elements))
     return tuple(out)
+
+
+def _keeps_private(program: tuple, elements: list[_Element]) -> bool:
+    """Whether any step of a level's program may write a private element."""
+    return any(step[4][1] if step[1] == _RUN else step[1] != _DROP and elements[step[0]][0] >> 16 & 1
+               for step in program)
 
 
 def _run_step(run: list[tuple], elements: list[_Element]) -> tuple:

@@ -173,7 +173,7 @@ class _Rewriter(LevelWriter):
         self.ops = _table("ops", tuple(truths), self.modules, *context)
         self.programs = _table("programs", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
         self.overrides = _table("overrides", tuple(truths), self.modules, *context, limit=_PROGRAM_LIMIT)
-        self.results = _table("results", self.key, *context)
+        self.results = _table("results", self.key, self.modules, *context)
         self.sop: dict[int, str] = {}
         parts = self._level(top, (), shape)
         stamps_key = (self.key.persistent, frozenset(ctx.dates), ctx.covered)
@@ -215,15 +215,19 @@ class _Rewriter(LevelWriter):
             self.pixel_rep = int.from_bytes(data[value:value + 2], "little")
         element = by_tag.get(_CHARSET)
         raw = data[element[3]:element[5]] if element else None
-        if raw is not None and (why := charset_problem(raw)):  # carried over as it is: only defined terms
-            raise EngineError(why + ": the file is failed")
-        self.multi_byte = raw is not None and multi_byte(
-            [t.strip(" \0") for t in bytes(raw).decode("latin-1").split("\\")])
-        charsets = _table("charsets")
+        charsets = _table("charsets")  # what a character set's bytes say, worked out once
         if raw not in charsets:
-            self.charset = encodings(None)  # to decode the character set itself
-            charsets[raw] = encodings(element and self._value(element))
-        self.charset = charsets[raw]
+            why = charset_problem(raw) if raw is not None else None  # carried over as it is: only defined terms
+            if why:
+                charsets[raw] = why, False, []
+            else:
+                terms = bytes(raw).decode("latin-1").split("\\") if raw is not None else []
+                multi = multi_byte([t.strip(" \0") for t in terms])
+                self.charset = encodings(None)  # to decode the character set itself
+                charsets[raw] = None, multi, encodings(element and self._value(element))
+        why, self.multi_byte, self.charset = charsets[raw]
+        if why:
+            raise EngineError(why + ": the file is failed")
         self.creators = _table("creators", tuple(self.charset))
         read = [by_tag[tag] for tag in self.read if tag in by_tag]
         key = tuple([(e[0], e[1], data[e[3]:e[5]]) for e in read])

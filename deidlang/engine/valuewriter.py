@@ -67,19 +67,22 @@ class ValueWriter(ElementReader):
                  position=()) -> tuple[bytes | None, str]:
         """The encoded result of an action that reads the old value, and the new value as text;
         remembered by the input bytes (and the patient, for per-patient date shifts, and the sequences
-        the element is in, which decide the IOD's substitute where the action cannot handle the value)."""
+        the element is in, which decide the IOD's substitute where the action cannot handle the value, with
+        the modules in use: ``results`` is a table per key, context and modules)."""
         raw = self.data[element[3]:element[5]]
         per_patient = rule is not None and rule.argument is not None and rule.argument.per_patient
         key = (element[0], element[1], vr, action, rule.order if rule else None, raw,
-               self.ctx.patient_id if per_patient else None, tuple([s for s, _ in position]), self.modules)
+               self.ctx.patient_id if per_patient else None, tuple([s for s, _ in position]))
         result = self.results.get(key)
         if result is None:
             result = self._transform(element, action, rule, position)
             if len(raw) <= _RESULT_VALUE_LIMIT:
                 self.results[key] = result
         encoded, text, pairs, notes = result
-        self.outcome.pairs.update(pairs)
-        self.outcome.notes.extend(notes)
+        if pairs:
+            self.outcome.pairs.update(pairs)
+        if notes:
+            self.outcome.notes.extend(notes)
         return encoded, text
 
     def _transform(self, element: _Element, action: str, rule: PlanRule | None, position=()) -> tuple:
