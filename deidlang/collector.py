@@ -17,29 +17,30 @@ objects of its own, that would unfreeze them, so then the walk is paid instead.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import threading
-from collections.abc import Iterator
+from _thread import allocate_lock  # not `threading`, nor `contextlib`: imported before the collector is
+# paused, this module imports nothing that allocates much (in a bare virtual environment they are not
+# loaded yet, and importing them set the collector off: `tests/test_startup.py`)
 
-_lock = threading.Lock()
+_lock = allocate_lock()
 _active = 0
 _was_enabled = False
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
+class collector_paused:  # lower case: used as the function it was, `with collector_paused():`
     """Run the body with the cyclic collector off (nestable, thread-safe; reference counting still
     frees everything that is not in a cycle)."""
-    global _active, _was_enabled
-    with _lock:
-        if _active == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _active += 1
-    try:
-        yield
-    finally:
+
+    def __enter__(self) -> None:
+        global _active, _was_enabled
+        with _lock:
+            if _active == 0:
+                _was_enabled = gc.isenabled()
+                gc.disable()
+            _active += 1
+
+    def __exit__(self, *exc) -> None:
+        global _active
         with _lock:
             _active -= 1
             if _active == 0 and _was_enabled:
