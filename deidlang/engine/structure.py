@@ -55,7 +55,6 @@ _WATCHED = frozenset(_READ | _NATIVE_PIXELS.keys())  # elements `_short_run` lea
 _LE16, _BE16 = struct.Struct("<H").unpack_from, struct.Struct(">H").unpack_from
 
 
-
 def check(data: bytes, max_depth: int | None = None) -> bytes:
     """Raise `Malformed` unless ``data`` (a Part 10 file, or a dataset written without preamble and
     file meta) is well formed from its first byte to its last; return the bytes both engines read:
