@@ -16,7 +16,6 @@ from .collector import collector_paused
 # What is imported lives as long as the process, and holds no garbage for the collector to find: it
 # is paused meanwhile rather than walking the growing heap again and again (`deidlang.collector`).
 with collector_paused():
-    import difflib
     import importlib
     import re
     from pathlib import Path
@@ -78,6 +77,8 @@ def compile(rules: str | Path, *, profile: str | None = None) -> Plan:
     if isinstance(rules, Path) or "\n" not in rules and (resolve_ruleset(rules) or rules.endswith(".deid")):
         return proved(compile_file(rules), profile)
     if _NAME.fullmatch(rules):  # a name, not rule text: a misspelt shipped ruleset or a missing file
+        import difflib  # here, not at the top: a run's start never needs it
+
         close = difflib.get_close_matches(rules.replace("_", "-"), shipped_rulesets(), n=1, cutoff=0.6)
         raise InputError(f"no such ruleset or rule file `{rules}`", None,
                          f"did you mean `{close[0]}`?" if close else

@@ -122,4 +122,5 @@ def describe() -> str:
     if stale:
         return (f"pure-Python walker (the compiled {', '.join(n.rsplit('.', 1)[1] for n in stale)} is older than "
                 "its source: rebuild with `python hatch_build.py`)")
-    return "pure-Python walker (no compiled extension: installed without a C compiler)"
+    return ("pure-Python walker (no compiled extension beside these sources: installed without a C compiler, "
+            "or a checkout not built with `python hatch_build.py`)")

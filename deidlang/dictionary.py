@@ -8,7 +8,6 @@ own copies under ``deidlang/data``.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 
@@ -92,6 +91,8 @@ def tag_for_keyword(name: str) -> int | None:
 
 def suggest_keywords(name: str, n: int = 3) -> list[str]:
     """The closest real keywords, for "did you mean" help (case-insensitive)."""
+    import difflib  # here, not at the top: a run's start never needs it
+
     lowered = {k.lower(): k for k in _keywords()}
     return [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.75)]
 

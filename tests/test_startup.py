@@ -126,12 +126,14 @@ print(sum(s["collections"] for s in gc.get_stats()) - before, gc.isenabled())
 
 
 def test_importing_deidlang_loads_no_compiler_or_engine():
-    """`import deidlang` (as the command line does first) loads neither the compiler nor the engines."""
+    """`import deidlang` (as the command line does first) loads neither the compiler nor the engines, nor
+    difflib, which only "did you mean" help needs (click imports it anyway for a short option such as -o)."""
     done = subprocess.run([sys.executable, "-c", "import deidlang, sys, json; print(json.dumps(sorted(sys.modules)))"],
                           capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                           timeout=120)
     loaded = json.loads(done.stdout)
     assert [m for m in loaded if m.startswith(("lark", "deidlang.compiler", "deidlang.engine", "deidlang.runner"))] == []
+    assert "difflib" not in loaded
 
 
 def test_one_file_is_done_in_this_process_whatever_the_workers(tmp_path, monkeypatch):
